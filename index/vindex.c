@@ -10,7 +10,7 @@
  * Own exact scan (scan_own): the rows are split into `threads` contiguous
  * ranges, one per OpenMP thread; each thread walks its range in blocks of
  * SCAN_BLOCK rows, scores a block against all queries (one query: our
- * AVX2 dot_rows kernel, which measured faster than cblas_sgemv — set
+ * scan_dot_rows kernel (kernels/scan.c), which measured faster than cblas_sgemv — set
  * SEER_SCAN_SGEMV=1 to re-measure sgemv; several queries: one cblas_sgemm,
  * single-threaded inside the parallel region) into a small score buffer
  * that stays in L1/L2, then
@@ -33,6 +33,8 @@
 #include "vindex.h"
 
 #include "log.h"
+#include "scan.h"
+#include "topk.h"
 #include "status.h"
 #include "timer.h"
 
@@ -44,7 +46,6 @@
 #include <faiss/c_api/index_factory_c.h>
 #include <faiss/c_api/index_io_c.h>
 #include <faiss/c_api/utils/distances_c.h>
-#include <immintrin.h>
 #include <math.h>
 #include <omp.h>
 #include <stdio.h>
@@ -191,83 +192,12 @@ int vindex_set_ef_search(vindex *vi, int ef) {
 
 /* ---------------------------------------------------------------- search */
 
-/* Min-heap of (score, row) keyed on score: heap[0] is the worst kept. */
-typedef struct { float s; int64_t r; } hent;
-
-static inline int hless(hent a, hent b) { return a.s < b.s || (a.s == b.s && a.r > b.r); }
-
-static inline void heap_push(hent *h, int *len, int k, float s, int64_t r) {
-    hent e = {s, r};
-    if (*len < k) {
-        int i = (*len)++;
-        while (i > 0) {
-            int p = (i - 1) / 2;
-            if (!hless(e, h[p])) break;
-            h[i] = h[p];
-            i = p;
-        }
-        h[i] = e;
-        return;
-    }
-    if (!hless(h[0], e)) return;
-    int i = 0;
-    for (;;) {
-        int l = 2 * i + 1, c = l;
-        if (l >= k) break;
-        if (l + 1 < k && hless(h[l + 1], h[l])) c = l + 1;
-        if (!hless(h[c], e)) break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = e;
-}
-
-static int hent_desc(const void *a, const void *b) {
-    const hent *x = a, *y = b;
-    if (x->s != y->s) return x->s > y->s ? -1 : 1;
-    return x->r < y->r ? -1 : x->r > y->r;
-}
-
-/* out[r] = M[r, :] · q for rows r in [0, rows): the one-query scan kernel.
- * Four rows at a time share each load of q; with AVX2+FMA it is a plain
- * stream over the rows at memory speed (sgemv reached ~1.4x the bandwidth
- * floor here, this ~1.1x: docs/benchmarks.md). */
-static void dot_rows(const float *M, int rows, int dim, const float *q, float *out) {
-    int r = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-    if ((dim & 7) == 0) {
-        for (; r + 4 <= rows; r += 4) {
-            const float *a = M + (size_t)r * dim;
-            __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
-            for (int j = 0; j < dim; j += 8) {
-                __m256 x = _mm256_loadu_ps(q + j);
-                s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + j), x, s0);
-                s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + dim + j), x, s1);
-                s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 2 * (size_t)dim + j), x, s2);
-                s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a + 3 * (size_t)dim + j), x, s3);
-            }
-            /* horizontal sums of the four accumulators at once */
-            __m256 t01 = _mm256_hadd_ps(s0, s1), t23 = _mm256_hadd_ps(s2, s3);
-            __m256 t = _mm256_hadd_ps(t01, t23);
-            __m128 lo = _mm256_castps256_ps128(t), hi = _mm256_extractf128_ps(t, 1);
-            _mm_storeu_ps(out + r, _mm_add_ps(lo, hi));
-        }
-    }
-#endif
-    for (; r < rows; r++) {
-        const float *a = M + (size_t)r * dim;
-        float s = 0;
-        for (int j = 0; j < dim; j++) s += a[j] * q[j];
-        out[r] = s;
-    }
-}
-
 static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_hit *hits, int kk) {
     /* a thread is worth waking for at least SCAN_MIN_BYTES of matrix */
     size_t bytes = vi->n * (size_t)vi->dim * sizeof(float);
     int T = vi->p.threads;
     if ((size_t)T > bytes / SCAN_MIN_BYTES + 1) T = (int)(bytes / SCAN_MIN_BYTES + 1);
-    hent *heaps = malloc((size_t)T * nq * (size_t)k * sizeof *heaps);
+    topk_entry *heaps = malloc((size_t)T * nq * (size_t)k * sizeof *heaps);
     int *lens = calloc((size_t)T * nq, sizeof *lens);
     float *scores = malloc((size_t)T * nq * SCAN_BLOCK * sizeof *scores);
     if (!heaps || !lens || !scores) {
@@ -281,7 +211,7 @@ static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_h
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         size_t per = (n + (size_t)nt - 1) / (size_t)nt;
         size_t r0 = (size_t)t * per, r1 = r0 + per < n ? r0 + per : n;
-        hent *H = heaps + (size_t)t * nq * (size_t)k;
+        topk_entry *H = heaps + (size_t)t * nq * (size_t)k;
         int *L = lens + (size_t)t * nq;
         float *S = scores + (size_t)t * nq * SCAN_BLOCK;
         for (size_t b = r0; b < r1; b += SCAN_BLOCK) {
@@ -290,21 +220,21 @@ static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_h
             if (nq == 1 && getenv("SEER_SCAN_SGEMV"))   /* kept to re-measure */
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, dim, 1.0f, M, dim, q, 1, 0.0f, S, 1);
             else if (nq == 1)
-                dot_rows(M, rows, dim, q, S);
+                scan_dot_rows(M, rows, dim, q, S);
             else
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, rows, dim, 1.0f, q, dim, M, dim,
                             0.0f, S, rows);
             for (size_t qi = 0; qi < nq; qi++) {
-                hent *h = H + qi * (size_t)k;
+                topk_entry *h = H + qi * (size_t)k;
                 int *len = &L[qi];
                 const float *s = S + qi * (size_t)rows;
                 for (int i = 0; i < rows; i++)
-                    if (*len < k || s[i] > h[0].s) heap_push(h, len, k, s[i], (int64_t)(b + (size_t)i));
+                    if (*len < k || s[i] > h[0].s) topk_push(h, len, k, s[i], (int64_t)(b + (size_t)i));
             }
         }
     }
     /* merge the threads' heaps per query */
-    hent *all = malloc((size_t)T * (size_t)k * sizeof *all);
+    topk_entry *all = malloc((size_t)T * (size_t)k * sizeof *all);
     if (!all) { free(heaps); free(lens); free(scores); return status_fail(ST_NOMEM, "vindex_search: out of memory"); }
     for (size_t qi = 0; qi < nq; qi++) {
         int m = 0;
@@ -312,7 +242,7 @@ static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_h
             memcpy(all + m, heaps + ((size_t)t * nq + qi) * (size_t)k, (size_t)lens[(size_t)t * nq + qi] * sizeof *all);
             m += lens[(size_t)t * nq + qi];
         }
-        qsort(all, (size_t)m, sizeof *all, hent_desc);
+        qsort(all, (size_t)m, sizeof *all, topk_entry_cmp_desc);
         for (int i = 0; i < kk; i++) {
             hits[qi * (size_t)k + i].id = vi->ids[all[i].r];
             hits[qi * (size_t)k + i].score = all[i].s;

@@ -7,7 +7,7 @@
 #include "linear.h"
 #include "quant.h"
 #include "status.h"
-#include "tensor.h"
+#include "half.h"
 
 #include <cblas.h>
 #include <omp.h>
@@ -58,8 +58,10 @@ void linear_rows_to_f32(float *dst, const linear_w *W, int r0, int n) {
         return;
     }
     const uint8_t *src = (const uint8_t *)W->data + (size_t)r0 * K * elem_size(W->type);
-    dtype_t dt = W->type == LINEAR_F32 ? DT_F32 : W->type == LINEAR_F16 ? DT_F16 : DT_BF16;
-    tensor_to_f32(dst, src, dt, (size_t)n * K);
+    const size_t len = (size_t)n * K;
+    if (W->type == LINEAR_F32) memmove(dst, src, len * sizeof(float));
+    else if (W->type == LINEAR_F16) f16_to_f32_n(dst, src, len);
+    else bf16_to_f32_n(dst, src, len);
 }
 
 int linear_quantize_q8(linear_w *dst, const linear_w *src) {

@@ -32,7 +32,7 @@
  */
 #include "server_impl.h"
 
-#include "router_report.h"
+#include "router_stats.h"
 #include "status.h"
 #include "timer.h"
 

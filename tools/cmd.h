@@ -21,13 +21,6 @@ int cmd_chat(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_feedback(int argc, char **argv);
 
-/* Router statistics as JSON (tools/cmd_generate.c): {"layers", "experts",
- * "text", "image", "generated"} from counts laid out as lm_state_router_counts.
- * New reference. */
-struct json_t;
-struct lm_model;
-struct json_t *router_json_counts(const struct lm_model *m, const uint32_t *counts, size_t len);
-
 /* Shared option helpers (tools/cli.c). */
 /* Parse a positive int option value or print an error naming opt; 0 on success. */
 int cli_parse_int(const char *opt, const char *val, long lo, long hi, long *out);

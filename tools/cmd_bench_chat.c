@@ -3,17 +3,19 @@
  * MoE-LLaVA-StableLM-1.6B-4e geometry and a random CLIP-L/336 tower, against
  * this machine's limits measured in the same run.
  *
- * One answer runs the steps chat.c runs (model/chat.c: chat_set_image, feed,
- * generate_continue), timed one by one:
- *   tower      CLIP-L/336 vision tower on one 336x336 picture, hidden_states[-2]
- *              (23 of 24 layers, 577 tokens) + the mlp2x_gelu projector
- *              (1024 → 2048 → 2048) for the 576 patch rows;
- *   prefill    the prompt through the language model: the text before the
+ * One answer runs the product's chat path (model/pipeline/chat.h) on a chat
+ * model assembled by chat_model_random, timed step by step:
+ *   tower      chat_set_image: CLIP-L/336 vision tower on one 336x336
+ *              picture, hidden_states[-2] (23 of 24 layers, 577 tokens) + the
+ *              mlp2x_gelu projector (1024 → 2048 → 2048) for the 576 patch rows;
+ *   prefill    chat_prefill_ids: the prompt through the language model: the text before the
  *              image (system prompt + "USER: "), the 576 image rows, the
  *              question and " ASSISTANT:" (TEXT_BEFORE + 576 + TEXT_AFTER
  *              positions: a 20-word question is about 24 tokens);
- *   first      choosing the first token from the last position's logits;
- *   decode     further tokens, one lm_forward each (greedy).
+ *   first      choosing the first token from the last position's logits
+ *              (sampler_argmax, greedy);
+ *   decode     further tokens, each appended and run through chat_prefill_ids
+ *              (one position each: the rest is the cached prefix).
  * TTFT = tower + prefill + first.
  *
  * Ratios: tower and prefill are compute-bound: FLOPs / time vs the sgemm rate
@@ -21,20 +23,17 @@
  * active weights per token × tokens/s vs the read bandwidth (measured just
  * before the decode). The LM checkpoint is the one `seer bench lm` writes
  * (/tmp/seer-bench-lm/stablelm-1.6b, written by it on first use); the tower
- * is built in memory (clip_random), the projector too.
+ * is built in memory (clip_random), the projector too (chat_model_random).
  */
-#include "clip.h"
 #include "bench_util.h"
+#include "chat.h"
+#include "clip.h"
 #include "cmd.h"
 #include "lm.h"
+#include "sampler.h"
 #include "status.h"
 #include "timer.h"
 
-#include "act.h"
-#include "matmul.h"
-
-#include <cblas.h>
-#undef I /* <complex.h>, pulled in by OpenBLAS, defines I */
 #include <getopt.h>
 #include <omp.h>
 #include <stdint.h>
@@ -48,14 +47,7 @@ int cmd_bench_lm(int argc, char **argv);
 #define TEXT_BEFORE 38   /* system prompt + " USER: " (StableLM-2 tokenizer: about 38) */
 #define TEXT_AFTER  28   /* "\n" + a 20-word question + " ASSISTANT:" */
 
-/* ------------------------------------------------------------------ machine limits */
-
-
-
-
-
 /* ------------------------------------------------------------------ FLOPs */
-
 
 /* the vision tower's first n_layers on one picture + the projector */
 static double tower_flops(const clip_vision *v, int n_layers, int hidden) {
@@ -125,12 +117,15 @@ int cmd_bench_chat(int argc, char **argv) {
     printf("threads: %d (OMP_NUM_THREADS)   load average at start: %s\n", omp_get_max_threads(), la);
     double t0 = timer_now();
     clip_model *tower = NULL;
-    lm_model *m = NULL;
-    if (clip_random(&CLIP_GEOMETRY_L14_336, 42, &tower) || lm_load(dir, &lo, &m)) {
+    lm_model *lmm = NULL;
+    chat_model *cm = NULL;
+    if (clip_random(&CLIP_GEOMETRY_L14_336, 42, &tower) || lm_load(dir, &lo, &lmm) ||
+        chat_model_random(lmm, tower, 0x5eed, &cm)) {
+        if (!cm && tower && !lmm) clip_free(tower);
         cli_error("%s", status_message());
-        clip_free(tower);
         return 1;
     }
+    const lm_model *m = chat_model_lm(cm);
     const clip_vision *v = &tower->vision;
     const lm_config *cf = lm_get_config(m);
     const int S = v->image_size, T = v->n_pos, D = v->enc.D, H = lm_hidden(m), N = v->n_pos - 1;
@@ -140,27 +135,24 @@ int cmd_bench_chat(int argc, char **argv) {
            n_layers, v->enc.L, T, D, D, H, H, dir, lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", cf->n_layers, cf->hidden,
            cf->n_moe_layers, cf->n_experts, cf->top_k, timer_now() - t0);
 
-    /* projector weights, random */
-    float *p1w = malloc((size_t)H * D * sizeof(float)), *p1b = calloc((size_t)H, sizeof(float));
-    float *p2w = malloc((size_t)H * H * sizeof(float)), *p2b = calloc((size_t)H, sizeof(float));
-    float *pix = malloc((size_t)3 * S * S * sizeof(float)), *hid = malloc((size_t)T * D * sizeof(float));
-    float *mid = malloc((size_t)N * H * sizeof(float)), *feats = malloc((size_t)N * H * sizeof(float));
-    float *logits = malloc((size_t)lm_vocab(m) * sizeof(float));
-    uint8_t *kinds = malloc((size_t)N);
+    /* a random 336x336 picture; the prompt: text, the image marker, text */
+    image_t img = {0};
     const int n_text = TEXT_BEFORE + TEXT_AFTER, P = n_text + N;
-    lm_state *s = lm_state_new(m, P + (int)decode + 8);
-    if (!p1w || !p1b || !p2w || !p2b || !pix || !hid || !mid || !feats || !logits || !kinds || !s) {
+    const int n_ids = TEXT_BEFORE + 1 + TEXT_AFTER;
+    int32_t *ids = malloc((size_t)(n_ids + decode + 1) * sizeof *ids);
+    float *logits = malloc((size_t)lm_vocab(m) * sizeof(float));
+    chat_session *cs = chat_session_new(cm);
+    int rc = image_alloc(S, S, &img);
+    if (rc || !ids || !logits || !cs) {
         cli_error("bench chat: out of memory");
+        free(ids), free(logits), image_free(&img), chat_session_free(cs), chat_model_free(cm);
         return 1;
     }
     uint64_t z = 0x5eed;
-    for (size_t i = 0; i < (size_t)H * D; i++) z = z * 6364136223846793005ull + 1, p1w[i] = ((int)(z >> 40 & 1023) - 512) * 4e-5f;
-    for (size_t i = 0; i < (size_t)H * H; i++) z = z * 6364136223846793005ull + 1, p2w[i] = ((int)(z >> 40 & 1023) - 512) * 4e-5f;
-    for (size_t i = 0; i < (size_t)3 * S * S; i++) z = z * 6364136223846793005ull + 1, pix[i] = ((int)(z >> 40 & 1023) - 512) / 300.0f;
-    memset(kinds, LM_TOK_IMAGE, (size_t)N);
-    int32_t before[TEXT_BEFORE], after[TEXT_AFTER];
-    for (int i = 0; i < TEXT_BEFORE; i++) before[i] = (int32_t)(1000 + 37 * i);
-    for (int i = 0; i < TEXT_AFTER; i++) after[i] = (int32_t)(2000 + 53 * i);
+    for (size_t i = 0; i < (size_t)3 * S * S; i++) z = z * 6364136223846793005ull + 1, img.rgb[i] = (uint8_t)(z >> 40);
+    for (int i = 0; i < TEXT_BEFORE; i++) ids[i] = (int32_t)(1000 + 37 * i);
+    ids[TEXT_BEFORE] = CHAT_IMAGE_TOKEN;
+    for (int i = 0; i < TEXT_AFTER; i++) ids[TEXT_BEFORE + 1 + i] = (int32_t)(2000 + 53 * i);
 
     double head_p;
     const double act_p = bench_lm_params(cf, &head_p);
@@ -174,29 +166,22 @@ int cmd_bench_chat(int argc, char **argv) {
 
     /* warm-up: page every LM weight in, run the tower once */
     t0 = timer_now();
-    int rc = lm_forward(m, s, before, NULL, 8, NULL, logits);
-    if (!rc) rc = clip_vision_hidden(tower, pix, 1, 2, hid);
+    rc = chat_set_image(cs, NULL);
+    if (!rc) rc = chat_prefill_ids(cs, ids, 8, logits);
+    if (!rc) rc = chat_set_image(cs, &img);
     printf("warm-up: %.1f s\n", timer_now() - t0);
 
     double ttft[50], tw[50], pre[50], fst[50], dec[50], tw_r[50], pre_r[50], dec_r[50];
     for (int r = 0; r < runs && !rc; r++) {
         const double sg = bench_sgemm(1024, 0.5);
-        lm_state_truncate(s, 0);
         double a = timer_now();
-        rc = clip_vision_hidden(tower, pix, 1, n_layers, hid);
+        rc = chat_set_image(cs, &img);        /* also empties the KV cache */
         if (rc) break;
-        matmul_linear(mid, hid + D, p1w, p1b, N, H, D, 0);
-        act_apply(ACT_GELU_ERF, mid, (size_t)N * H, NULL, 0);
-        matmul_linear(feats, mid, p2w, p2b, N, H, H, 0);
         double b = timer_now();
-        rc = lm_forward(m, s, before, NULL, TEXT_BEFORE, NULL, NULL);
-        if (!rc) rc = lm_forward(m, s, NULL, feats, N, kinds, NULL);
-        if (!rc) rc = lm_forward(m, s, after, NULL, TEXT_AFTER, NULL, logits);
+        rc = chat_prefill_ids(cs, ids, n_ids, logits);
         if (rc) break;
         double cc = timer_now();
-        int32_t next = 0;
-        for (int k = 1; k < cf->vocab_rows; k++)
-            if (logits[k] > logits[next]) next = k;
+        int32_t next = sampler_argmax(logits, cf->vocab_rows);
         double d = timer_now();
         tw[r] = b - a, pre[r] = cc - b, fst[r] = d - cc, ttft[r] = d - a;
         tw_r[r] = tw_fl / tw[r] / sg, pre_r[r] = pre_fl / pre[r] / sg;
@@ -204,13 +189,13 @@ int cmd_bench_chat(int argc, char **argv) {
         double rd;
         bench_bandwidth((size_t)1024 << 20, 4, &rd, NULL);
         double td = 0.0;
+        int n = n_ids;
         for (int k = 0; k < decode && !rc; k++) {
+            ids[n++] = next;
             double e = timer_now();
-            rc = lm_forward(m, s, &next, NULL, 1, NULL, logits);
+            rc = chat_prefill_ids(cs, ids, n, logits);
             td += timer_now() - e;
-            next = 0;
-            for (int q = 1; q < cf->vocab_rows; q++)
-                if (logits[q] > logits[next]) next = q;
+            next = sampler_argmax(logits, cf->vocab_rows);
         }
         dec[r] = decode / td;
         dec_r[r] = dec[r] * tok_b / rd;
@@ -222,23 +207,9 @@ int cmd_bench_chat(int argc, char **argv) {
                100 * pre_r[r], fst[r] * 1e3, sg / 1e9, dec[r], dec[r] * tok_b / 1e9, 100 * dec_r[r], rd / 1e9, la);
         fflush(stdout);
     }
-    if (rc) cli_error("%s", status_message());
-    else {
-        const int R = (int)runs;
-        double *cols[] = {ttft, tw, pre, fst, dec, tw_r, pre_r, dec_r};
-        for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) qsort(cols[i], (size_t)R, sizeof(double), bench_cmp_double);
-        bench_loadavg(la, sizeof la);
-        printf("\n%-24s %10s %10s\n", "median of runs", "value", "ratio");
-        printf("%-24s %9.2f s\n", "time to first token", ttft[R / 2]);
-        printf("%-24s %9.2f s %9.0f%% of sgemm\n", "  tower + projector", tw[R / 2], 100 * tw_r[R / 2]);
-        printf("%-24s %9.2f s %9.0f%% of sgemm\n", "  prefill", pre[R / 2], 100 * pre_r[R / 2]);
-        printf("%-24s %8.1f ms\n", "  first token", fst[R / 2] * 1e3);
-        printf("%-24s %9.2f /s %8.0f%% of read bandwidth\n", "decode tokens", dec[R / 2], 100 * dec_r[R / 2]);
-        printf("best: TTFT %.2f s, decode %.2f tokens/s; load average at end: %s\n", ttft[0], dec[R - 1], la);
-    }
-    lm_state_free(s);
-    free(p1w), free(p1b), free(p2w), free(p2b), free(pix), free(hid), free(mid), free(feats), free(logits), free(kinds);
-    lm_free(m);
-    clip_free(tower);
+    chat_session_free(cs);
+    free(ids), free(logits);
+    image_free(&img);
+    chat_model_free(cm);
     return rc ? 1 : 0;
 }

@@ -2,6 +2,7 @@
  * terminal (streaming, /regenerate /clear /image /quit) or one-shot. */
 #include "chat.h"
 #include "cmd.h"
+#include "router_stats.h"
 #include "status.h"
 
 #include <getopt.h>
@@ -123,7 +124,7 @@ int cmd_chat(int argc, char **argv) {
             for (int i = 0; i < r.n; i++) json_array_append_new(a, json_integer(r.ids[i]));
             json_object_set_new(o, "text", json_string(r.text));
             json_object_set_new(o, "ids", a);
-            json_object_set_new(o, "router", router_json_counts(chat_model_lm(cm), cnt, n));
+            json_object_set_new(o, "router", router_stats_answer_json(chat_model_lm(cm), cnt, n));
             char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
             if (s) puts(s);
             free(s);

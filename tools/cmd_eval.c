@@ -282,7 +282,7 @@ static int chat_answer(void *ctx, const char *image_path, const char *prompt, ch
     if (!*answer) return status_fail(ST_NOMEM, "out of memory");
     size_t n;
     const uint32_t *cnt = chat_router_counts(a->cs, &n);
-    *router = cnt && n ? router_json_counts(chat_model_lm(a->cm), cnt, n) : NULL;
+    *router = cnt && n ? router_stats_answer_json(chat_model_lm(a->cm), cnt, n) : NULL;
     return ST_OK;
 }
 

@@ -3,6 +3,7 @@
 #include "chat.h"
 #include "cmd.h"
 #include "generate.h"
+#include "router_stats.h"
 #include "status.h"
 
 #include <getopt.h>
@@ -11,34 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* {"layers": [...], "experts": E, "text": [[per expert]...], "image": ..., "generated": ...}
- * from counts laid out as lm_state_router_counts. */
-json_t *router_json_counts(const lm_model *m, const uint32_t *cnt, size_t len) {
-    const lm_config *c = lm_get_config(m);
-    json_t *o = json_object(), *layers = json_array();
-    for (int i = 0; i < c->n_moe_layers; i++) json_array_append_new(layers, json_integer(c->moe_layers[i]));
-    json_object_set_new(o, "layers", layers);
-    json_object_set_new(o, "experts", json_integer(c->n_experts));
-    static const char *names[LM_TOK_KINDS] = {"text", "image", "generated"};
-    for (int k = 0; k < LM_TOK_KINDS; k++) {
-        json_t *per = json_array();
-        for (int l = 0; l < c->n_moe_layers; l++) {
-            json_t *row = json_array();
-            for (int e = 0; e < c->n_experts; e++) {
-                size_t at = ((size_t)l * c->n_experts + e) * LM_TOK_KINDS + k;
-                json_array_append_new(row, json_integer(at < len ? cnt[at] : 0));
-            }
-            json_array_append_new(per, row);
-        }
-        json_object_set_new(o, names[k], per);
-    }
-    return o;
-}
-
 static json_t *router_json(const lm_model *m, const lm_state *s) {
     size_t len;
     const uint32_t *cnt = lm_state_router_counts(s, &len);
-    return router_json_counts(m, cnt, len);
+    return router_stats_answer_json(m, cnt, len);
 }
 
 static int print_chunk(const char *text, size_t len, void *ctx) {

@@ -229,6 +229,40 @@ fail:
     return st;
 }
 
+int chat_model_random(lm_model *lm, clip_model *tower, uint64_t seed, chat_model **out) {
+    *out = NULL;
+    chat_model *cm = calloc(1, sizeof *cm);
+    if (!cm) {
+        lm_free(lm);
+        clip_free(tower);
+        return status_fail(ST_NOMEM, "out of memory");
+    }
+    cm->lm = lm;
+    cm->tower = tower;
+    const clip_vision *v = &tower->vision;
+    cm->pre = preprocess_cfg_clip(v->image_size);
+    for (int c = 0; c < 3; c++) cm->pad[c] = (uint8_t)(int)(cm->pre.mean[c] * 255.0f);
+    cm->pad_square = 1;
+    cm->select_layers = v->enc.L - 1; /* mm_vision_select_layer -2 */
+    cm->n_img = v->n_pos - 1;
+    cm->mm_hidden = v->enc.D;
+    cm->hidden = lm_hidden(lm);
+    cm->max_ctx = 4096;
+    const size_t H = (size_t)cm->hidden, M = (size_t)cm->mm_hidden;
+    cm->proj1_w = malloc(H * M * sizeof(float)), cm->proj1_b = calloc(H, sizeof(float));
+    cm->proj2_w = malloc(H * H * sizeof(float)), cm->proj2_b = calloc(H, sizeof(float));
+    if (!cm->proj1_w || !cm->proj1_b || !cm->proj2_w || !cm->proj2_b) {
+        chat_model_free(cm);
+        return status_fail(ST_NOMEM, "out of memory for a random projector");
+    }
+    uint64_t z = seed;
+    for (size_t i = 0; i < H * M; i++) z = z * 6364136223846793005ull + 1, cm->proj1_w[i] = ((int)(z >> 40 & 1023) - 512) * 4e-5f;
+    for (size_t i = 0; i < H * H; i++) z = z * 6364136223846793005ull + 1, cm->proj2_w[i] = ((int)(z >> 40 & 1023) - 512) * 4e-5f;
+    snprintf(cm->identity, sizeof cm->identity, "random (mlp2x_gelu projector, seed %llu)", (unsigned long long)seed);
+    *out = cm;
+    return ST_OK;
+}
+
 void chat_model_free(chat_model *cm) {
     if (!cm) return;
     lm_free(cm->lm);
@@ -524,6 +558,12 @@ static int prefill(chat_session *cs, const idvec *p, float *logits) {
     for (int i = 0; i < common; i++) img_cached |= cs->cached[i] == CHAT_IMAGE_TOKEN;
     if (!img_cached) memset(cs->img_counts, 0, cs->n_counts * sizeof *cs->img_counts);
     return feed(cs, p->ids, common, p->n, logits);
+}
+
+int chat_prefill_ids(chat_session *cs, const int32_t *ids, int n, float *logits) {
+    if (n <= 0) return status_fail(ST_ARG, "chat_prefill_ids: no ids");
+    idvec p = {(int32_t *)ids, n, n};
+    return prefill(cs, &p, logits);
 }
 
 /* Python str.strip() of the answer (ASCII whitespace here), plus

@@ -1,7 +1,8 @@
-/* model/router_report.h — what the MoE routers did over many answers: token
- * counts per (MoE layer, expert, token kind) accumulated across a run, turned
- * into the two figures of the router analysis (Spectate-GPT report, Figures
- * 5.1 and 5.2; MoE-LLaVA paper, Figures 4 and 5) and a JSON table.
+/* model/pipeline/router_stats.h — what the MoE routers did over one answer or
+ * many: token counts per (MoE layer, expert, token kind), the values derived
+ * from them, and the one JSON writer for them (a chat answer's "router" field,
+ * `seer generate --json`, the server's answer events, the eval tables). The
+ * figures drawn from them are index/eval/router_report.h.
  *
  *     router_stats rs;
  *     router_stats_init(&rs, cfg->n_moe_layers, cfg->n_experts, cfg->moe_layers);
@@ -41,10 +42,12 @@
  * Ownership: router_stats owns its arrays (router_stats_free); SVG strings
  * are malloc'd for the caller. Not thread-safe per router_stats.
  */
-#ifndef SEER_ROUTER_REPORT_H
-#define SEER_ROUTER_REPORT_H
+#ifndef SEER_ROUTER_STATS_H
+#define SEER_ROUTER_STATS_H
 
 #include <jansson.h>
+
+#include "lm.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,15 +69,24 @@ int  router_stats_add(router_stats *rs, const uint32_t *counts, size_t len);
  * different shape is ST_MISMATCH. */
 int  router_stats_add_json(router_stats *rs, const json_t *router);
 
-/* The table (new reference), NULL on allocation failure. */
+/* The counts alone, {"layers", "experts", "text", "image", "generated"}
+ * (new reference; the layout router_stats_add_json reads back). */
+json_t *router_stats_counts_json(const router_stats *rs);
+/* The table: the counts plus "answers", "load", "image_share" and
+ * "layer_image_share" (new reference), NULL on allocation failure. */
 json_t *router_stats_json(const router_stats *rs);
 
-/* Figure 5.1: heatmaps of load(kind, layer, expert) for image tokens, text
- * tokens and all tokens, layers down, experts across, cells labelled. */
-int  router_svg_load(const router_stats *rs, const char *title, char **svg, size_t *len);
-/* Figure 5.2: one panel per expert, one bar per layer split into image and
- * text share of that expert's tokens, with the layer's overall image share
- * marked. */
-int  router_svg_modality(const router_stats *rs, const char *title, char **svg, size_t *len);
+/* One answer's counts (laid out as lm_state_router_counts) as the counts
+ * JSON above, shaped by m's MoE layers (new reference; NULL on failure). */
+json_t *router_stats_answer_json(const lm_model *m, const uint32_t *counts, size_t len);
+
+/* Derived values. Kinds k: 0 text, 1 image, 2 generated (= lm_tok_kind);
+ * figure kinds fk: 0 text (+ generated), 1 image, 2 all. */
+uint64_t router_stats_count(const router_stats *rs, int layer, int expert, int k);
+uint64_t router_stats_count_fig(const router_stats *rs, int layer, int expert, int fk);
+/* load(fk, layer, expert); -1 when the layer saw no token of that kind. */
+double   router_stats_load(const router_stats *rs, int layer, int expert, int fk);
+/* image share of an expert in a layer (expert < 0: the whole layer); -1 if empty. */
+double   router_stats_image_share(const router_stats *rs, int layer, int expert);
 
 #endif

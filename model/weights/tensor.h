@@ -1,5 +1,5 @@
-/* model/tensor.h — dtypes, half-precision conversion, and the tensor view
- * that every checkpoint reader hands out.
+/* model/weights/tensor.h — dtypes and the tensor view that every checkpoint
+ * reader hands out.
  *
  * A tensor_t is a *view*: name and data point into memory owned by the
  * checkpoint that produced it (usually an mmap of the weight file) and stay
@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "half.h"   /* f16_to_f32 and friends, for the readers of tensors */
 
 typedef enum {
     DT_F32, DT_F16, DT_BF16, DT_F64,
@@ -35,16 +37,6 @@ typedef struct {
 size_t      dtype_size(dtype_t dt);
 const char *dtype_name(dtype_t dt);             /* "F32", "BF16", ... */
 int         dtype_parse(const char *s, dtype_t *out); /* safetensors names */
-
-/* IEEE binary16 <-> binary32 (subnormals, inf and NaN handled). */
-float    f16_to_f32(uint16_t h);
-uint16_t f32_to_f16(float f);                   /* round to nearest even */
-/* bfloat16 <-> binary32. */
-static inline float bf16_to_f32(uint16_t b) {
-    union { uint32_t u; float f; } v = { (uint32_t)b << 16 };
-    return v.f;
-}
-uint16_t f32_to_bf16(float f);                  /* round to nearest even */
 
 /* Convert n elements of a float tensor (F32/F16/BF16/F64) to float32.
  * Returns ST_UNSUPPORTED for integer dtypes. src may be unaligned. */

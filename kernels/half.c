@@ -1,51 +1,17 @@
-/* model/tensor.c — dtypes, half-precision conversion, tensor helpers.
- * See tensor.h.
+/* kernels/half.c — IEEE binary16 and bfloat16 to and from binary32. See half.h.
  *
- * tensor_to_f32 runs over every float weight at model load (hundreds of MB),
+ * The bulk loops run over every float weight at model load (hundreds of MB),
  * so F16 uses the F16C instruction (vcvtph2ps, 8 lanes) and BF16 an AVX2
- * widen-and-shift when the compiler targets them; the scalar loops below are
- * the reference and the tail handlers.
+ * widen-and-shift when the compiler targets them; the scalar loops are the
+ * reference and the tail handlers.
  */
-#include "tensor.h"
-#include "status.h"
+#include "half.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #if defined(__F16C__) || defined(__AVX2__)
 #include <immintrin.h>
 #endif
-
-/* ------------------------------------------------------------------ dtypes */
-
-static const struct {
-    const char *name;
-    size_t size;
-} dtype_info[DT_COUNT] = {
-    [DT_F32] = {"F32", 4}, [DT_F16] = {"F16", 2}, [DT_BF16] = {"BF16", 2},
-    [DT_F64] = {"F64", 8}, [DT_I64] = {"I64", 8}, [DT_I32] = {"I32", 4},
-    [DT_I16] = {"I16", 2}, [DT_I8] = {"I8", 1},   [DT_U8] = {"U8", 1},
-    [DT_BOOL] = {"BOOL", 1},
-};
-
-size_t dtype_size(dtype_t dt) {
-    return (unsigned)dt < DT_COUNT ? dtype_info[dt].size : 0;
-}
-
-const char *dtype_name(dtype_t dt) {
-    return (unsigned)dt < DT_COUNT ? dtype_info[dt].name : "?";
-}
-
-int dtype_parse(const char *s, dtype_t *out) {
-    for (int i = 0; i < DT_COUNT; i++) {
-        if (s && strcmp(s, dtype_info[i].name) == 0) {
-            *out = (dtype_t)i;
-            return ST_OK;
-        }
-    }
-    return status_fail(ST_UNSUPPORTED, "dtype \"%s\" is not one of F32, F16, BF16, F64, I64, I32, "
-                       "I16, I8, U8, BOOL", s ? s : "(null)");
-}
 
 /* ------------------------------------------------------- half precision */
 
@@ -99,7 +65,8 @@ uint16_t f32_to_bf16(float f) {
 
 /* ------------------------------------------------------- bulk conversion */
 
-static void f16_run(float *dst, const uint8_t *src, size_t n) {
+void f16_to_f32_n(float *dst, const void *src_, size_t n) {
+    const uint8_t *src = src_;
     size_t i = 0;
 #ifdef __F16C__
     for (; i + 8 <= n; i += 8) {
@@ -114,7 +81,8 @@ static void f16_run(float *dst, const uint8_t *src, size_t n) {
     }
 }
 
-static void bf16_run(float *dst, const uint8_t *src, size_t n) {
+void bf16_to_f32_n(float *dst, const void *src_, size_t n) {
+    const uint8_t *src = src_;
     size_t i = 0;
 #ifdef __AVX2__
     for (; i + 8 <= n; i += 8) {
@@ -128,43 +96,4 @@ static void bf16_run(float *dst, const uint8_t *src, size_t n) {
         memcpy(&b, src + 2 * i, 2);
         dst[i] = bf16_to_f32(b);
     }
-}
-
-int tensor_to_f32(float *dst, const void *src, dtype_t dt, size_t n) {
-    const uint8_t *s = src;
-    switch (dt) {
-    case DT_F32:
-        if (n) memmove(dst, s, n * sizeof(float));
-        return ST_OK;
-    case DT_F16:
-        f16_run(dst, s, n);
-        return ST_OK;
-    case DT_BF16:
-        bf16_run(dst, s, n);
-        return ST_OK;
-    case DT_F64:
-        for (size_t i = 0; i < n; i++) {
-            double d;
-            memcpy(&d, s + 8 * i, 8);
-            dst[i] = (float)d;
-        }
-        return ST_OK;
-    default:
-        return status_fail(ST_UNSUPPORTED, "cannot convert a %s tensor to float32", dtype_name(dt));
-    }
-}
-
-const char *tensor_shape_str(const tensor_t *t, char *buf, size_t cap) {
-    if (!cap) return buf;
-    size_t k = 0;
-    buf[0] = 0;
-    int w = snprintf(buf, cap, "[");
-    if (w > 0) k = (size_t)w;
-    for (int i = 0; i < t->ndim && k < cap; i++) {
-        w = snprintf(buf + k, cap - k, "%s%lld", i ? ", " : "", (long long)t->shape[i]);
-        if (w < 0) break;
-        k += (size_t)w;
-    }
-    if (k < cap) snprintf(buf + k, cap - k, "]");
-    return buf;
 }

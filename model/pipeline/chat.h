@@ -46,9 +46,16 @@ chat_load_opts chat_load_opts_default(void);
 
 typedef struct chat_model chat_model;
 typedef struct chat_session chat_session;
+struct clip_model;
 
 int  chat_model_load(const char *dir, const chat_load_opts *o, chat_model **out);
 void chat_model_free(chat_model *cm);
+/* A chat model around an LM and a vision tower already built (random
+ * weights, for benches and tests): the tower's CLIP preprocessing at its own
+ * image size, pad to square, hidden_states[-2], an mlp2x_gelu projector with
+ * random weights from seed, no tokenizer (chat_ask needs one: use
+ * chat_prefill_ids). Takes ownership of lm and tower, also on failure. */
+int  chat_model_random(lm_model *lm, struct clip_model *tower, uint64_t seed, chat_model **out);
 /* "MoE-LLaVA-StableLM-1.6B-4e (+ clip-vit-large-patch14-336)": for feedback records. */
 const char *chat_model_identity(const chat_model *cm);
 const lm_model *chat_model_lm(const chat_model *cm);
@@ -75,6 +82,12 @@ void chat_clear(chat_session *cs);
  * conversation is restored token for token. Strings are copied. ST_ARG on an
  * empty question or n < 0, ST_NOMEM (history unchanged on failure). */
 int  chat_set_history(chat_session *cs, const char *const *q, const char *const *a, int n);
+
+/* Make the session's KV cache hold exactly ids (CHAT_IMAGE_TOKEN where the
+ * image features go), running only what follows the longest prefix already
+ * cached, as chat_ask does; logits (lm_vocab floats, may be NULL) of the last
+ * position. The ids are borrowed. */
+int  chat_prefill_ids(chat_session *cs, const int32_t *ids, int n, float *logits);
 
 /* The one-shot prompt chat_ask would build for question on a fresh session:
  * ids with CHAT_IMAGE_TOKEN where the features go (malloc'd, caller frees),
