@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# tools/bench_server.sh — load test of seer serve (issue 4): wrk on loopback,
-# 16 connections for 30 s against GET /api/search on a 10,000-image store.
+# tools/bench_server.sh — load test of seer serve: wrk on loopback, 16
+# connections for 30 s against GET /api/search.
 #
 #   tools/bench_server.sh [SEER_BIN]     (default: build/seer)
+#   PHOTOS=DIR MODEL=DIR tools/bench_server.sh
 #
-# The store is the 10,000 CIFAR-10 test JPEGs (32x32, distinct content) from
-# ../shared/data/cifar10/test, ingested with the fixture CLIP model
-# (../shared/fixtures/clip/clip-tiny-b32) into $SEER_BENCH_DIR (default
-# build-bench/, reused when it exists). The queries vary per request (a Lua
+# The store is the photos under $PHOTOS (default: the bundled samples/),
+# ingested with the CLIP model $MODEL (default: the bundled models/demo/clip)
+# into $SEER_BENCH_DIR (default build-bench/, reused when it holds as many
+# images as $PHOTOS). docs/benchmarks.md's figures used the 10,000 CIFAR-10
+# test JPEGs (32x32, distinct content) and a tiny random-weight CLIP. The queries vary per request (a Lua
 # script cycles through 40 texts). wrk, the server and the model share this
 # machine's cores. Not part of the test suite (too slow); results go to
 # docs/benchmarks.md by hand.
@@ -16,22 +18,23 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seer=${1:-$root/build/seer}
-shared=${SEER_SHARED:-$root/../shared}
+photos=${PHOTOS:-$root/samples}
 dir=${SEER_BENCH_DIR:-$root/build-bench}
-model=$shared/fixtures/clip/clip-tiny-b32
+model=${MODEL:-$root/models/demo/clip}
 duration=${DURATION:-30s}
 conns=${CONNECTIONS:-16}
 threads=${THREADS:-2}
 
 command -v wrk >/dev/null || { echo "bench_server: installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 [ -x "$seer" ] || { echo "bench_server: no seer binary at $seer (build first)" >&2; exit 1; }
-[ -d "$shared/data/cifar10/test" ] || { echo "bench_server: $shared/data/cifar10/test is missing" >&2; exit 1; }
+[ -d "$photos" ] || { echo "bench_server: no photo folder $photos" >&2; exit 1; }
 mkdir -p "$dir"
 
+want=$(find "$photos" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | wc -l)
 n=$( ("$seer" info --db "$dir/db" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["images"])') 2>/dev/null || echo 0)
-if [ "$n" != 10000 ]; then
-    echo "== ingest 10,000 CIFAR-10 test images into $dir/db"
-    /usr/bin/time -f "ingest: %e s" "$seer" ingest --db "$dir/db" --model "$model" --quiet "$shared/data/cifar10/test"
+if [ "$n" != "$want" ]; then
+    echo "== ingest $want images of $photos into $dir/db"
+    /usr/bin/time -f "ingest: %e s" "$seer" ingest --db "$dir/db" --model "$model" --quiet "$photos"
 fi
 "$seer" info --db "$dir/db"
 
