@@ -1,6 +1,6 @@
 /* encode/resize.c — separable fixed-point resampling, Pillow-exact.
  *
- * Written from the description in shared/design/MODEL-SPEC.md §A4 step 3.
+ * Written from the description in docs/model-spec.md §A4 step 3.
  * For one axis of length in -> out:
  *
  *   scale   = in / out                  (double)

@@ -1,5 +1,5 @@
 /* kernels/rope.h — rotary position embeddings, NeoX "rotate_half" form on
- * the first r dims of each head (MODEL-SPEC §B4):
+ * the first r dims of each head (docs/model-spec.md §B4):
  *
  *   inv_freq_i = 1 / base^(2i / r)  (i < r/2),  θ_i = pos · inv_freq_i
  *   x'[i]       = x[i] cos θ_i − x[i + r/2] sin θ_i

@@ -1,5 +1,5 @@
 /* tests/test_clip_tokenizer.c — model/clip_tokenizer against the fixtures'
- * golden ids (openai simple_tokenizer), MODEL-SPEC §D4, and edge cases. */
+ * golden ids (openai simple_tokenizer), docs/model-spec.md §D4, and edge cases. */
 #include "test.h"
 
 #include "clip_tokenizer.h"
@@ -132,7 +132,7 @@ TEST(python_reference) {
     json_decref(g);
 }
 
-/* ------------------------------------------------------------ MODEL-SPEC §D4 */
+/* --------------------------------------------------- docs/model-spec.md §D4 */
 
 TEST(spec_d4_vectors) {
     EXPECT("a diagram", 49406, 320, 22697, 49407);

@@ -75,7 +75,7 @@ static int tl_add(tlist *l, const char *name, int64_t rows, int64_t cols, int ki
 
 static int moe_layer(int l) { return l % 2 == 0; }
 
-/* The MoE-LLaVA tensor list for a geometry (MODEL-SPEC §B4/§B5 names). */
+/* The MoE-LLaVA tensor list for a geometry (docs/model-spec.md §B4/§B5 names). */
 static int build_tensors(const bench_geom *g, tlist *l) {
     const int H = g->hidden, I = g->ffn, V = g->vocab, kvd = g->kv_heads * (H / g->heads);
     char n[320], p[64];

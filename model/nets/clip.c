@@ -1,5 +1,5 @@
 /* model/clip.c — CLIP towers: load (config + checkpoint → float32 arena) and
- * forward passes. See clip.h for the contract and MODEL-SPEC §A3 for the math.
+ * forward passes. See clip.h for the contract and docs/model-spec.md §A3 for the math.
  */
 #include "clip.h"
 #include "attention.h"

@@ -11,7 +11,7 @@
  * no pre-LN, biased patch conv, gelu_pytorch_tanh) for their hidden states,
  * as MoE-LLaVA's -384 variants use them (clip_vision_hidden only).
  *
- * Math: MODEL-SPEC §A3 (pre-LN transformer, quick_gelu or gelu per config,
+ * Math: docs/model-spec.md §A3 (pre-LN transformer, quick_gelu or gelu per config,
  * class-token pooling + post_layernorm for images, end-token pooling +
  * final_layer_norm for text, no-bias projections). Embeddings come back
  * L2-normalised. The text tower runs only up to the end token (causal, so

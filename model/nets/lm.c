@@ -1,4 +1,4 @@
-/* model/lm.c — the MoE-LLaVA language models (see lm.h; MODEL-SPEC §B2, B4,
+/* model/lm.c — the MoE-LLaVA language models (see lm.h; docs/model-spec.md §B2, B4,
  * B5). Three backbones share one decoder loop:
  *
  *   StableLM-2  h += o(attn(LN1 h));  h += mlp(LN2 h)     LN with bias, qkv bias,

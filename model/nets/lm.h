@@ -1,5 +1,5 @@
 /* model/lm.h — the MoE-LLaVA language models: StableLM-2, Qwen-1 and Phi-2
- * backbones with top-2-of-4 mixture-of-experts MLPs (MODEL-SPEC §B2, B4, B5).
+ * backbones with top-2-of-4 mixture-of-experts MLPs (docs/model-spec.md §B2, B4, B5).
  *
  *     lm_opts o = lm_opts_default();
  *     lm_model *m;
@@ -24,7 +24,7 @@
  * floats plus scratch that grows with the largest n passed to lm_forward
  * (about n·(2·ffn + 8·hidden) floats).
  *
- * Routing (MODEL-SPEC §B5): e1 = argmax of the FP32 gate softmax; e2 = argmax
+ * Routing (docs/model-spec.md §B5): e1 = argmax of the FP32 gate softmax; e2 = argmax
  * of the other experts' logits (moe_sampling 0), or of logits + Gumbel noise
  * drawn fresh on every call from the state's generator (moe_sampling 1,
  * seeded from lm_opts.seed at lm_state_new; lm_state_copy copies it). The

@@ -5,8 +5,8 @@
  * probability reaches top_p, at least one token), then a draw from the
  * renormalised distribution. temperature <= 0 is greedy (argmax, first index
  * on ties, as torch.argmax). Only logits[0 .. n) are considered: pass
- * len(tokenizer) when the checkpoint's vocabulary is larger (MODEL-SPEC
- * gotcha 10).
+ * len(tokenizer) when the checkpoint's vocabulary is larger
+ * (docs/model-spec.md §0 gotcha 10).
  *
  * Ownership: a sampler owns its scratch; one thread at a time.
  */

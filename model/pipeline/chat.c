@@ -626,7 +626,7 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
         }
         /* The history keeps the answer as MoE-LLaVA's cli.py does:
          * tokenizer.decode(output_ids).strip(), which keeps the end token
-         * when one was generated (MODEL-SPEC §B6 quirk). */
+         * when one was generated (docs/model-spec.md §B6 quirk). */
         turn *t = &cs->turns[cs->n_turns - 1];
         free(t->a);
         t->a = stored_answer(r->text, r->stop == GEN_STOP_EOS);

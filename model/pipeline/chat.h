@@ -1,6 +1,6 @@
 /* model/chat.h — MoE-LLaVA chat about one image: vision tower → projector →
  * image features spliced into the conversation → MoE language model
- * (MODEL-SPEC §B3, B6, B7, B8).
+ * (docs/model-spec.md §B3, B6, B7, B8).
  *
  *     chat_load_opts lo = chat_load_opts_default();
  *     chat_model *cm;

@@ -1,7 +1,7 @@
 /* model/clip_tokenizer.h — the CLIP byte-level BPE text tokenizer.
  *
  * Reproduces openai/CLIP `simple_tokenizer.py` + `clip.tokenize(truncate=True)`
- * (MODEL-SPEC §A5) from a Hugging Face CLIP model directory's `vocab.json` and
+ * (docs/model-spec.md §A5) from a Hugging Face CLIP model directory's `vocab.json` and
  * `merges.txt`:
  *
  *     clip_tokenizer *tok;

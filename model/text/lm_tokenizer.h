@@ -1,7 +1,7 @@
 /* model/lm_tokenizer.h — the language-model tokenizers of MoE-LLaVA.
  *
  * One API over the two byte-level BPE families the chat models use
- * (MODEL-SPEC §B6):
+ * (docs/model-spec.md §B6):
  *   - tiktoken (`arcade100k.tiktoken` for StableLM-2, `qwen.tiktoken` for
  *     Qwen-1): back end in model/tiktoken.c;
  *   - GPT-2 byte-level BPE (`vocab.json` + `merges.txt` + `added_tokens.json`

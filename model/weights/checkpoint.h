@@ -5,7 +5,7 @@
  *   model.safetensors.index.json            sharded safetensors (weight_map)
  *   pytorch_model.bin                       PyTorch zip (torch.save), via a
  *   pytorch_model.bin.index.json            minimal, safe unpickler of the
- *                                           state-dict subset (MODEL-SPEC §C)
+ *                                           state-dict subset (docs/model-spec.md §C)
  * Files are mmap'd; tensor data is never copied at open. Everything is
  * validated at open: header bounds, offsets inside the file, no overlaps
  * (safetensors), dtype x shape == byte count, shard names in the index exist.

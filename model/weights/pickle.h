@@ -7,7 +7,7 @@
  *       BINPERSID ('storage', torch.FloatStorage, "0", "cpu", 12),
  *       offset, (size...), (stride...), requires_grad, OrderedDict()) ... )
  *
- * This is an interpreter of that subset only (MODEL-SPEC §C): it executes
+ * This is an interpreter of that subset only (docs/model-spec.md §C): it executes
  * nothing. GLOBAL resolves only an allow-list (collections.OrderedDict,
  * torch._utils._rebuild_tensor_v2 / _rebuild_parameter[_with_state],
  * torch._tensor._rebuild_from_type_v2, the torch.*Storage classes, and the

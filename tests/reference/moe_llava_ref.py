@@ -45,7 +45,7 @@ Writes tests/data/moe/{stablelm,qwen,phi,phi_dense}/ (committed, 0.1-0.7 MB each
                   experts of every prompt token at every MoE layer (all with
                   deterministic routing), and the decision margins.
 
-Tensor names follow MODEL-SPEC §B4/§B5 exactly (model./transformer. prefixes,
+Tensor names follow docs/model-spec.md §B4/§B5 exactly (model./transformer. prefixes,
 ...mlp.deepspeed_moe.gate.wg.weight, ...deepspeed_experts.{e}.<orig>).
 Seeds are retried until every routing and greedy decision has a margin of at
 least 1e-3, so float32 rounding cannot flip one.
