@@ -200,8 +200,13 @@ static int load_all(loader *l, json_t *root, int towers, clip_model *m) {
         if (v->grid * v->grid + v->has_cls != v->n_pos)
             return status_fail(ST_MISMATCH, "%s: %d vision positions is not a square grid%s", dir, v->n_pos,
                                v->has_cls ? " plus a class token" : "");
-        v->image_size = v->grid * v->patch;
-        if ((st = cfg_check(vc, "image_size", v->image_size, dir, "vision_config"))) return st;
+        /* The patch convolution (stride = kernel = patch, no padding) drops
+         * the pixels past grid * patch: SigLIP so400m-384 has 27 x 14 = 378 of
+         * its 384. image_size is what the processor makes and the tower takes. */
+        v->image_size = (int)jsonx_int(vc, "image_size", v->grid * v->patch);
+        if (v->image_size / v->patch != v->grid)
+            return status_fail(ST_MISMATCH, "%s: config.json vision_config.image_size = %d gives a %d-patch grid "
+                               "but the weights say %d", dir, v->image_size, v->image_size / v->patch, v->grid);
         if ((st = cfg_check(vc, "patch_size", v->patch, dir, "vision_config"))) return st;
         const int64_t P = v->patch;
         if ((st = ld_take(l, "vision_model.embeddings.patch_embedding.weight", 4, (int64_t[]){D, 3, P, P},
