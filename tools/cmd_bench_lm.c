@@ -15,11 +15,10 @@
 #include "bench_util.h"
 #include "cmd.h"
 #include "lm.h"
+#include "sampler.h"
 #include "status.h"
 #include "timer.h"
 
-#include <cblas.h>
-#undef I /* <complex.h>, pulled in by OpenBLAS, defines I */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -30,9 +29,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
 
 /* ------------------------------------------------------------------ geometry */
 
@@ -293,14 +289,7 @@ static int ensure_checkpoint(const bench_geom *g, const char *dir) {
     return ST_OK;
 }
 
-/* ------------------------------------------------------------------ machine limits */
-
-
-/* ------------------------------------------------------------------ helpers */
-
-
-
-
+/* ------------------------------------------------------------------ the command */
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -438,9 +427,7 @@ int cmd_bench_lm(int argc, char **argv) {
         double rd_r = 0.0, td = 0.0;
         if (decode > 0) bench_bandwidth((size_t)1024 << 20, 5, &rd_r, NULL);
         for (int k = 0; k < decode; k++) {
-            int32_t next = 0;
-            for (int v = 1; v < cf->vocab_rows; v++)
-                if (logits[v] > logits[next]) next = v;
+            int32_t next = sampler_argmax(logits, cf->vocab_rows);
             double d0 = timer_now();
             if (lm_forward(m, s, &next, NULL, 1, NULL, logits)) {
                 rc = 1;

@@ -108,15 +108,11 @@ int cmd_embed(int argc, char **argv) {
         }
         if (i == n_in) break;
         if (in[i].is_image) {
-            image_t img = {0};
-            if (image_load(in[i].value, &io, &img, NULL) ||
-                embedder_preprocess(e, &img, pix + (size_t)nb * plen)) {
+            if (embedder_pixels_file(e, in[i].value, &io, pix + (size_t)nb * plen, NULL)) {
                 cli_error("%s", status_message());
                 failed = 1;
-                if (img.rgb) image_free(&img);
                 continue;
             }
-            image_free(&img);
             slot[nb++] = i;
         } else {
             if (embedder_text(e, in[i].value, emb)) {

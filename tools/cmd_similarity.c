@@ -65,16 +65,11 @@ int cmd_similarity(int argc, char **argv) {
         cli_error("out of memory");
         goto out;
     }
-    for (int i = 0; i < ni; i++) {
-        image_t img = {0};
-        int st = image_load(imgs[i], &io, &img, NULL);
-        if (!st) st = embedder_preprocess(e, &img, pix + (size_t)i * plen);
-        image_free(&img);
-        if (st) {
+    for (int i = 0; i < ni; i++)
+        if (embedder_pixels_file(e, imgs[i], &io, pix + (size_t)i * plen, NULL)) {
             cli_error("%s", status_message());
             goto out;
         }
-    }
     if (embedder_images(e, pix, ni, ie)) {
         cli_error("%s", status_message());
         goto out;
