@@ -11,6 +11,7 @@
  */
 #include "server_impl.h"
 
+#include "search.h"
 #include "status.h"
 #include "timer.h"
 
@@ -116,102 +117,66 @@ static const char *content_type_of(const char *format) {
 
 /* ---------------------------------------------------------------- search */
 
-/* One search, run on a queue worker: embed (text, or decode + embed image
- * bytes), then the top-k. Inputs are borrowed from the request thread, which
- * waits in queue_run; the worker's status message is copied into err. */
+/* One search (index/search.h), run on a queue worker: embed the text or the
+ * image bytes, the top-k, the hits' metadata. The query is borrowed from the
+ * request thread, which waits in queue_run; the worker's status message is
+ * copied into err. */
 typedef struct {
-    server     *s;
-    const char *text;               /* NUL-terminated, or NULL for an image */
-    const char *bytes;              /* image bytes */
-    size_t      n;
-    int         k;
+    server       *s;
+    search_query  q;
     /* out */
-    int         rc;
-    char        err[512];
-    vindex_hit *hits;               /* k entries, caller-allocated */
-    int         n_hits;
-    const char *format;             /* the decoded image's */
-    int         w, h;
+    int           rc;
+    char          err[512];
+    search_result r;
 } search_job;
 
 static void search_job_run(void *arg) {
     search_job *j = arg;
-    server *s = j->s;
-    float *v = malloc((size_t)s->emb->dim * sizeof *v);
-    int rc = v ? ST_OK : status_fail(ST_NOMEM, "out of memory");
-    if (!rc && j->text) {
-        rc = embedder_text(s->emb, j->text, v);
-    } else if (!rc) {
-        image_opts io = image_opts_default();
-        image_t img = {0};
-        rc = image_decode(j->bytes, j->n, "upload", &io, &img, &j->format);
-        j->w = img.w, j->h = img.h;
-        float *pix = NULL;
-        if (!rc) {
-            pix = malloc(embedder_pixels_len(s->emb) * sizeof *pix);
-            rc = pix ? embedder_preprocess(s->emb, &img, pix) : status_fail(ST_NOMEM, "out of memory");
-        }
-        if (!rc) rc = embedder_images(s->emb, pix, 1, v);
-        image_free(&img);
-        free(pix);
-    }
-    if (!rc) {
-        pthread_rwlock_rdlock(&s->ix_lock);
-        rc = vindex_search(s->vi, v, j->k, j->hits, &j->n_hits);
-        pthread_rwlock_unlock(&s->ix_lock);
-        if (rc) status_wrap(rc, "search failed");
-    }
-    free(v);
-    j->rc = rc;
-    if (rc) snprintf(j->err, sizeof j->err, "%s", status_message());
+    searcher sr = {.emb = j->s->emb, .st = j->s->st, .vi = &j->s->vi, .lock = &j->s->ix_lock};
+    j->rc = search_run(&sr, &j->q, &j->r);
+    if (j->rc) snprintf(j->err, sizeof j->err, "%s", status_message());
+}
+
+/* One hit of the reply. */
+static json_t *hit_json(const search_hit *h) {
+    char iu[64], tu[80];
+    snprintf(iu, sizeof iu, "/api/images/%llu", (unsigned long long)h->id);
+    snprintf(tu, sizeof tu, "/api/images/%llu/thumbnail", (unsigned long long)h->id);
+    json_t *path = json_string(h->image.path);
+    return json_pack("{s:I, s:f, s:o, s:i, s:i, s:s, s:s}", "id", (json_int_t)h->id, "score", (double)h->score,
+                     "path", path ? path : json_string("(not UTF-8)"), "width", (int)h->image.width, "height",
+                     (int)h->image.height, "thumbnail_url", tu, "image_url", iu);
 }
 
 /* Queue the job and reply: {"query", ["image",] "took_ms", "results"}. query
- * and extra are stolen. */
+ * is stolen. */
 static int search_run_reply(server *s, struct mg_connection *c, queue *q, search_job *j, json_t *query) {
     double t0 = timer_now();
     j->s = s;
-    j->hits = malloc((size_t)j->k * sizeof *j->hits);
-    if (!j->hits) {
-        json_decref(query);
-        return http_send_error(s, c, 500, NULL, "out of memory");
-    }
     if (queue_run(q, search_job_run, j)) {
-        free(j->hits);
         json_decref(query);
         static const char *const h[] = {"Retry-After", "1", NULL};
         return http_send_error(s, c, 503, h, "%s", status_message());
     }
     if (j->rc) {
-        free(j->hits);
         json_decref(query);
         int status = j->rc == ST_TOO_LARGE ? 413
                    : j->rc == ST_FORMAT || j->rc == ST_UNSUPPORTED || j->rc == ST_ARG ? 400 : 500;
-        if (!j->text && status == 400) return http_send_error(s, c, 400, NULL, "not a supported image: %s", j->err);
+        if (!j->q.text && status == 400) return http_send_error(s, c, 400, NULL, "not a supported image: %s", j->err);
         return http_send_error(s, c, status, NULL, "%s", j->err);
     }
     json_t *arr = json_array();
-    for (int i = 0; i < j->n_hits; i++) {
-        store_image im;
-        if (store_get_image(s->st, j->hits[i].id, &im)) continue;  /* removed since the index was built */
-        char iu[64], tu[80];
-        snprintf(iu, sizeof iu, "/api/images/%llu", (unsigned long long)im.id);
-        snprintf(tu, sizeof tu, "/api/images/%llu/thumbnail", (unsigned long long)im.id);
-        json_t *path = json_string(im.path);
-        json_array_append_new(
-            arr, json_pack("{s:I, s:f, s:o, s:i, s:i, s:s, s:s}", "id", (json_int_t)im.id, "score",
-                           (double)j->hits[i].score, "path", path ? path : json_string("(not UTF-8)"), "width",
-                           (int)im.width, "height", (int)im.height, "thumbnail_url", tu, "image_url", iu));
-    }
-    free(j->hits);
+    for (int i = 0; i < j->r.n; i++)
+        if (j->r.hits[i].found) json_array_append_new(arr, hit_json(&j->r.hits[i]));  /* else removed since the index was built */
+    search_result_free(&j->r);
     json_t *o = json_object();
     json_object_set_new(o, "query", query);
-    if (!j->text)
-        json_object_set_new(o, "image", json_pack("{s:s, s:i, s:i, s:I}", "format", j->format, "width", j->w,
-                                                  "height", j->h, "bytes", (json_int_t)j->n));
+    if (!j->q.text)
+        json_object_set_new(o, "image", json_pack("{s:s, s:i, s:i, s:I}", "format", j->r.format, "width", j->r.width,
+                                                  "height", j->r.height, "bytes", (json_int_t)j->q.image_len));
     json_object_set_new(o, "took_ms", json_real((timer_now() - t0) * 1e3));
     json_object_set_new(o, "results", arr);
-    atomic_fetch_add(j->text ? &s->n_text_searches : &s->n_image_searches, 1);
+    atomic_fetch_add(j->q.text ? &s->n_text_searches : &s->n_image_searches, 1);
     return http_send_json(c, 200, o, NULL);
 }
 
@@ -224,7 +189,8 @@ static int search_text(server *s, struct mg_connection *c, const char *q, size_t
     if (i == qn) return http_send_error(s, c, 400, NULL, "q is empty: give the text to search for");
     json_t *jq = json_stringn(q, qn);
     if (!jq) return http_send_error(s, c, 400, NULL, "q is not valid UTF-8");
-    search_job j = {.text = json_string_value(jq), .k = k};
+    search_job j = {.q = search_query_default()};
+    j.q.text = json_string_value(jq), j.q.k = k;
     int r = search_run_reply(s, c, s->text_q, &j, json_incref(jq));
     json_decref(jq);
     return r;
@@ -234,7 +200,8 @@ static int search_image(server *s, struct mg_connection *c, const char *bytes, s
     if (n == 0) return http_send_error(s, c, 400, NULL, "empty body: POST the image bytes (raw or multipart/form-data)");
     if (n > s->o.max_upload)
         return http_send_error(s, c, 413, NULL, "upload of %zu bytes exceeds the limit of %zu bytes", n, s->o.max_upload);
-    search_job j = {.bytes = bytes, .n = n, .k = k};
+    search_job j = {.q = search_query_default()};
+    j.q.image_bytes = bytes, j.q.image_len = n, j.q.image_name = "upload", j.q.k = k;
     return search_run_reply(s, c, s->image_q, &j, json_null());
 }
 

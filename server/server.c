@@ -10,6 +10,7 @@
 #include "server_impl.h"
 
 #include "log.h"
+#include "search.h"
 #include "status.h"
 #include "timer.h"
 
@@ -192,16 +193,7 @@ int server_start(const server_opts *o, server **out) {
     else if ((rc = store_get_model_path(s->st, s->model_path, sizeof s->model_path))) goto fail;
     if ((rc = embedder_open(s->model_path, EMBED_TEXT | EMBED_IMAGE, &s->emb))) goto fail;
     if ((rc = store_check_model(s->st, s->emb->identity, s->emb->dim))) goto fail;
-    vindex_params_default(&s->vp);
-    if (!strcmp(o->index, "hnsw")) s->vp.kind = VINDEX_HNSW;
-    else if (!strcmp(o->index, "auto")) {
-        void *blob;
-        size_t len;
-        if (store_index_get(s->st, "hnsw", &blob, &len) == ST_OK) {
-            free(blob);
-            s->vp.kind = VINDEX_HNSW;
-        }
-    }
+    if ((rc = search_index_params(s->st, o->index, &s->vp))) goto fail;
     /* the worker pools search concurrently: one OpenMP thread per scan */
     s->vp.threads = 1;
     if ((rc = open_index(s, &s->vi))) goto fail;

@@ -14,8 +14,6 @@
 #include "store.h"
 #include "timer.h"
 
-#include <cblas.h>
-#undef I /* <complex.h>, pulled in by OpenBLAS, defines I */
 #include <getopt.h>
 #include <math.h>
 #include <omp.h>
@@ -116,7 +114,6 @@ static int bench_embed(int argc, char **argv) {
     if (rc) return rc;
     const clip_model *m = e->clip;
     const clip_vision *v = &m->vision;
-    const int S = v->image_size;
     const double fl = vision_flops(m);
     printf("vision: width %d, %d layers, %d tokens, %.2f GFLOP per image; bound %.1f images/s\n", v->enc.D,
            v->enc.L, v->n_pos, fl / 1e9, sg / fl);
@@ -127,7 +124,7 @@ static int bench_embed(int argc, char **argv) {
     for (char *tok = strtok(list, ","); tok; tok = strtok(NULL, ",")) {
         int B = atoi(tok);
         if (B <= 0) continue;
-        size_t plen = (size_t)3 * S * S;
+        size_t plen = embedder_pixels_len(e);
         float *pix = malloc((size_t)B * plen * sizeof(float)), *out = malloc((size_t)B * m->proj_dim * sizeof(float));
         if (!pix || !out) {
             free(pix), free(out);
@@ -136,11 +133,11 @@ static int bench_embed(int argc, char **argv) {
             break;
         }
         for (size_t i = 0; i < (size_t)B * plen; i++) pix[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
-        clip_encode_images(m, pix, B, out); /* warm-up */
+        embedder_images(e, pix, B, out); /* warm-up */
         int runs = 0;
         double t0 = timer_now(), el = 0.0;
         do {
-            if (clip_encode_images(m, pix, B, out)) {
+            if (embedder_images(e, pix, B, out)) {
                 cli_error("%s", status_message());
                 rc = 1;
                 break;
@@ -166,12 +163,12 @@ static int bench_embed(int argc, char **argv) {
     ids[0] = t->vocab - 2;
     float emb[4096];
     double lat[200];
-    clip_encode_text(m, ids, 10, emb);
+    embedder_text_ids(e, ids, 10, emb);
     int n = 0;
     double t0 = timer_now();
     while (n < 200 && (n < 20 || timer_now() - t0 < seconds)) {
         double s0 = timer_now();
-        clip_encode_text(m, ids, 10, emb);
+        embedder_text_ids(e, ids, 10, emb);
         lat[n++] = timer_now() - s0;
     }
     qsort(lat, (size_t)n, sizeof *lat, bench_cmp_double);

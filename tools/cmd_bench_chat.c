@@ -1,5 +1,5 @@
 /* tools/cmd_bench_chat.c — `seer bench chat`: time to first token and decode
- * rate of one chat answer (issue 6) with random weights of the real
+ * rate of one chat answer with random weights of the real
  * MoE-LLaVA-StableLM-1.6B-4e geometry and a random CLIP-L/336 tower, against
  * this machine's limits measured in the same run.
  *
@@ -73,21 +73,29 @@ static void usage(FILE *f) {
             TEXT_BEFORE, TEXT_AFTER);
 }
 
-int cmd_bench_chat(int argc, char **argv) {
+/* The options of one `seer bench chat`. */
+typedef struct {
+    long runs, decode;
+    const char *dir;
+    lm_opts lo;
+} chat_args;
+
+/* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
+static int parse_args(int argc, char **argv, chat_args *a) {
     static const struct option opts[] = {{"runs", required_argument, 0, 'r'}, {"decode", required_argument, 0, 'd'},
                                          {"quant", required_argument, 0, 'q'}, {"dir", required_argument, 0, 'D'},
                                          {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    long runs = 3, decode = 32;
-    const char *dir = "/tmp/seer-bench-lm/stablelm-1.6b", *quant = "none";
+    const char *quant = "none";
+    a->runs = 3, a->decode = 32, a->dir = "/tmp/seer-bench-lm/stablelm-1.6b";
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': if (cli_parse_int("--runs", optarg, 1, 50, &runs)) return 2; break;
-        case 'd': if (cli_parse_int("--decode", optarg, 1, 1000, &decode)) return 2; break;
+        case 'r': if (cli_parse_int("--runs", optarg, 1, 50, &a->runs)) return 2; break;
+        case 'd': if (cli_parse_int("--decode", optarg, 1, 1000, &a->decode)) return 2; break;
         case 'q': quant = optarg; break;
-        case 'D': dir = optarg; break;
-        case 'h': usage(stdout); return 0;
+        case 'D': a->dir = optarg; break;
+        case 'h': usage(stdout); return -1;
         default: usage(stderr); return 2;
         }
     }
@@ -95,121 +103,160 @@ int cmd_bench_chat(int argc, char **argv) {
         cli_error("bench chat: unexpected argument '%s'", argv[optind]);
         return 2;
     }
-    lm_opts lo = lm_opts_default();
-    if (!strcmp(quant, "q8")) lo.quant = LM_QUANT_Q8;
+    a->lo = lm_opts_default();
+    if (!strcmp(quant, "q8")) a->lo.quant = LM_QUANT_Q8;
     else if (strcmp(quant, "none")) {
         cli_error("--quant: expected none or q8, got '%s'", quant);
         return 2;
     }
-    /* the random LM checkpoint: seer bench lm writes it (and measures briefly) */
+    return 0;
+}
+
+/* The random LM checkpoint in dir: seer bench lm writes it (and measures
+ * briefly) when it is not there yet. */
+static int ensure_lm_checkpoint(const char *dir) {
     char mark[4200];
     snprintf(mark, sizeof mark, "%s/.complete", dir);
     struct stat sb;
-    if (stat(mark, &sb)) {
-        fprintf(stderr, "bench chat: no random checkpoint in %s yet: seer bench lm writes it\n", dir);
-        char *av[] = {"lm", "--geometry", "stablelm-1.6b", "--prompt", "8", "--decode", "0", "--runs", "1",
-                      "--dir", (char *)dir, NULL};
-        if (cmd_bench_lm(11, av)) return 1;
-    }
+    if (!stat(mark, &sb)) return 0;
+    fprintf(stderr, "bench chat: no random checkpoint in %s yet: seer bench lm writes it\n", dir);
+    char *av[] = {"lm", "--geometry", "stablelm-1.6b", "--prompt", "8", "--decode", "0", "--runs", "1",
+                  "--dir", (char *)dir, NULL};
+    return cmd_bench_lm(11, av) ? 1 : 0;
+}
 
-    char la[64];
-    bench_loadavg(la, sizeof la);
-    printf("threads: %d (OMP_NUM_THREADS)   load average at start: %s\n", omp_get_max_threads(), la);
+/* The random CLIP-L/336 tower, the LM from dir and the projector, as one
+ * chat model; the models line printed. */
+static int load_models(const chat_args *a, chat_model **cm, const clip_model **tower) {
     double t0 = timer_now();
-    clip_model *tower = NULL;
+    clip_model *tw = NULL;
     lm_model *lmm = NULL;
-    chat_model *cm = NULL;
-    if (clip_random(&CLIP_GEOMETRY_L14_336, 42, &tower) || lm_load(dir, &lo, &lmm) ||
-        chat_model_random(lmm, tower, 0x5eed, &cm)) {
-        if (!cm && tower && !lmm) clip_free(tower);
+    *cm = NULL;
+    if (clip_random(&CLIP_GEOMETRY_L14_336, 42, &tw) || lm_load(a->dir, &a->lo, &lmm) ||
+        chat_model_random(lmm, tw, 0x5eed, cm)) {
+        if (!*cm && tw && !lmm) clip_free(tw);
         cli_error("%s", status_message());
         return 1;
     }
-    const lm_model *m = chat_model_lm(cm);
-    const clip_vision *v = &tower->vision;
+    *tower = tw;
+    const lm_model *m = chat_model_lm(*cm);
+    const clip_vision *v = &tw->vision;
     const lm_config *cf = lm_get_config(m);
-    const int S = v->image_size, T = v->n_pos, D = v->enc.D, H = lm_hidden(m), N = v->n_pos - 1;
-    const int n_layers = v->enc.L - 1; /* mm_vision_select_layer -2 */
     printf("models: CLIP-L/336 tower (random, %d layers of %d run, %d tokens, width %d) + mlp2x_gelu projector "
            "%d→%d→%d; %s (random, %s): %d layers, hidden %d, %d MoE layers x %d experts top-%d; loaded in %.1f s\n",
-           n_layers, v->enc.L, T, D, D, H, H, dir, lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", cf->n_layers, cf->hidden,
-           cf->n_moe_layers, cf->n_experts, cf->top_k, timer_now() - t0);
+           v->enc.L - 1, v->enc.L, v->n_pos, v->enc.D, v->enc.D, lm_hidden(m), lm_hidden(m), a->dir,
+           a->lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", cf->n_layers, cf->hidden, cf->n_moe_layers, cf->n_experts,
+           cf->top_k, timer_now() - t0);
+    return 0;
+}
 
-    /* a random 336x336 picture; the prompt: text, the image marker, text */
-    image_t img = {0};
+/* One answer's work and its inputs: a random picture, the prompt ids (text,
+ * the image marker, text) with room for the decoded tokens. */
+typedef struct {
+    image_t img;
+    int32_t *ids;
+    int n_ids;
+    float *logits;
+    double tw_fl, pre_fl;   /* FLOPs: tower + projector, prefill */
+    size_t tok_b;           /* weight bytes per decoded token */
+    int vocab_rows;
+} chat_work;
+
+static int make_work(const chat_model *cm, const clip_vision *v, long decode, chat_work *w) {
+    const lm_model *m = chat_model_lm(cm);
+    const lm_config *cf = lm_get_config(m);
+    const int S = v->image_size, N = v->n_pos - 1, H = lm_hidden(m);
     const int n_text = TEXT_BEFORE + TEXT_AFTER, P = n_text + N;
-    const int n_ids = TEXT_BEFORE + 1 + TEXT_AFTER;
-    int32_t *ids = malloc((size_t)(n_ids + decode + 1) * sizeof *ids);
-    float *logits = malloc((size_t)lm_vocab(m) * sizeof(float));
-    chat_session *cs = chat_session_new(cm);
-    int rc = image_alloc(S, S, &img);
-    if (rc || !ids || !logits || !cs) {
-        cli_error("bench chat: out of memory");
-        free(ids), free(logits), image_free(&img), chat_session_free(cs), chat_model_free(cm);
-        return 1;
-    }
+    w->n_ids = TEXT_BEFORE + 1 + TEXT_AFTER;
+    w->vocab_rows = cf->vocab_rows;
+    w->ids = malloc((size_t)(w->n_ids + decode + 1) * sizeof *w->ids);
+    w->logits = malloc((size_t)lm_vocab(m) * sizeof(float));
+    if (image_alloc(S, S, &w->img) || !w->ids || !w->logits) return 1;
     uint64_t z = 0x5eed;
-    for (size_t i = 0; i < (size_t)3 * S * S; i++) z = z * 6364136223846793005ull + 1, img.rgb[i] = (uint8_t)(z >> 40);
-    for (int i = 0; i < TEXT_BEFORE; i++) ids[i] = (int32_t)(1000 + 37 * i);
-    ids[TEXT_BEFORE] = CHAT_IMAGE_TOKEN;
-    for (int i = 0; i < TEXT_AFTER; i++) ids[TEXT_BEFORE + 1 + i] = (int32_t)(2000 + 53 * i);
+    for (size_t i = 0; i < (size_t)3 * S * S; i++) z = z * 6364136223846793005ull + 1, w->img.rgb[i] = (uint8_t)(z >> 40);
+    for (int i = 0; i < TEXT_BEFORE; i++) w->ids[i] = (int32_t)(1000 + 37 * i);
+    w->ids[TEXT_BEFORE] = CHAT_IMAGE_TOKEN;
+    for (int i = 0; i < TEXT_AFTER; i++) w->ids[TEXT_BEFORE + 1 + i] = (int32_t)(2000 + 53 * i);
 
     double head_p;
     const double act_p = bench_lm_params(cf, &head_p);
-    const double tw_fl = tower_flops(v, n_layers, H);
+    w->tw_fl = tower_flops(v, v->enc.L - 1, H);
     const double att = 4.0 * cf->n_layers * (double)cf->n_heads * cf->head_dim * ((double)P * (P + 1) / 2);
-    const double pre_fl = 2.0 * act_p * P + 2.0 * head_p + att;
+    w->pre_fl = 2.0 * act_p * P + 2.0 * head_p + att;
     size_t total_b;
-    const size_t tok_b = lm_weight_bytes(m, &total_b);
+    w->tok_b = lm_weight_bytes(m, &total_b);
     printf("work: tower + projector %.1f GFLOP; prefill %d positions (%d text + %d image) %.1f GFLOP; decode "
-           "%.2f GB of weights per token\n", tw_fl / 1e9, P, n_text, N, pre_fl / 1e9, tok_b / 1e9);
+           "%.2f GB of weights per token\n", w->tw_fl / 1e9, P, n_text, N, w->pre_fl / 1e9, w->tok_b / 1e9);
+    return 0;
+}
 
-    /* warm-up: page every LM weight in, run the tower once */
-    t0 = timer_now();
-    rc = chat_set_image(cs, NULL);
-    if (!rc) rc = chat_prefill_ids(cs, ids, 8, logits);
-    if (!rc) rc = chat_set_image(cs, &img);
-    printf("warm-up: %.1f s\n", timer_now() - t0);
-
-    double ttft[50], tw[50], pre[50], fst[50], dec[50], tw_r[50], pre_r[50], dec_r[50];
-    for (int r = 0; r < runs && !rc; r++) {
-        const double sg = bench_sgemm(1024, 0.5);
-        double a = timer_now();
-        rc = chat_set_image(cs, &img);        /* also empties the KV cache */
-        if (rc) break;
-        double b = timer_now();
-        rc = chat_prefill_ids(cs, ids, n_ids, logits);
-        if (rc) break;
-        double cc = timer_now();
-        int32_t next = sampler_argmax(logits, cf->vocab_rows);
-        double d = timer_now();
-        tw[r] = b - a, pre[r] = cc - b, fst[r] = d - cc, ttft[r] = d - a;
-        tw_r[r] = tw_fl / tw[r] / sg, pre_r[r] = pre_fl / pre[r] / sg;
-        /* decode: the bandwidth just before, then the tokens */
-        double rd;
-        bench_bandwidth((size_t)1024 << 20, 4, &rd, NULL);
-        double td = 0.0;
-        int n = n_ids;
-        for (int k = 0; k < decode && !rc; k++) {
-            ids[n++] = next;
-            double e = timer_now();
-            rc = chat_prefill_ids(cs, ids, n, logits);
-            td += timer_now() - e;
-            next = sampler_argmax(logits, cf->vocab_rows);
-        }
-        dec[r] = decode / td;
-        dec_r[r] = dec[r] * tok_b / rd;
-        bench_loadavg(la, sizeof la);
-        printf("run %d: TTFT %.2f s = tower %.2f s (%.1f GFLOP/s, %.0f%% of sgemm) + prefill %.2f s (%.1f GFLOP/s, "
-               "%.0f%% of sgemm) + first token %.1f ms | sgemm %.1f GFLOP/s just before | decode %.2f tokens/s = "
-               "%.1f GB/s, %.0f%% of read %.1f GB/s just before | load %s\n",
-               r + 1, ttft[r], tw[r], tw_fl / tw[r] / 1e9, 100 * tw_r[r], pre[r], pre_fl / pre[r] / 1e9,
-               100 * pre_r[r], fst[r] * 1e3, sg / 1e9, dec[r], dec[r] * tok_b / 1e9, 100 * dec_r[r], rd / 1e9, la);
-        fflush(stdout);
+/* Run r: tower, prefill, first token, then the decode, each against the
+ * limit measured just before; the run's line printed. */
+static int run_once(chat_session *cs, chat_work *w, long decode, int r) {
+    const double sg = bench_sgemm(1024, 0.5);
+    double a = timer_now();
+    int rc = chat_set_image(cs, &w->img);        /* also empties the KV cache */
+    if (rc) return rc;
+    double b = timer_now();
+    rc = chat_prefill_ids(cs, w->ids, w->n_ids, w->logits);
+    if (rc) return rc;
+    double cc = timer_now();
+    int32_t next = sampler_argmax(w->logits, w->vocab_rows);
+    double d = timer_now();
+    const double tw = b - a, pre = cc - b, fst = d - cc, ttft = d - a;
+    const double tw_r = w->tw_fl / tw / sg, pre_r = w->pre_fl / pre / sg;
+    /* decode: the bandwidth just before, then the tokens */
+    double rd;
+    bench_bandwidth((size_t)1024 << 20, 4, &rd, NULL);
+    double td = 0.0;
+    int n = w->n_ids;
+    for (int k = 0; k < decode && !rc; k++) {
+        w->ids[n++] = next;
+        double e = timer_now();
+        rc = chat_prefill_ids(cs, w->ids, n, w->logits);
+        td += timer_now() - e;
+        next = sampler_argmax(w->logits, w->vocab_rows);
     }
+    const double dec = decode / td, dec_r = dec * w->tok_b / rd;
+    char la[64];
+    bench_loadavg(la, sizeof la);
+    printf("run %d: TTFT %.2f s = tower %.2f s (%.1f GFLOP/s, %.0f%% of sgemm) + prefill %.2f s (%.1f GFLOP/s, "
+           "%.0f%% of sgemm) + first token %.1f ms | sgemm %.1f GFLOP/s just before | decode %.2f tokens/s = "
+           "%.1f GB/s, %.0f%% of read %.1f GB/s just before | load %s\n",
+           r + 1, ttft, tw, w->tw_fl / tw / 1e9, 100 * tw_r, pre, w->pre_fl / pre / 1e9, 100 * pre_r, fst * 1e3,
+           sg / 1e9, dec, dec * w->tok_b / 1e9, 100 * dec_r, rd / 1e9, la);
+    fflush(stdout);
+    return rc;
+}
+
+int cmd_bench_chat(int argc, char **argv) {
+    chat_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    if (ensure_lm_checkpoint(a.dir)) return 1;
+    char la[64];
+    bench_loadavg(la, sizeof la);
+    printf("threads: %d (OMP_NUM_THREADS)   load average at start: %s\n", omp_get_max_threads(), la);
+    chat_model *cm;
+    const clip_model *tower;
+    if (load_models(&a, &cm, &tower)) return 1;
+    chat_work w = {0};
+    chat_session *cs = chat_session_new(cm);
+    if (!cs || make_work(cm, &tower->vision, a.decode, &w)) {
+        cli_error("bench chat: out of memory");
+        free(w.ids), free(w.logits), image_free(&w.img), chat_session_free(cs), chat_model_free(cm);
+        return 1;
+    }
+    /* warm-up: page every LM weight in, run the tower once */
+    double t0 = timer_now();
+    rc = chat_set_image(cs, NULL);
+    if (!rc) rc = chat_prefill_ids(cs, w.ids, 8, w.logits);
+    if (!rc) rc = chat_set_image(cs, &w.img);
+    printf("warm-up: %.1f s\n", timer_now() - t0);
+    for (int r = 0; r < a.runs && !rc; r++) rc = run_once(cs, &w, a.decode, r);
     chat_session_free(cs);
-    free(ids), free(logits);
-    image_free(&img);
+    free(w.ids), free(w.logits);
+    image_free(&w.img);
     chat_model_free(cm);
     return rc ? 1 : 0;
 }

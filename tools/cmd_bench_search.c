@@ -108,47 +108,52 @@ static void usage(void) {
             "                         [--ef-construction E] [--hnsw-max-n N] [--threads T] [--no-faiss] [--no-hnsw]\n");
 }
 
-int cmd_bench_search(int argc, char **argv) {
-    long ns[8] = {10000, 100000, 1000000};
-    int n_ns = 3;
-    long dim = 512, nq = 200, k = 15, nc = 1000, efc = 64, threads = 2, hnsw_max = 1000000000;
-    int do_faiss = 1, do_hnsw = 1;
+/* The options of one `seer bench search`. */
+typedef struct {
+    long ns[8];
+    int n_ns;
+    long dim, nq, k, nc, efc, threads, hnsw_max;
+    int do_faiss, do_hnsw;
+} search_args;
+
+/* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
+static int parse_args(int argc, char **argv, search_args *a) {
+    *a = (search_args){.ns = {10000, 100000, 1000000}, .n_ns = 3, .dim = 512, .nq = 200, .k = 15, .nc = 1000,
+                       .efc = 64, .threads = 2, .hnsw_max = 1000000000, .do_faiss = 1, .do_hnsw = 1};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *dst = NULL, lo = 1, hi = 1L << 40;
-        if (!strcmp(a, "--no-faiss")) { do_faiss = 0; continue; }
-        if (!strcmp(a, "--no-hnsw")) { do_hnsw = 0; continue; }
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) { usage(); return 0; }
-        if (!v) { cli_error("%s needs a value", a); usage(); return 2; }
-        if (!strcmp(a, "--n")) {
-            n_ns = 0;
+        if (!strcmp(o, "--no-faiss")) { a->do_faiss = 0; continue; }
+        if (!strcmp(o, "--no-hnsw")) { a->do_hnsw = 0; continue; }
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(); return -1; }
+        if (!v) { cli_error("%s needs a value", o); usage(); return 2; }
+        if (!strcmp(o, "--n")) {
+            a->n_ns = 0;
             char *s = strdup(v), *save = NULL;
-            for (char *t = strtok_r(s, ",", &save); t && n_ns < 8; t = strtok_r(NULL, ",", &save))
-                if (cli_parse_int("--n", t, 1, 100000000, &ns[n_ns++])) { free(s); return 2; }
+            for (char *t = strtok_r(s, ",", &save); t && a->n_ns < 8; t = strtok_r(NULL, ",", &save))
+                if (cli_parse_int("--n", t, 1, 100000000, &a->ns[a->n_ns++])) { free(s); return 2; }
             free(s);
             i++;
             continue;
         }
-        if (!strcmp(a, "--dim")) { dst = &dim; hi = 4096; }
-        else if (!strcmp(a, "--queries")) { dst = &nq; hi = 100000; }
-        else if (!strcmp(a, "--k")) { dst = &k; hi = 1024; }
-        else if (!strcmp(a, "--clusters")) { dst = &nc; hi = 1000000; }
-        else if (!strcmp(a, "--ef-construction")) { dst = &efc; hi = 4096; }
-        else if (!strcmp(a, "--hnsw-max-n")) { dst = &hnsw_max; }
-        else if (!strcmp(a, "--threads")) { dst = &threads; hi = 256; }
-        else { cli_error("unknown option %s", a); usage(); return 2; }
-        if (cli_parse_int(a, v, lo, hi, dst)) return 2;
+        if (!strcmp(o, "--dim")) { dst = &a->dim; hi = 4096; }
+        else if (!strcmp(o, "--queries")) { dst = &a->nq; hi = 100000; }
+        else if (!strcmp(o, "--k")) { dst = &a->k; hi = 1024; }
+        else if (!strcmp(o, "--clusters")) { dst = &a->nc; hi = 1000000; }
+        else if (!strcmp(o, "--ef-construction")) { dst = &a->efc; hi = 4096; }
+        else if (!strcmp(o, "--hnsw-max-n")) { dst = &a->hnsw_max; }
+        else if (!strcmp(o, "--threads")) { dst = &a->threads; hi = 256; }
+        else { cli_error("unknown option %s", o); usage(); return 2; }
+        if (cli_parse_int(o, v, lo, hi, dst)) return 2;
         i++;
     }
+    return 0;
+}
 
-    omp_set_num_threads((int)threads);
-    printf("seer bench search: dim %ld, %ld clusters, %ld queries, top-%ld, %ld threads\n", dim, nc, nq, k, threads);
-    bandwidth bw = measure_bandwidth();
-    printf("memory bandwidth (%ld threads): read %.1f GB/s, triad %.1f GB/s\n\n", threads, bw.read_gbs, bw.triad_gbs);
-    printf("%9s  %-14s %9s %9s %9s %10s %9s %7s %7s\n", "n", "method", "build_s", "p50_ms", "p99_ms", "recall@k",
-           "floor_ms", "x_read", "x_triad");
-
+/* nc random unit centres (nc, dim). */
+static float *make_centres(long nc, long dim) {
     float *centres = malloc((size_t)nc * dim * sizeof *centres);
+    if (!centres) return NULL;
     uint64_t cs = 12345;
     for (long i = 0; i < nc * dim; i++) centres[i] = gauss(&cs);
     for (long i = 0; i < nc; i++) {
@@ -156,68 +161,117 @@ int cmd_bench_search(int argc, char **argv) {
         for (long j = 0; j < dim; j++) ss += (double)centres[i * dim + j] * centres[i * dim + j];
         for (long j = 0; j < dim; j++) centres[i * dim + j] /= (float)sqrt(ss);
     }
-    float *q = malloc((size_t)nq * dim * sizeof *q);
-    gen_clustered(q, (size_t)nq, (int)dim, centres, (int)nc, 0xfeedull, (int)threads);
-    vindex_hit *truth = malloc((size_t)nq * k * sizeof *truth), *hits = malloc((size_t)nq * k * sizeof *hits);
-    int rc = 0;
+    return centres;
+}
 
-    for (int ni = 0; ni < n_ns && !rc; ni++) {
-        size_t n = (size_t)ns[ni];
+/* What every method of one n is measured on. */
+typedef struct {
+    const search_args *a;
+    size_t n;
+    const float *x, *q;         /* (n, dim) vectors, (nq, dim) queries */
+    const uint64_t *ids;
+    vindex_hit *truth, *hits;   /* (nq, k) each: the exact own scan's, the method's */
+    double floor_ms, floor_triad;
+} bench_case;
+
+/* HNSW: efSearch swept upward until recall@k reaches 0.95; the row for the
+ * first that does (or the last tried). */
+static int sweep_ef(vindex *vi, const bench_case *b, double build) {
+    static const int efs[] = {16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
+    const search_args *a = b->a;
+    int chosen = 0, rc = 0;
+    double chosen_r = 0;
+    lat L, chosen_l = {0, 0, 0};
+    for (size_t e = 0; e < sizeof efs / sizeof *efs && !rc; e++) {
+        if (efs[e] < a->k) continue;
+        if ((rc = vindex_set_ef_search(vi, efs[e]))) break;
+        if ((rc = time_queries(vi, b->q, (int)a->nq, (int)a->dim, (int)a->k, b->hits, &L))) break;
+        double r = recall(b->hits, b->truth, (int)a->nq, (int)a->k);
+        fprintf(stderr, "  hnsw n=%zu efSearch=%d: recall@%ld %.3f p50 %.3f ms p99 %.3f ms\n", b->n, efs[e], a->k, r,
+                L.p50, L.p99);
+        if (r >= 0.95) { chosen = efs[e]; chosen_r = r; chosen_l = L; break; }
+        chosen_r = r; chosen_l = L; chosen = efs[e];
+    }
+    if (!rc) {
+        char name[32];
+        snprintf(name, sizeof name, "hnsw32 ef%d", chosen);
+        printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9s %7s %7s\n", b->n, name, build, chosen_l.p50, chosen_l.p99,
+               chosen_r, "-", "-", "-");
+    }
+    return rc;
+}
+
+/* Method m (0 exact own scan, 1 exact FAISS, 2 HNSW) on one n: build, time,
+ * print its row. */
+static int bench_method(const bench_case *b, int m) {
+    const search_args *a = b->a;
+    vindex_params p;
+    vindex_params_default(&p);
+    p.threads = (int)a->threads;
+    p.scan = m == 1 ? VINDEX_SCAN_FAISS : VINDEX_SCAN_OWN;
+    p.kind = m == 2 ? VINDEX_HNSW : VINDEX_FLAT;
+    p.ef_construction = (int)a->efc;
+    vindex *vi;
+    double t0 = timer_now();
+    int rc = vindex_build(&p, (int)a->dim, b->n, b->x, b->ids, &vi);
+    if (rc) return rc;
+    double build = timer_now() - t0;
+    if (m < 2) {
+        lat L;
+        rc = time_queries(vi, b->q, (int)a->nq, (int)a->dim, (int)a->k, m == 0 ? b->truth : b->hits, &L);
+        if (!rc) {
+            double r = m == 0 ? 1.0 : recall(b->hits, b->truth, (int)a->nq, (int)a->k);
+            printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9.2f %7.2f %7.2f\n", b->n, m == 0 ? "exact own" : "exact faiss",
+                   build, L.p50, L.p99, r, b->floor_ms, L.p50 / b->floor_ms, L.p50 / b->floor_triad);
+        }
+    } else {
+        rc = sweep_ef(vi, b, build);
+    }
+    fflush(stdout);
+    vindex_free(vi);
+    return rc;
+}
+
+int cmd_bench_search(int argc, char **argv) {
+    search_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    const long dim = a.dim, nq = a.nq, k = a.k, threads = a.threads;
+    omp_set_num_threads((int)threads);
+    printf("seer bench search: dim %ld, %ld clusters, %ld queries, top-%ld, %ld threads\n", dim, a.nc, nq, k, threads);
+    bandwidth bw = measure_bandwidth();
+    printf("memory bandwidth (%ld threads): read %.1f GB/s, triad %.1f GB/s\n\n", threads, bw.read_gbs, bw.triad_gbs);
+    printf("%9s  %-14s %9s %9s %9s %10s %9s %7s %7s\n", "n", "method", "build_s", "p50_ms", "p99_ms", "recall@k",
+           "floor_ms", "x_read", "x_triad");
+
+    float *centres = make_centres(a.nc, dim);
+    float *q = malloc((size_t)nq * dim * sizeof *q);
+    vindex_hit *truth = malloc((size_t)nq * k * sizeof *truth), *hits = malloc((size_t)nq * k * sizeof *hits);
+    if (!centres || !q || !truth || !hits) {
+        cli_error("out of memory");
+        free(centres); free(q); free(truth); free(hits);
+        return 1;
+    }
+    gen_clustered(q, (size_t)nq, (int)dim, centres, (int)a.nc, 0xfeedull, (int)threads);
+
+    for (int ni = 0; ni < a.n_ns && !rc; ni++) {
+        size_t n = (size_t)a.ns[ni];
         float *x = malloc(n * (size_t)dim * sizeof *x);
         uint64_t *ids = malloc(n * sizeof *ids);
         if (!x || !ids) { cli_error("out of memory for %zu vectors", n); free(x); free(ids); rc = 1; break; }
-        gen_clustered(x, n, (int)dim, centres, (int)nc, 0xabcdefull + n, (int)threads);
+        gen_clustered(x, n, (int)dim, centres, (int)a.nc, 0xabcdefull + n, (int)threads);
         for (size_t i = 0; i < n; i++) ids[i] = i + 1;
         /* bandwidth again right before this n's scans: other load on the
          * machine moves it, and the ratio must compare like with like */
         if (ni > 0) bw = measure_bandwidth();
         fprintf(stderr, "  n=%zu: read %.1f GB/s, triad %.1f GB/s\n", n, bw.read_gbs, bw.triad_gbs);
-        double floor_ms = (double)n * dim * 4 / (bw.read_gbs * 1e9) * 1e3;
-        double floor_triad = (double)n * dim * 4 / (bw.triad_gbs * 1e9) * 1e3;
-
+        bench_case b = {.a = &a, .n = n, .x = x, .q = q, .ids = ids, .truth = truth, .hits = hits,
+                        .floor_ms = (double)n * dim * 4 / (bw.read_gbs * 1e9) * 1e3,
+                        .floor_triad = (double)n * dim * 4 / (bw.triad_gbs * 1e9) * 1e3};
         for (int m = 0; m < 3 && !rc; m++) {
-            if (m == 1 && !do_faiss) continue;
-            if (m == 2 && (!do_hnsw || (long)n > hnsw_max)) continue;
-            vindex_params p;
-            vindex_params_default(&p);
-            p.threads = (int)threads;
-            p.scan = m == 1 ? VINDEX_SCAN_FAISS : VINDEX_SCAN_OWN;
-            p.kind = m == 2 ? VINDEX_HNSW : VINDEX_FLAT;
-            p.ef_construction = (int)efc;
-            vindex *vi;
-            double t0 = timer_now();
-            if ((rc = vindex_build(&p, (int)dim, n, x, ids, &vi))) break;
-            double build = timer_now() - t0;
-            lat L;
-            if (m < 2) {
-                if ((rc = time_queries(vi, q, (int)nq, (int)dim, (int)k, m == 0 ? truth : hits, &L))) { vindex_free(vi); break; }
-                double r = m == 0 ? 1.0 : recall(hits, truth, (int)nq, (int)k);
-                printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9.2f %7.2f %7.2f\n", n, m == 0 ? "exact own" : "exact faiss",
-                       build, L.p50, L.p99, r, floor_ms, L.p50 / floor_ms, L.p50 / floor_triad);
-            } else {
-                static const int efs[] = {16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512};
-                int chosen = 0;
-                double chosen_r = 0;
-                lat chosen_l = {0, 0, 0};
-                for (size_t e = 0; e < sizeof efs / sizeof *efs && !rc; e++) {
-                    if (efs[e] < k) continue;
-                    if ((rc = vindex_set_ef_search(vi, efs[e]))) break;
-                    if ((rc = time_queries(vi, q, (int)nq, (int)dim, (int)k, hits, &L))) break;
-                    double r = recall(hits, truth, (int)nq, (int)k);
-                    fprintf(stderr, "  hnsw n=%zu efSearch=%d: recall@%ld %.3f p50 %.3f ms p99 %.3f ms\n", n, efs[e], k, r,
-                            L.p50, L.p99);
-                    if (r >= 0.95) { chosen = efs[e]; chosen_r = r; chosen_l = L; break; }
-                    chosen_r = r; chosen_l = L; chosen = efs[e];
-                }
-                if (!rc) {
-                    char name[32];
-                    snprintf(name, sizeof name, "hnsw32 ef%d", chosen);
-                    printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9s %7s %7s\n", n, name, build, chosen_l.p50, chosen_l.p99,
-                           chosen_r, "-", "-", "-");
-                }
-            }
-            fflush(stdout);
-            vindex_free(vi);
+            if (m == 1 && !a.do_faiss) continue;
+            if (m == 2 && (!a.do_hnsw || (long)n > a.hnsw_max)) continue;
+            rc = bench_method(&b, m);
         }
         free(x);
         free(ids);

@@ -12,8 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-json_t *router_json(const lm_model *m, const lm_state *s);
-
 static void chat_usage(FILE *f) {
     fprintf(f,
             "usage: seer chat --model DIR [--image FILE] [--prompt TEXT] [options]\n"
@@ -49,7 +47,16 @@ static int load_image(chat_session *cs, const char *path) {
     return st;
 }
 
-int cmd_chat(int argc, char **argv) {
+/* The options of one `seer chat`. */
+typedef struct {
+    const char *model, *image, *prompt;
+    int json;
+    chat_load_opts lo;
+    gen_opts go;
+} chat_args;
+
+/* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
+static int parse_chat_args(int argc, char **argv, chat_args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},       {"image", required_argument, 0, 'i'},
         {"prompt", required_argument, 0, 'p'},      {"vision-tower", required_argument, 0, 'V'},
@@ -59,89 +66,111 @@ int cmd_chat(int argc, char **argv) {
         {"seed", required_argument, 0, 's'},        {"quant", required_argument, 0, 'q'},
         {"moe-sampling", no_argument, 0, 'M'},      {"json", no_argument, 0, 'j'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
-    const char *model = NULL, *image = NULL, *prompt = NULL;
-    int json = 0, c;
+    *a = (chat_args){.lo = chat_load_opts_default(), .go = gen_opts_default()};
+    a->go.sampling.temperature = 0.2f; /* MoE-LLaVA's cli default */
+    int c;
     long v;
-    chat_load_opts lo = chat_load_opts_default();
-    gen_opts go = gen_opts_default();
-    go.sampling.temperature = 0.2f; /* MoE-LLaVA's cli default */
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'i': image = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'V': lo.vision_tower = optarg; break;
-        case 'R': lo.models_root = optarg; break;
-        case 'n': if (cli_parse_int("--max-tokens", optarg, 1, 1 << 16, &v)) return 2; go.max_tokens = (int)v; break;
-        case 't': go.sampling.temperature = strtof(optarg, NULL); break;
-        case 'P': go.sampling.top_p = strtof(optarg, NULL); break;
-        case 'k': if (cli_parse_int("--top-k", optarg, 0, 1 << 24, &v)) return 2; go.sampling.top_k = (int)v; break;
-        case 'b': if (cli_parse_int("--beams", optarg, 1, 16, &v)) return 2; go.num_beams = (int)v; break;
-        case 's': go.sampling.seed = lo.lm.seed = strtoull(optarg, NULL, 10); break;
-        case 'q': lo.lm.quant = !strcmp(optarg, "q8") ? LM_QUANT_Q8 : LM_QUANT_NONE; break;
-        case 'M': lo.lm.moe_sampling = 1; break;
-        case 'j': json = 1; break;
-        case 'h': chat_usage(stdout); return 0;
+        case 'm': a->model = optarg; break;
+        case 'i': a->image = optarg; break;
+        case 'p': a->prompt = optarg; break;
+        case 'V': a->lo.vision_tower = optarg; break;
+        case 'R': a->lo.models_root = optarg; break;
+        case 'n': if (cli_parse_int("--max-tokens", optarg, 1, 1 << 16, &v)) return 2; a->go.max_tokens = (int)v; break;
+        case 't': a->go.sampling.temperature = strtof(optarg, NULL); break;
+        case 'P': a->go.sampling.top_p = strtof(optarg, NULL); break;
+        case 'k': if (cli_parse_int("--top-k", optarg, 0, 1 << 24, &v)) return 2; a->go.sampling.top_k = (int)v; break;
+        case 'b': if (cli_parse_int("--beams", optarg, 1, 16, &v)) return 2; a->go.num_beams = (int)v; break;
+        case 's': a->go.sampling.seed = a->lo.lm.seed = strtoull(optarg, NULL, 10); break;
+        case 'q': a->lo.lm.quant = !strcmp(optarg, "q8") ? LM_QUANT_Q8 : LM_QUANT_NONE; break;
+        case 'M': a->lo.lm.moe_sampling = 1; break;
+        case 'j': a->json = 1; break;
+        case 'h': chat_usage(stdout); return -1;
         default: chat_usage(stderr); return 2;
         }
     }
-    if (!model || optind < argc) {
+    if (!a->model || optind < argc) {
         cli_error("--model DIR is required");
         chat_usage(stderr);
         return 2;
     }
-    if (go.sampling.temperature < 0 || go.sampling.top_p <= 0 || go.sampling.top_p > 1) {
+    if (a->go.sampling.temperature < 0 || a->go.sampling.top_p <= 0 || a->go.sampling.top_p > 1) {
         cli_error("--temperature must be >= 0 and --top-p in (0, 1]");
         return 2;
     }
-    chat_model *cm;
-    if (chat_model_load(model, &lo, &cm)) {
+    return 0;
+}
+
+/* --prompt: one answer, streamed, or as {"text", "ids", "router"}. */
+static int one_shot(chat_session *cs, const chat_model *cm, chat_args *a) {
+    gen_result r;
+    if (!a->json) a->go.on_text = stream;
+    if (chat_ask(cs, a->prompt, &a->go, &r)) {
         cli_error("%s", status_message());
         return 1;
     }
-    chat_session *cs = chat_session_new(cm);
-    int rc = 1;
-    if (!cs) {
-        cli_error("cannot allocate a chat session: %s", status_message());
-        goto out;
+    if (a->json) {
+        size_t n;
+        const uint32_t *cnt = chat_router_counts(cs, &n);
+        json_t *o = json_object(), *ids = json_array();
+        for (int i = 0; i < r.n; i++) json_array_append_new(ids, json_integer(r.ids[i]));
+        json_object_set_new(o, "text", json_string(r.text));
+        json_object_set_new(o, "ids", ids);
+        json_object_set_new(o, "router", router_stats_answer_json(chat_model_lm(cm), cnt, n));
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s) puts(s);
+        free(s);
+        json_decref(o);
+    } else {
+        putchar('\n');
     }
-    if (image && load_image(cs, image)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
+    gen_result_free(&r);
+    return 0;
+}
+
+/* One line typed in the interactive chat: a command or a question. 1 to
+ * quit, else 0 (a failure is reported and the chat goes on). */
+static int interact(chat_session *cs, const char *line, const gen_opts *go) {
     gen_result r;
-    if (prompt) {
-        if (!json) go.on_text = stream;
-        if (chat_ask(cs, prompt, &go, &r)) {
-            cli_error("%s", status_message());
-            goto out;
-        }
-        if (json) {
-            size_t n;
-            const uint32_t *cnt = chat_router_counts(cs, &n);
-            json_t *o = json_object(), *a = json_array();
-            for (int i = 0; i < r.n; i++) json_array_append_new(a, json_integer(r.ids[i]));
-            json_object_set_new(o, "text", json_string(r.text));
-            json_object_set_new(o, "ids", a);
-            json_object_set_new(o, "router", router_stats_answer_json(chat_model_lm(cm), cnt, n));
-            char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-            if (s) puts(s);
-            free(s);
-            json_decref(o);
-        } else {
+    int st = ST_OK;
+    if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) return 1;
+    if (!strcmp(line, "/clear")) {
+        chat_clear(cs);
+        puts("(history cleared)");
+        return 0;
+    } else if (!strncmp(line, "/image ", 7)) {
+        st = load_image(cs, line + 7);
+        if (!st) printf("(image %s)\n", line + 7);
+    } else if (!strcmp(line, "/regenerate")) {
+        st = chat_regenerate(cs, go, &r);
+        if (!st) {
             putchar('\n');
+            gen_result_free(&r);
         }
-        gen_result_free(&r);
-        rc = 0;
-        goto out;
+    } else if (line[0] == '/') {
+        printf("unknown command %s: /regenerate /clear /image FILE /quit\n", line);
+        return 0;
+    } else {
+        st = chat_ask(cs, line, go, &r);
+        if (!st) {
+            putchar('\n');
+            gen_result_free(&r);
+        }
     }
-    /* Interactive. */
-    go.on_text = stream;
+    if (st) cli_error("%s", status_message());
+    fflush(stdout);
+    return 0;
+}
+
+/* The terminal chat: lines from stdin until EOF or /quit. */
+static void interactive(chat_session *cs, const chat_model *cm, chat_args *a) {
+    a->go.on_text = stream;
     int tty = isatty(0);
     char line[8192];
     if (tty) printf("seer chat: %s%s%s. /regenerate /clear /image FILE /quit\n", chat_model_identity(cm),
-                    image ? ", image " : "", image ? image : "");
+                    a->image ? ", image " : "", a->image ? a->image : "");
     for (;;) {
         if (tty) {
             fputs("> ", stdout);
@@ -150,36 +179,31 @@ int cmd_chat(int argc, char **argv) {
         if (!fgets(line, sizeof line, stdin)) break;
         line[strcspn(line, "\r\n")] = 0;
         if (!line[0]) continue;
-        int st = ST_OK;
-        if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) break;
-        else if (!strcmp(line, "/clear")) {
-            chat_clear(cs);
-            puts("(history cleared)");
-            continue;
-        } else if (!strncmp(line, "/image ", 7)) {
-            st = load_image(cs, line + 7);
-            if (!st) printf("(image %s)\n", line + 7);
-        } else if (!strcmp(line, "/regenerate")) {
-            st = chat_regenerate(cs, &go, &r);
-            if (!st) {
-                putchar('\n');
-                gen_result_free(&r);
-            }
-        } else if (line[0] == '/') {
-            printf("unknown command %s: /regenerate /clear /image FILE /quit\n", line);
-            continue;
-        } else {
-            st = chat_ask(cs, line, &go, &r);
-            if (!st) {
-                putchar('\n');
-                gen_result_free(&r);
-            }
-        }
-        if (st) cli_error("%s", status_message());
-        fflush(stdout);
+        if (interact(cs, line, &a->go)) break;
     }
-    rc = 0;
-out:
+}
+
+int cmd_chat(int argc, char **argv) {
+    chat_args a;
+    int rc = parse_chat_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
+    chat_model *cm;
+    if (chat_model_load(a.model, &a.lo, &cm)) {
+        cli_error("%s", status_message());
+        return 1;
+    }
+    chat_session *cs = chat_session_new(cm);
+    rc = 1;
+    if (!cs) {
+        cli_error("cannot allocate a chat session: %s", status_message());
+    } else if (a.image && load_image(cs, a.image)) {
+        cli_error("%s", status_message());
+    } else if (a.prompt) {
+        rc = one_shot(cs, cm, &a);
+    } else {
+        interactive(cs, cm, &a);
+        rc = 0;
+    }
     chat_session_free(cs);
     chat_model_free(cm);
     return rc;

@@ -44,58 +44,66 @@ typedef struct {
     const char *value;
 } input;
 
-int cmd_embed(int argc, char **argv) {
+/* The options of one `seer embed`: the inputs in order. */
+typedef struct {
+    const char *model;
+    long batch;
+    image_opts io;
+    input *in;                 /* calloc'd (argc entries), the caller frees */
+    int n_in, n_img, n_txt;
+} embed_args;
+
+/* argv → *a; 0, -1 after --help, or the exit status of an error. */
+static int parse_embed_args(int argc, char **argv, embed_args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},  {"batch", required_argument, 0, 'b'},
         {"no-exif-rotate", no_argument, 0, 'E'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    const char *model = NULL;
-    long batch = 32;
-    image_opts io = image_opts_default();
-    input *in = calloc((size_t)argc, sizeof *in);
-    int n_in = 0, n_img = 0, n_txt = 0, c;
-    if (!in) return 1;
+    *a = (embed_args){.batch = 32, .io = image_opts_default()};
+    a->in = calloc((size_t)argc, sizeof *a->in);
+    if (!a->in) return 1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'i': in[n_in++] = (input){1, optarg}; n_img++; break;
-        case 't': in[n_in++] = (input){0, optarg}; n_txt++; break;
-        case 'b': if (cli_parse_int("--batch", optarg, 1, 4096, &batch)) { free(in); return 2; } break;
-        case 'E': io.exif_rotate = 0; break;
-        case 'h': embed_usage(stdout); free(in); return 0;
-        default: embed_usage(stderr); free(in); return 2;
+        case 'm': a->model = optarg; break;
+        case 'i': a->in[a->n_in++] = (input){1, optarg}; a->n_img++; break;
+        case 't': a->in[a->n_in++] = (input){0, optarg}; a->n_txt++; break;
+        case 'b': if (cli_parse_int("--batch", optarg, 1, 4096, &a->batch)) return 2; break;
+        case 'E': a->io.exif_rotate = 0; break;
+        case 'h': embed_usage(stdout); return -1;
+        default: embed_usage(stderr); return 2;
         }
     }
-    if (!model || n_in == 0 || optind < argc) {
+    if (!a->model || a->n_in == 0 || optind < argc) {
         if (optind < argc) cli_error("unexpected argument '%s'", argv[optind]);
-        else cli_error(model ? "nothing to embed: give --image or --text" : "--model DIR is required");
+        else cli_error(a->model ? "nothing to embed: give --image or --text" : "--model DIR is required");
         embed_usage(stderr);
-        free(in);
         return 2;
     }
-    embedder *e;
-    if (embedder_open(model, (n_img ? EMBED_IMAGE : 0) | (n_txt ? EMBED_TEXT : 0), &e)) {
-        cli_error("%s", status_message());
-        free(in);
-        return 1;
-    }
+    return 0;
+}
+
+/* Every input, printed in order: texts immediately, images when their batch
+ * runs; a batch is flushed before any text that follows it. A failed input
+ * is reported and the others still print. 1 when any failed. */
+static int embed_inputs(const embedder *e, const embed_args *a) {
     const int dim = e->dim;
     const size_t plen = embedder_pixels_len(e);
+    const long batch = a->batch;
+    const input *in = a->in;
     int failed = 0;
-    float *pix = n_img ? malloc((size_t)batch * plen * sizeof(float)) : NULL;
+    float *pix = a->n_img ? malloc((size_t)batch * plen * sizeof(float)) : NULL;
     float *emb = malloc((size_t)(batch > 1 ? batch : 1) * dim * sizeof(float));
     int *slot = malloc((size_t)batch * sizeof(int)); /* input index of each batch row */
-    if ((n_img && !pix) || !emb || !slot) {
+    if ((a->n_img && !pix) || !emb || !slot) {
         cli_error("out of memory");
         failed = 1;
         goto out;
     }
-    /* Inputs print in order: texts immediately, images when their batch runs;
-     * a batch is flushed before any text that follows it. */
     int nb = 0;
-    for (int i = 0; i <= n_in; i++) {
-        int flush = nb > 0 && (i == n_in || !in[i].is_image || nb == batch);
+    for (int i = 0; i <= a->n_in; i++) {
+        int flush = nb > 0 && (i == a->n_in || !in[i].is_image || nb == batch);
         if (flush) {
             if (embedder_images(e, pix, nb, emb)) {
                 for (int k = 0; k < nb; k++) cli_error("%s: %s", in[slot[k]].value, status_message());
@@ -106,17 +114,13 @@ int cmd_embed(int argc, char **argv) {
             fflush(stdout);
             nb = 0;
         }
-        if (i == n_in) break;
+        if (i == a->n_in) break;
         if (in[i].is_image) {
-            image_t img = {0};
-            if (image_load(in[i].value, &io, &img, NULL) ||
-                embedder_preprocess(e, &img, pix + (size_t)nb * plen)) {
+            if (embedder_pixels_file(e, in[i].value, &a->io, pix + (size_t)nb * plen, NULL)) {
                 cli_error("%s", status_message());
                 failed = 1;
-                if (img.rgb) image_free(&img);
                 continue;
             }
-            image_free(&img);
             slot[nb++] = i;
         } else {
             if (embedder_text(e, in[i].value, emb)) {
@@ -131,7 +135,24 @@ out:
     free(pix);
     free(emb);
     free(slot);
-    free(in);
+    return failed;
+}
+
+int cmd_embed(int argc, char **argv) {
+    embed_args a;
+    int rc = parse_embed_args(argc, argv, &a);
+    if (rc) {
+        free(a.in);
+        return rc < 0 ? 0 : rc;
+    }
+    embedder *e;
+    if (embedder_open(a.model, (a.n_img ? EMBED_IMAGE : 0) | (a.n_txt ? EMBED_TEXT : 0), &e)) {
+        cli_error("%s", status_message());
+        free(a.in);
+        return 1;
+    }
+    rc = embed_inputs(e, &a) ? 1 : 0;
+    free(a.in);
     embedder_close(e);
-    return failed ? 1 : 0;
+    return rc;
 }

@@ -137,6 +137,102 @@ static json_t *recall_json(const eval_recall *r) {
                      "r10", r->r10, "mean_rank", r->mean_rank, "median_rank", r->median_rank);
 }
 
+/* Only the images of the first `limit` captions, with all their captions
+ * (limit 0: all). */
+static int limit_captions(captions *c, size_t limit) {
+    if (!limit || limit >= c->n_captions) return ST_OK;
+    unsigned char *keep = calloc(c->n_images, 1);
+    if (!keep) return status_fail(ST_NOMEM, "out of memory");
+    for (size_t i = 0; i < limit; i++) keep[c->image_of[i]] = 1;
+    int rc = captions_filter(c, keep);
+    free(keep);
+    return rc;
+}
+
+/* The caption images the store holds, found by base name: *ids gets their
+ * store ids (malloc'd, in the order captions_filter leaves the images); the
+ * others are dropped with their captions and counted in *n_missing (the
+ * first five named on stderr). */
+static int match_images(store *st, captions *c, uint64_t **ids_out, size_t *n_missing) {
+    name_map nm = {json_object(), 0};
+    unsigned char *keep = NULL;
+    uint64_t *ids = NULL;
+    *n_missing = 0;
+    int rc = store_foreach_path(st, map_path, &nm);
+    if (rc) goto out;
+    if (nm.n_dup) log_warn("%zu stored file names appear under several paths with different content; the first is used", nm.n_dup);
+    keep = calloc(c->n_images ? c->n_images : 1, 1);
+    ids = malloc((c->n_images ? c->n_images : 1) * sizeof *ids);
+    if (!keep || !ids) {
+        rc = status_fail(ST_NOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < c->n_images; i++) {
+        json_t *id = json_object_get(nm.by_name, base_name(c->images[i]));
+        if (!id) {
+            if ((*n_missing)++ < 5) fprintf(stderr, "seer: %s: not in the store, skipped with its captions\n", c->images[i]);
+            continue;
+        }
+        keep[i] = 1;
+        ids[i] = (uint64_t)json_integer_value(id);
+    }
+    if (*n_missing > 5) fprintf(stderr, "seer: ... %zu caption images in all are not in the store\n", *n_missing);
+    size_t k = 0; /* compact ids like captions_filter does */
+    for (size_t i = 0; i < c->n_images; i++)
+        if (keep[i]) ids[k++] = ids[i];
+    rc = captions_filter(c, keep);
+out:
+    free(keep);
+    json_decref(nm.by_name);
+    if (rc) free(ids), ids = NULL;
+    *ids_out = ids;
+    return rc;
+}
+
+/* Every caption through the text tower → txt (n_captions, dim). */
+static int embed_captions(const embedder *e, const captions *c, int quiet, float *txt) {
+    progress pg;
+    progress_init(&pg, "captions", quiet);
+    for (size_t i = 0; i < c->n_captions; i++) {
+        if (embedder_text(e, c->texts[i], txt + i * (size_t)e->dim))
+            return status_wrap(ST_FORMAT, "caption %zu (%s)", i, c->texts[i]);
+        progress_show(&pg, i + 1, c->n_captions, 0);
+    }
+    return ST_OK;
+}
+
+/* What eval retrieval reports. */
+typedef struct {
+    const char *captions_path, *db, *identity;
+    size_t n_images, n_captions, n_missing, n_dropped;
+    eval_retrieval_result r;
+    double t_embed, t_score;
+} retrieval_report;
+
+static void print_retrieval(const retrieval_report *x, int json) {
+    if (json) {
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f}", "captions", x->captions_path,
+                              "db", x->db, "model", x->identity, "images", (json_int_t)x->n_images, "texts",
+                              (json_int_t)x->n_captions, "images_missing", (json_int_t)x->n_missing, "texts_dropped",
+                              (json_int_t)x->n_dropped, "t2i", recall_json(&x->r.t2i), "i2t", recall_json(&x->r.i2t),
+                              "embed_s", x->t_embed, "score_s", x->t_score);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
+        if (s) puts(s);
+        free(s);
+        json_decref(o);
+        return;
+    }
+    printf("%s: %zu images, %zu captions (model %s)\n", x->captions_path, x->n_images, x->n_captions, x->identity);
+    if (x->n_missing)
+        printf("%zu images (%zu captions) of the file are not in the store and were left out\n", x->n_missing,
+               x->n_dropped);
+    printf("%-14s %7s  %6s  %6s  %6s  %9s  %7s\n", "direction", "queries", "R@1", "R@5", "R@10", "mean rank",
+           "median");
+    print_recall("text->image", &x->r.t2i);
+    print_recall("image->text", &x->r.i2t);
+    printf("(recall in %%; captions embedded in %.1fs, scored in %.2fs)\n", x->t_embed, x->t_score);
+}
+
 static int eval_retrieval_cmd(const char *db, const char *captions_path, const char *model, size_t limit, int json,
                               int quiet) {
     store *st;
@@ -147,49 +243,18 @@ static int eval_retrieval_cmd(const char *db, const char *captions_path, const c
     int rc = 1;
     captions c = {0};
     embedder *e = NULL;
-    name_map nm = {json_object(), 0};
     float *img = NULL, *txt = NULL;
-    unsigned char *keep = NULL;
     uint64_t *ids = NULL;
     char mpath[4096];
+    retrieval_report x = {.captions_path = captions_path, .db = db};
     if (!model) {
         if (store_get_model_path(st, mpath, sizeof mpath)) goto fail;
         model = mpath;
     }
-    if (captions_load(captions_path, &c)) goto fail;
-    if (limit && limit < c.n_captions) { /* the images of the first `limit` captions, all their captions */
-        keep = calloc(c.n_images, 1);
-        if (!keep) goto nomem;
-        for (size_t i = 0; i < limit; i++) keep[c.image_of[i]] = 1;
-        if (captions_filter(&c, keep)) goto fail;
-        free(keep);
-        keep = NULL;
-    }
+    if (captions_load(captions_path, &c) || limit_captions(&c, limit)) goto fail;
     if (embedder_open(model, EMBED_TEXT, &e) || store_check_model(st, e->identity, e->dim)) goto fail;
-    if (store_foreach_path(st, map_path, &nm)) goto fail;
-    if (nm.n_dup) log_warn("%zu stored file names appear under several paths with different content; the first is used", nm.n_dup);
-    /* images: by base name in the store */
-    keep = calloc(c.n_images ? c.n_images : 1, 1);
-    ids = malloc((c.n_images ? c.n_images : 1) * sizeof *ids);
-    if (!keep || !ids) goto nomem;
-    size_t n_missing = 0;
-    for (size_t i = 0; i < c.n_images; i++) {
-        json_t *id = json_object_get(nm.by_name, base_name(c.images[i]));
-        if (!id) {
-            if (n_missing++ < 5) fprintf(stderr, "seer: %s: not in the store, skipped with its captions\n", c.images[i]);
-            continue;
-        }
-        keep[i] = 1;
-        ids[i] = (uint64_t)json_integer_value(id);
-    }
-    if (n_missing > 5) fprintf(stderr, "seer: ... %zu caption images in all are not in the store\n", n_missing);
     size_t n_images_file = c.n_images, n_captions_file = c.n_captions;
-    { /* compact ids like captions_filter does */
-        size_t k = 0;
-        for (size_t i = 0; i < c.n_images; i++)
-            if (keep[i]) ids[k++] = ids[i];
-    }
-    if (captions_filter(&c, keep)) goto fail;
+    if (match_images(st, &c, &ids, &x.n_missing)) goto fail;
     if (!c.n_images) {
         cli_error("none of the %zu images of %s is in the store %s", n_images_file, captions_path, db);
         goto out;
@@ -197,54 +262,27 @@ static int eval_retrieval_cmd(const char *db, const char *captions_path, const c
     const int dim = e->dim;
     img = malloc(c.n_images * (size_t)dim * sizeof *img);
     txt = malloc(c.n_captions * (size_t)dim * sizeof *txt);
-    if (!img || !txt) goto nomem;
+    if (!img || !txt) {
+        status_fail(ST_NOMEM, "out of memory");
+        goto fail;
+    }
     for (size_t i = 0; i < c.n_images; i++)
         if (store_get_vector(st, ids[i], img + i * dim)) goto fail;
-    progress pg;
-    progress_init(&pg, "captions", quiet || json);
     double t0 = timer_now();
-    for (size_t i = 0; i < c.n_captions; i++) {
-        if (embedder_text(e, c.texts[i], txt + i * dim)) {
-            status_wrap(ST_FORMAT, "caption %zu (%s)", i, c.texts[i]);
-            goto fail;
-        }
-        progress_show(&pg, i + 1, c.n_captions, 0);
-    }
-    double t_embed = timer_now() - t0;
-    eval_retrieval_result r;
+    if (embed_captions(e, &c, quiet || json, txt)) goto fail;
+    x.t_embed = timer_now() - t0;
     t0 = timer_now();
-    if (eval_retrieval_score(txt, c.n_captions, img, c.n_images, dim, c.image_of, &r)) goto fail;
-    double t_score = timer_now() - t0;
-    if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f}", "captions", captions_path, "db", db,
-                              "model", e->identity, "images", (json_int_t)c.n_images, "texts", (json_int_t)c.n_captions,
-                              "images_missing", (json_int_t)n_missing, "texts_dropped",
-                              (json_int_t)(n_captions_file - c.n_captions), "t2i", recall_json(&r.t2i), "i2t",
-                              recall_json(&r.i2t), "embed_s", t_embed, "score_s", t_score);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6));
-        if (s) puts(s);
-        free(s);
-        json_decref(o);
-    } else {
-        printf("%s: %zu images, %zu captions (model %s)\n", captions_path, c.n_images, c.n_captions, e->identity);
-        if (n_missing)
-            printf("%zu images (%zu captions) of the file are not in the store and were left out\n", n_missing,
-                   n_captions_file - c.n_captions);
-        printf("%-14s %7s  %6s  %6s  %6s  %9s  %7s\n", "direction", "queries", "R@1", "R@5", "R@10", "mean rank",
-               "median");
-        print_recall("text->image", &r.t2i);
-        print_recall("image->text", &r.i2t);
-        printf("(recall in %%; captions embedded in %.1fs, scored in %.2fs)\n", t_embed, t_score);
-    }
+    if (eval_retrieval_score(txt, c.n_captions, img, c.n_images, dim, c.image_of, &x.r)) goto fail;
+    x.t_score = timer_now() - t0;
+    x.identity = e->identity;
+    x.n_images = c.n_images, x.n_captions = c.n_captions, x.n_dropped = n_captions_file - c.n_captions;
+    print_retrieval(&x, json);
     rc = 0;
     goto out;
-nomem:
-    status_fail(ST_NOMEM, "out of memory");
 fail:
     cli_error("%s", status_message());
 out:
-    free(img), free(txt), free(keep), free(ids);
-    json_decref(nm.by_name);
+    free(img), free(txt), free(ids);
     captions_free(&c);
     embedder_close(e);
     store_close(st);

@@ -61,6 +61,15 @@ static void generate_usage(FILE *f, const char *cmd) {
             "  --json             print {\"text\", \"ids\", \"router\"} instead of streaming\n");
 }
 
+/* {"ids": [...], "logits": [...]}: n ids and the first V logits. */
+static void print_logits(const int32_t *ids, int n, const float *logits, int V) {
+    fputs("{\"ids\": [", stdout);
+    for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
+    fputs("], \"logits\": [", stdout);
+    for (int i = 0; i < V; i++) printf("%s%.7g", i ? ", " : "", logits[i]);
+    fputs("]}\n", stdout);
+}
+
 /* seer logits --image: the one-shot chat prompt seer chat builds. */
 static int chat_logits(const char *model, const char *image, const char *prompt, const char *tower,
                        const char *root, const lm_opts *lo) {
@@ -85,11 +94,7 @@ static int chat_logits(const char *model, const char *image, const char *prompt,
         cli_error("%s", status_message());
         goto out;
     }
-    fputs("{\"ids\": [", stdout);
-    for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-    fputs("], \"logits\": [", stdout);
-    for (int i = 0; i < lm_vocab(m); i++) printf("%s%.7g", i ? ", " : "", logits[i]);
-    fputs("]}\n", stdout);
+    print_logits(ids, n, logits, lm_vocab(m));
     rc = 0;
 out:
     free(ids);
@@ -100,7 +105,19 @@ out:
     return rc;
 }
 
-static int run(int argc, char **argv, int logits_only) {
+/* The options of one `seer generate` / `seer logits`. */
+typedef struct {
+    const char *cmd;          /* "generate" or "logits" */
+    const char *model, *prompt, *image, *tower, *root;
+    const char **stops;       /* malloc'd, the caller frees */
+    int json;
+    lm_opts lo;
+    gen_opts go;
+} gen_args;
+
+/* argv → *a; 0, -1 after --help, 1 out of memory, or 2 after a usage
+ * error (usage printed). a->stops is the caller's to free in every case. */
+static int parse_gen_args(int argc, char **argv, int logits_only, gen_args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},        {"prompt", required_argument, 0, 'p'},
         {"max-tokens", required_argument, 0, 'n'},   {"temperature", required_argument, 0, 't'},
@@ -111,70 +128,92 @@ static int run(int argc, char **argv, int logits_only) {
         {"json", no_argument, 0, 'j'},               {"help", no_argument, 0, 'h'},
         {"image", required_argument, 0, 'i'},        {"vision-tower", required_argument, 0, 'V'},
         {"models-root", required_argument, 0, 'R'},  {0, 0, 0, 0}};
-    const char *cmd = logits_only ? "logits" : "generate";
-    const char *model = NULL, *prompt = NULL, *image = NULL, *tower = NULL, *root = NULL;
-    const char **stops = calloc((size_t)argc + 1, sizeof *stops);
-    int n_stop = 0, json = 0, c;
+    *a = (gen_args){.cmd = logits_only ? "logits" : "generate", .lo = lm_opts_default(), .go = gen_opts_default()};
+    a->go.max_tokens = 128;
+    a->stops = calloc((size_t)argc + 1, sizeof *a->stops);
+    int n_stop = 0, c;
     long v;
-    lm_opts lo = lm_opts_default();
-    gen_opts go = gen_opts_default();
-    go.max_tokens = 128;
-    if (!stops) return 1;
+    if (!a->stops) return 1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'p': prompt = optarg; break;
-        case 'n': if (cli_parse_int("--max-tokens", optarg, 1, 1 << 20, &v)) goto usage; go.max_tokens = (int)v; break;
-        case 't': go.sampling.temperature = strtof(optarg, NULL); break;
-        case 'k': if (cli_parse_int("--top-k", optarg, 0, 1 << 24, &v)) goto usage; go.sampling.top_k = (int)v; break;
-        case 'P': go.sampling.top_p = strtof(optarg, NULL); break;
-        case 'b': if (cli_parse_int("--beams", optarg, 1, 16, &v)) goto usage; go.num_beams = (int)v; break;
-        case 'L': go.length_penalty = strtof(optarg, NULL); break;
-        case 's': go.sampling.seed = lo.seed = strtoull(optarg, NULL, 10); break;
-        case 'S': stops[n_stop++] = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'p': a->prompt = optarg; break;
+        case 'n': if (cli_parse_int("--max-tokens", optarg, 1, 1 << 20, &v)) goto usage; a->go.max_tokens = (int)v; break;
+        case 't': a->go.sampling.temperature = strtof(optarg, NULL); break;
+        case 'k': if (cli_parse_int("--top-k", optarg, 0, 1 << 24, &v)) goto usage; a->go.sampling.top_k = (int)v; break;
+        case 'P': a->go.sampling.top_p = strtof(optarg, NULL); break;
+        case 'b': if (cli_parse_int("--beams", optarg, 1, 16, &v)) goto usage; a->go.num_beams = (int)v; break;
+        case 'L': a->go.length_penalty = strtof(optarg, NULL); break;
+        case 's': a->go.sampling.seed = a->lo.seed = strtoull(optarg, NULL, 10); break;
+        case 'S': a->stops[n_stop++] = optarg; break;
         case 'q':
             if (strcmp(optarg, "q8") && strcmp(optarg, "none")) {
                 cli_error("--quant: expected q8 or none");
                 goto usage;
             }
-            lo.quant = strcmp(optarg, "q8") ? LM_QUANT_NONE : LM_QUANT_Q8;
+            a->lo.quant = strcmp(optarg, "q8") ? LM_QUANT_NONE : LM_QUANT_Q8;
             break;
-        case 'M': lo.moe_sampling = 1; break;
-        case 'j': json = 1; break;
-        case 'i': image = optarg; break;
-        case 'V': tower = optarg; break;
-        case 'R': root = optarg; break;
-        case 'h': generate_usage(stdout, cmd); free(stops); return 0;
+        case 'M': a->lo.moe_sampling = 1; break;
+        case 'j': a->json = 1; break;
+        case 'i': a->image = optarg; break;
+        case 'V': a->tower = optarg; break;
+        case 'R': a->root = optarg; break;
+        case 'h': generate_usage(stdout, a->cmd); return -1;
         default: goto usage;
         }
     }
-    if (!model || !prompt || optind < argc) {
+    if (!a->model || !a->prompt || optind < argc) {
         cli_error("--model DIR and --prompt TEXT are required");
         goto usage;
     }
-    if (go.sampling.temperature < 0 || go.sampling.top_p <= 0 || go.sampling.top_p > 1) {
+    if (a->go.sampling.temperature < 0 || a->go.sampling.top_p <= 0 || a->go.sampling.top_p > 1) {
         cli_error("--temperature must be >= 0 and --top-p in (0, 1]");
         goto usage;
     }
-    go.stop = stops;
-    go.n_stop = n_stop;
-    if (image && !logits_only) {
+    a->go.stop = a->stops;
+    a->go.n_stop = n_stop;
+    if (a->image && !logits_only) {
         cli_error("--image is for seer logits and seer chat");
         goto usage;
     }
-    if (image) {
-        free(stops);
-        return chat_logits(model, image, prompt, tower, root, &lo);
-    }
+    return 0;
+usage:
+    generate_usage(stderr, a->cmd);
+    return 2;
+}
 
+/* The generated text: {"text", "ids", "router"} with --json, else the
+ * statistics line on stderr after the streamed text. */
+static void print_generation(const gen_args *a, const lm_model *m, const lm_state *s, const gen_result *r,
+                             int n_prompt) {
+    if (a->json) {
+        json_t *o = json_object(), *ids = json_array();
+        for (int i = 0; i < r->n; i++) json_array_append_new(ids, json_integer(r->ids[i]));
+        json_object_set_new(o, "text", json_string(r->text));
+        json_object_set_new(o, "ids", ids);
+        json_object_set_new(o, "router", router_json(m, s));
+        char *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (out) puts(out);
+        free(out);
+        json_decref(o);
+    } else {
+        putchar('\n');
+        fprintf(stderr, "seer: %d prompt tokens in %.2fs, %d new tokens in %.2fs (%.1f tokens/s)\n", n_prompt,
+                r->t_prefill, r->n, r->t_decode, r->t_decode > 0 ? r->n / r->t_decode : 0.0);
+    }
+}
+
+/* The text-only path: the prompt's logits, or a generation. */
+static int run_text(gen_args *a, int logits_only) {
     lm_model *m = NULL;
     lm_tokenizer *tok = NULL;
     lm_state *s = NULL;
     int32_t *ids = NULL;
     float *logits = NULL;
     int n = 0, rc = 1;
-    if (lm_tokenizer_load(model, &tok) || lm_load(model, &lo, &m) || lm_tokenizer_encode(tok, prompt, &ids, &n)) {
+    if (lm_tokenizer_load(a->model, &tok) || lm_load(a->model, &a->lo, &m) ||
+        lm_tokenizer_encode(tok, a->prompt, &ids, &n)) {
         cli_error("%s", status_message());
         goto out;
     }
@@ -182,7 +221,7 @@ static int run(int argc, char **argv, int logits_only) {
         cli_error("the prompt is empty");
         goto out;
     }
-    if (!(s = lm_state_new(m, n + go.max_tokens + 1)) || !(logits = malloc((size_t)lm_vocab(m) * sizeof *logits))) {
+    if (!(s = lm_state_new(m, n + a->go.max_tokens + 1)) || !(logits = malloc((size_t)lm_vocab(m) * sizeof *logits))) {
         cli_error("out of memory");
         goto out;
     }
@@ -191,36 +230,17 @@ static int run(int argc, char **argv, int logits_only) {
             cli_error("%s", status_message());
             goto out;
         }
-        int V = lm_tokenizer_size(tok) < lm_vocab(m) ? lm_tokenizer_size(tok) : lm_vocab(m);
-        fputs("{\"ids\": [", stdout);
-        for (int i = 0; i < n; i++) printf("%s%d", i ? ", " : "", ids[i]);
-        fputs("], \"logits\": [", stdout);
-        for (int i = 0; i < V; i++) printf("%s%.7g", i ? ", " : "", logits[i]);
-        fputs("]}\n", stdout);
+        print_logits(ids, n, logits, lm_tokenizer_size(tok) < lm_vocab(m) ? lm_tokenizer_size(tok) : lm_vocab(m));
         rc = 0;
         goto out;
     }
-    if (!json) go.on_text = print_chunk;
+    if (!a->json) a->go.on_text = print_chunk;
     gen_result r;
-    if (generate(m, s, tok, ids, n, &go, &r)) {
+    if (generate(m, s, tok, ids, n, &a->go, &r)) {
         cli_error("%s", status_message());
         goto out;
     }
-    if (json) {
-        json_t *o = json_object(), *a = json_array();
-        for (int i = 0; i < r.n; i++) json_array_append_new(a, json_integer(r.ids[i]));
-        json_object_set_new(o, "text", json_string(r.text));
-        json_object_set_new(o, "ids", a);
-        json_object_set_new(o, "router", router_json(m, s));
-        char *out = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        if (out) puts(out);
-        free(out);
-        json_decref(o);
-    } else {
-        putchar('\n');
-        fprintf(stderr, "seer: %d prompt tokens in %.2fs, %d new tokens in %.2fs (%.1f tokens/s)\n", n, r.t_prefill,
-                r.n, r.t_decode, r.t_decode > 0 ? r.n / r.t_decode : 0.0);
-    }
+    print_generation(a, m, s, &r, n);
     gen_result_free(&r);
     rc = 0;
 out:
@@ -229,12 +249,16 @@ out:
     lm_state_free(s);
     lm_free(m);
     lm_tokenizer_free(tok);
-    free(stops);
     return rc;
-usage:
-    generate_usage(stderr, cmd);
-    free(stops);
-    return 2;
+}
+
+static int run(int argc, char **argv, int logits_only) {
+    gen_args a;
+    int rc = parse_gen_args(argc, argv, logits_only, &a);
+    if (!rc) rc = a.image ? chat_logits(a.model, a.image, a.prompt, a.tower, a.root, &a.lo) : run_text(&a, logits_only);
+    else if (rc < 0) rc = 0;
+    free(a.stops);
+    return rc;
 }
 
 int cmd_generate(int argc, char **argv) { return run(argc, argv, 0); }

@@ -94,7 +94,16 @@ static void on_error(const char *path, const char *reason, void *ctx) {
 static volatile int interrupted;
 static void on_signal(int sig) { interrupted = sig; }
 
-int cmd_ingest(int argc, char **argv) {
+/* The options of one `seer ingest`. */
+typedef struct {
+    const char *db, *model, *index;
+    int wait;
+    ingest_opts o;
+} ingest_args;
+
+/* argv → *a (and u->quiet); 0, -1 after --help, or the exit status of a
+ * usage error. */
+static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'},      {"model", required_argument, 0, 'm'},
         {"batch", required_argument, 0, 'b'},   {"threads", required_argument, 0, 't'},
@@ -102,104 +111,121 @@ int cmd_ingest(int argc, char **argv) {
         {"wait", no_argument, 0, 'w'},          {"no-exif-rotate", no_argument, 0, 'E'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
-    const char *db = NULL, *model = NULL, *index = NULL;
-    int wait = 0, c;
+    a->db = a->model = a->index = NULL;
+    a->wait = 0;
+    ingest_opts_default(&a->o);
+    int c;
     long v;
-    ingest_opts o;
-    ingest_opts_default(&o);
-    ui u = {.tty = isatty(2)};
     optind = 1;
     while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'm': model = optarg; break;
-        case 'b': if (cli_parse_int("--batch", optarg, 1, 1024, &v)) return 2; o.batch = (int)v; break;
-        case 't': if (cli_parse_int("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
-        case 'p': o.prune = 1; break;
-        case 'x': index = optarg; break;
-        case 'w': wait = 1; break;
-        case 'E': o.image.exif_rotate = 0; break;
-        case 'q': u.quiet = 1; break;
-        case 'h': ingest_usage(stdout); return 0;
+        case 'd': a->db = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'b': if (cli_parse_int("--batch", optarg, 1, 1024, &v)) return 2; a->o.batch = (int)v; break;
+        case 't': if (cli_parse_int("--threads", optarg, 1, 256, &v)) return 2; a->o.threads = (int)v; break;
+        case 'p': a->o.prune = 1; break;
+        case 'x': a->index = optarg; break;
+        case 'w': a->wait = 1; break;
+        case 'E': a->o.image.exif_rotate = 0; break;
+        case 'q': u->quiet = 1; break;
+        case 'h': ingest_usage(stdout); return -1;
         default: ingest_usage(stderr); return 2;
         }
     }
-    if (!db || !model || optind >= argc) {
-        cli_error(!db ? "--db DIR is required" : !model ? "--model DIR is required" : "give at least one PATH");
+    if (!a->db || !a->model || optind >= argc) {
+        cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH");
         ingest_usage(stderr);
         return 2;
     }
-    if (index && strcmp(index, "hnsw") && strcmp(index, "flat")) {
-        cli_error("--index: expected hnsw or flat, got '%s'", index);
+    if (a->index && strcmp(a->index, "hnsw") && strcmp(a->index, "flat")) {
+        cli_error("--index: expected hnsw or flat, got '%s'", a->index);
         return 2;
     }
-    embedder *e;
-    if (embedder_open(model, EMBED_IMAGE, &e)) {
-        cli_error("%s", status_message());
-        return 1;
-    }
-    store *st;
-    if (store_open(db, STORE_CREATE | (wait ? STORE_WAIT : 0), &st)) {
-        cli_error("%s", status_message());
-        embedder_close(e);
-        return 1;
-    }
-    int rc = 1;
-    if (store_check_model(st, e->identity, e->dim)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    char real[4096];
-    if (store_set_model_path(st, realpath(model, real) ? real : model)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    o.roots = (const char *const *)(argv + optind);
-    o.n_roots = argc - optind;
-    o.on_progress = on_progress;
-    o.on_error = on_error;
-    o.ctx = &u;
-    o.cancel = &interrupted;
+    a->o.roots = (const char *const *)(argv + optind);
+    a->o.n_roots = argc - optind;
+    return 0;
+}
+
+/* ingest_run with SIGINT / SIGTERM asking it to stop after the batch. */
+static int run_interruptible(store *st, const embedder *e, ingest_opts *o, ui *u, ingest_stats *s) {
+    o->on_progress = on_progress;
+    o->on_error = on_error;
+    o->ctx = u;
+    o->cancel = &interrupted;
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    ingest_stats s;
-    int st_run = ingest_run(st, e, &o, &s);
+    int rc = ingest_run(st, e, o, s);
     signal(SIGINT, SIG_DFL);
     signal(SIGTERM, SIG_DFL);
-    if (st_run && st_run != ST_CANCELLED) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    /* The approximate index is derived: build or catch it up now so that
-     * searches start fast. The exact index needs nothing. */
+    return rc;
+}
+
+/* The approximate index is derived: build or catch it up now (asked for with
+ * --index hnsw, or kept up when the store has one and --index flat was not
+ * given) so that searches start fast. The exact index needs nothing. */
+static int refresh_hnsw(store *st, const char *index) {
     void *blob = NULL;
     size_t blen = 0;
     int has_hnsw = store_index_get(st, "hnsw", &blob, &blen) == ST_OK;
     free(blob);
-    if (!st_run && ((index && !strcmp(index, "hnsw")) || (has_hnsw && !(index && !strcmp(index, "flat"))))) {
-        vindex_params p;
-        vindex_params_default(&p);
-        p.kind = VINDEX_HNSW;
-        vindex *vi;
-        if (vindex_open(st, &p, &vi, NULL) || vindex_save(vi, st)) {
-            cli_error("building the HNSW index: %s", status_message());
-            goto out;
-        }
-        vindex_free(vi);
+    if (!((index && !strcmp(index, "hnsw")) || (has_hnsw && !(index && !strcmp(index, "flat"))))) return 0;
+    vindex_params p;
+    vindex_params_default(&p);
+    p.kind = VINDEX_HNSW;
+    vindex *vi;
+    if (vindex_open(st, &p, &vi, NULL) || vindex_save(vi, st)) {
+        cli_error("building the HNSW index: %s", status_message());
+        return 1;
     }
-    if (!u.quiet) {
-        printf("ingest %s: %llu files in %.1fs — added %llu, re-embedded %llu, unchanged %llu, duplicates %llu, "
-               "failed %llu, pruned %llu; skipped %llu unsupported, %llu hidden\n",
-               st_run ? "cancelled" : "done", (unsigned long long)s.total, s.elapsed,
-               (unsigned long long)s.added, (unsigned long long)s.replaced, (unsigned long long)s.unchanged,
-               (unsigned long long)s.duplicates, (unsigned long long)s.failed, (unsigned long long)s.pruned,
-               (unsigned long long)s.unsupported, (unsigned long long)s.hidden);
-        printf("time: read %.1fs, decode %.1fs, preprocess %.1fs, thumbnails %.1fs (summed over threads); "
-               "encode %.1fs, commit %.1fs\n", s.t_read, s.t_decode, s.t_preprocess, s.t_thumb, s.t_encode,
-               s.t_commit);
-        for (size_t i = 0; i < u.n_errors && i < 20; i++) printf("failed: %s\n", u.errors[i]);
-        if (u.n_errors > 20) printf("failed: ... and %zu more\n", u.n_errors - 20);
+    vindex_free(vi);
+    return 0;
+}
+
+/* The summary: counts, where the time went, the first failures. */
+static void print_report(const ui *u, const ingest_stats *s, int cancelled) {
+    printf("ingest %s: %llu files in %.1fs — added %llu, re-embedded %llu, unchanged %llu, duplicates %llu, "
+           "failed %llu, pruned %llu; skipped %llu unsupported, %llu hidden\n",
+           cancelled ? "cancelled" : "done", (unsigned long long)s->total, s->elapsed,
+           (unsigned long long)s->added, (unsigned long long)s->replaced, (unsigned long long)s->unchanged,
+           (unsigned long long)s->duplicates, (unsigned long long)s->failed, (unsigned long long)s->pruned,
+           (unsigned long long)s->unsupported, (unsigned long long)s->hidden);
+    printf("time: read %.1fs, decode %.1fs, preprocess %.1fs, thumbnails %.1fs (summed over threads); "
+           "encode %.1fs, commit %.1fs\n", s->t_read, s->t_decode, s->t_preprocess, s->t_thumb, s->t_encode,
+           s->t_commit);
+    for (size_t i = 0; i < u->n_errors && i < 20; i++) printf("failed: %s\n", u->errors[i]);
+    if (u->n_errors > 20) printf("failed: ... and %zu more\n", u->n_errors - 20);
+}
+
+int cmd_ingest(int argc, char **argv) {
+    ingest_args a;
+    ui u = {.tty = isatty(2)};
+    int rc = parse_ingest_args(argc, argv, &a, &u);
+    if (rc) return rc < 0 ? 0 : rc;
+    embedder *e;
+    if (embedder_open(a.model, EMBED_IMAGE, &e)) {
+        cli_error("%s", status_message());
+        return 1;
     }
+    store *st;
+    if (store_open(a.db, STORE_CREATE | (a.wait ? STORE_WAIT : 0), &st)) {
+        cli_error("%s", status_message());
+        embedder_close(e);
+        return 1;
+    }
+    rc = 1;
+    char real[4096];
+    if (store_check_model(st, e->identity, e->dim) || store_set_model_path(st, realpath(a.model, real) ? real : a.model)) {
+        cli_error("%s", status_message());
+        goto out;
+    }
+    ingest_stats s;
+    int st_run = run_interruptible(st, e, &a.o, &u, &s);
+    if (st_run && st_run != ST_CANCELLED) {
+        cli_error("%s", status_message());
+        goto out;
+    }
+    if (!st_run && refresh_hnsw(st, a.index)) goto out;
+    if (!u.quiet) print_report(&u, &s, st_run != 0);
     rc = st_run ? 1 : 0;
 out:
     for (size_t i = 0; i < u.n_errors; i++) free(u.errors[i]);

@@ -1,9 +1,9 @@
 /* tools/cmd_search.c — `seer search` (text or example image) and `seer info`. */
 #include "cmd.h"
 #include "embed.h"
+#include "search.h"
 #include "status.h"
 #include "store.h"
-#include "timer.h"
 #include "vindex.h"
 
 #include <getopt.h>
@@ -31,129 +31,110 @@ static void search_usage(FILE *f) {
 }
 
 
-int cmd_search(int argc, char **argv) {
+/* The options of one `seer search`. */
+typedef struct {
+    const char *db, *model, *index, *image, *text;
+    long k;
+    int json;
+} search_args;
+
+/* argv → *a; 0, or the exit status to return (usage printed). */
+static int parse_search_args(int argc, char **argv, search_args *a) {
     static const struct option opts[] = {
         {"db", required_argument, 0, 'd'},    {"model", required_argument, 0, 'm'},
         {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
         {"index", required_argument, 0, 'x'}, {"image", required_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *db = NULL, *model = NULL, *index = "auto", *image = NULL;
-    long k = 15;
-    int json = 0, c;
+    *a = (search_args){.index = "auto", .k = 15};
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hk:", opts, NULL)) != -1) {
         switch (c) {
-        case 'd': db = optarg; break;
-        case 'm': model = optarg; break;
-        case 'k': if (cli_parse_int("--k", optarg, 1, 1000, &k)) return 2; break;
-        case 'j': json = 1; break;
-        case 'x': index = optarg; break;
-        case 'i': image = optarg; break;
-        case 'h': search_usage(stdout); return 0;
+        case 'd': a->db = optarg; break;
+        case 'm': a->model = optarg; break;
+        case 'k': if (cli_parse_int("--k", optarg, 1, 1000, &a->k)) return 2; break;
+        case 'j': a->json = 1; break;
+        case 'x': a->index = optarg; break;
+        case 'i': a->image = optarg; break;
+        case 'h': search_usage(stdout); return -1;
         default: search_usage(stderr); return 2;
         }
     }
-    if (!db || (image ? optind != argc : optind != argc - 1)) {
-        cli_error(!db ? "--db DIR is required" : image ? "give --image FILE or TEXT, not both" : "give one TEXT");
+    if (!a->db || (a->image ? optind != argc : optind != argc - 1)) {
+        cli_error(!a->db ? "--db DIR is required" : a->image ? "give --image FILE or TEXT, not both" : "give one TEXT");
         search_usage(stderr);
         return 2;
     }
-    if (strcmp(index, "auto") && strcmp(index, "flat") && strcmp(index, "hnsw")) {
-        cli_error("--index: expected auto, flat or hnsw, got '%s'", index);
+    if (strcmp(a->index, "auto") && strcmp(a->index, "flat") && strcmp(a->index, "hnsw")) {
+        cli_error("--index: expected auto, flat or hnsw, got '%s'", a->index);
         return 2;
     }
-    const char *text = image ? NULL : argv[optind];
+    a->text = a->image ? NULL : argv[optind];
+    return 0;
+}
+
+/* The embedder (the store's model unless --model) and the index for a
+ * search over st. */
+static int open_search(const search_args *a, store *st, embedder **e, vindex **vi) {
+    char mpath[4096];
+    const char *model = a->model;
+    if (!model) {
+        if (store_get_model_path(st, mpath, sizeof mpath)) return 1;
+        model = mpath;
+    }
+    if (embedder_open(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || store_check_model(st, (*e)->identity, (*e)->dim))
+        return 1;
+    vindex_params p;
+    if (search_index_params(st, a->index, &p) || vindex_open(st, &p, vi, NULL)) return 1;
+    return 0;
+}
+
+/* The hits, as lines "rank  score  path" or as one JSON object. */
+static void print_hits(const search_args *a, const search_result *r) {
+    if (!a->json) {
+        for (int i = 0; i < r->n; i++)
+            printf("%2d  %.4f  %s\n", i + 1, r->hits[i].score, r->hits[i].found ? r->hits[i].image.path : "");
+        return;
+    }
+    json_t *o = json_object(), *arr = json_array();
+    json_object_set_new(o, "query", json_string(a->image ? a->image : a->text));
+    for (int i = 0; i < r->n; i++) {
+        const search_hit *h = &r->hits[i];
+        json_t *j = json_object();
+        json_object_set_new(j, "id", json_integer((json_int_t)h->id));
+        json_object_set_new(j, "path", json_string(h->found ? h->image.path : ""));
+        json_object_set_new(j, "score", json_real(h->score));
+        json_array_append_new(arr, j);
+    }
+    json_object_set_new(o, "took_ms", json_real(r->took_s * 1e3));
+    json_object_set_new(o, "results", arr);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
+    if (s) puts(s);
+    free(s);
+    json_decref(o);
+}
+
+int cmd_search(int argc, char **argv) {
+    search_args a;
+    int rc = parse_search_args(argc, argv, &a);
+    if (rc) return rc < 0 ? 0 : rc;
     store *st;
-    if (store_open(db, STORE_RDONLY, &st)) {
+    if (store_open(a.db, STORE_RDONLY, &st)) {
         cli_error("%s", status_message());
         return 1;
     }
-    int rc = 1;
     embedder *e = NULL;
     vindex *vi = NULL;
-    char mpath[4096];
-    if (!model) {
-        if (store_get_model_path(st, mpath, sizeof mpath)) {
-            cli_error("%s", status_message());
-            goto out;
-        }
-        model = mpath;
-    }
-    if (embedder_open(model, image ? EMBED_IMAGE : EMBED_TEXT, &e) || store_check_model(st, e->identity, e->dim)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    vindex_params p;
-    vindex_params_default(&p);
-    if (!strcmp(index, "hnsw")) p.kind = VINDEX_HNSW;
-    else if (!strcmp(index, "auto")) {
-        void *blob;
-        size_t len;
-        if (store_index_get(st, "hnsw", &blob, &len) == ST_OK) {
-            free(blob);
-            p.kind = VINDEX_HNSW;
-        }
-    }
-    if (vindex_open(st, &p, &vi, NULL)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    float *q = malloc((size_t)e->dim * sizeof *q);
-    vindex_hit *hits = malloc((size_t)k * sizeof *hits);
-    int n = 0;
-    double t0 = timer_now();
-    int st_q;
-    if (image) {
-        image_t img = {0};
-        float *pix = malloc(embedder_pixels_len(e) * sizeof(float));
-        st_q = image_load(image, &(image_opts){0}, &img, NULL);
-        if (!st_q) {
-            image_opts io = image_opts_default();
-            image_free(&img);
-            st_q = image_load(image, &io, &img, NULL);
-        }
-        if (!st_q) st_q = embedder_preprocess(e, &img, pix);
-        if (!st_q) st_q = embedder_images(e, pix, 1, q);
-        image_free(&img);
-        free(pix);
-    } else {
-        st_q = embedder_text(e, text, q);
-    }
-    if (!st_q) st_q = vindex_search(vi, q, (int)k, hits, &n);
-    double took = timer_now() - t0;
-    if (st_q) {
-        cli_error("%s", status_message());
-        free(q), free(hits);
-        goto out;
-    }
-    json_t *o = json_object(), *arr = json_array();
-    json_object_set_new(o, "query", json_string(image ? image : text));
-    for (int i = 0; i < n; i++) {
-        store_image im;
-        const char *path = store_get_image(st, hits[i].id, &im) == ST_OK ? im.path : "";
-        if (json) {
-            json_t *r = json_object();
-            json_object_set_new(r, "id", json_integer((json_int_t)hits[i].id));
-            json_object_set_new(r, "path", json_string(path));
-            json_object_set_new(r, "score", json_real(hits[i].score));
-            json_array_append_new(arr, r);
-        } else {
-            printf("%2d  %.4f  %s\n", i + 1, hits[i].score, path);
-        }
-    }
-    if (json) {
-        json_object_set_new(o, "took_ms", json_real(took * 1e3));
-        json_object_set_new(o, "results", arr);
-        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
-        if (s) puts(s);
-        free(s);
-    } else {
-        json_decref(arr);
-    }
-    json_decref(o);
-    free(q), free(hits);
-    rc = 0;
-out:
+    search_result r = {0};
+    searcher sr = {.st = st, .vi = &vi};
+    search_query q = search_query_default();
+    q.text = a.text, q.image_path = a.image, q.k = (int)a.k;
+    rc = open_search(&a, st, &e, &vi);
+    sr.emb = e;
+    if (!rc) rc = search_run(&sr, &q, &r) ? 1 : 0;
+    if (rc) cli_error("%s", status_message());
+    else print_hits(&a, &r);
+    search_result_free(&r);
     vindex_free(vi);
     embedder_close(e);
     store_close(st);

@@ -25,69 +25,80 @@ static void similarity_usage(FILE *f) {
             "  --no-exif-rotate   do not apply JPEG EXIF orientation\n");
 }
 
-int cmd_similarity(int argc, char **argv) {
+/* The options of one `seer similarity`: the images and texts in order. */
+typedef struct {
+    const char *model;
+    const char **imgs, **txts;  /* calloc'd (argc entries each), the caller frees */
+    int ni, nt;
+    image_opts io;
+} sim_args;
+
+/* argv → *a; 0, -1 after --help, or the exit status of an error. */
+static int parse_sim_args(int argc, char **argv, sim_args *a) {
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"image", required_argument, 0, 'i'},
         {"text", required_argument, 0, 't'},  {"no-exif-rotate", no_argument, 0, 'E'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model = NULL;
-    const char **imgs = calloc((size_t)argc, sizeof *imgs), **txts = calloc((size_t)argc, sizeof *txts);
-    int ni = 0, nt = 0, c, rc = 1;
-    image_opts io = image_opts_default();
-    if (!imgs || !txts) return 1;
+    *a = (sim_args){.io = image_opts_default()};
+    a->imgs = calloc((size_t)argc, sizeof *a->imgs);
+    a->txts = calloc((size_t)argc, sizeof *a->txts);
+    if (!a->imgs || !a->txts) return 1;
+    int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model = optarg; break;
-        case 'i': imgs[ni++] = optarg; break;
-        case 't': txts[nt++] = optarg; break;
-        case 'E': io.exif_rotate = 0; break;
-        case 'h': similarity_usage(stdout); rc = 0; goto out0;
-        default: similarity_usage(stderr); rc = 2; goto out0;
+        case 'm': a->model = optarg; break;
+        case 'i': a->imgs[a->ni++] = optarg; break;
+        case 't': a->txts[a->nt++] = optarg; break;
+        case 'E': a->io.exif_rotate = 0; break;
+        case 'h': similarity_usage(stdout); return -1;
+        default: similarity_usage(stderr); return 2;
         }
     }
-    if (!model || !ni || !nt || optind < argc) {
+    if (!a->model || !a->ni || !a->nt || optind < argc) {
         cli_error("need --model, at least one --image and at least one --text");
         similarity_usage(stderr);
-        rc = 2;
-        goto out0;
+        return 2;
     }
-    embedder *e;
-    if (embedder_open(model, EMBED_IMAGE | EMBED_TEXT, &e)) {
-        cli_error("%s", status_message());
-        goto out0;
-    }
-    const int dim = e->dim;
+    return 0;
+}
+
+/* The images as one batch → ie (ni, dim); the texts → te (nt, dim). */
+static int embed_all(const embedder *e, const sim_args *a, float *ie, float *te) {
     const size_t plen = embedder_pixels_len(e);
-    float *pix = malloc((size_t)ni * plen * sizeof(float));
-    float *ie = malloc((size_t)ni * dim * sizeof(float)), *te = malloc((size_t)nt * dim * sizeof(float));
-    if (!pix || !ie || !te) {
+    float *pix = malloc((size_t)a->ni * plen * sizeof(float));
+    if (!pix) {
         cli_error("out of memory");
-        goto out;
+        return 1;
     }
-    for (int i = 0; i < ni; i++) {
-        image_t img = {0};
-        int st = image_load(imgs[i], &io, &img, NULL);
-        if (!st) st = embedder_preprocess(e, &img, pix + (size_t)i * plen);
-        image_free(&img);
-        if (st) {
+    int rc = 1;
+    for (int i = 0; i < a->ni; i++)
+        if (embedder_pixels_file(e, a->imgs[i], &a->io, pix + (size_t)i * plen, NULL)) {
             cli_error("%s", status_message());
             goto out;
         }
-    }
-    if (embedder_images(e, pix, ni, ie)) {
+    if (embedder_images(e, pix, a->ni, ie)) {
         cli_error("%s", status_message());
         goto out;
     }
-    for (int t = 0; t < nt; t++)
-        if (embedder_text(e, txts[t], te + (size_t)t * dim)) {
-            cli_error("text \"%s\": %s", txts[t], status_message());
+    for (int t = 0; t < a->nt; t++)
+        if (embedder_text(e, a->txts[t], te + (size_t)t * e->dim)) {
+            cli_error("text \"%s\": %s", a->txts[t], status_message());
             goto out;
         }
-    const double scale = exp((double)e->clip->logit_scale);
+    rc = 0;
+out:
+    free(pix);
+    return rc;
+}
+
+/* {"images", "texts", "logits_per_image", "probs"}: logits = exp(logit_scale)
+ * x cosine, probs the softmax of each image's row. */
+static void print_similarity(const sim_args *a, const float *ie, const float *te, int dim, double scale) {
+    const int ni = a->ni, nt = a->nt;
     json_t *o = json_object(), *jl = json_array(), *jp = json_array(), *ji = json_array(), *jt = json_array();
-    for (int i = 0; i < ni; i++) json_array_append_new(ji, json_string(imgs[i]));
-    for (int t = 0; t < nt; t++) json_array_append_new(jt, json_string(txts[t]));
+    for (int i = 0; i < ni; i++) json_array_append_new(ji, json_string(a->imgs[i]));
+    for (int t = 0; t < nt; t++) json_array_append_new(jt, json_string(a->txts[t]));
     double *row = malloc((size_t)nt * sizeof *row);
     for (int i = 0; i < ni && row; i++) {
         json_t *rl = json_array(), *rp = json_array();
@@ -113,14 +124,29 @@ int cmd_similarity(int argc, char **argv) {
     if (s) puts(s);
     free(s);
     json_decref(o);
-    rc = 0;
-out:
-    free(pix);
+}
+
+int cmd_similarity(int argc, char **argv) {
+    sim_args a;
+    int rc = parse_sim_args(argc, argv, &a);
+    embedder *e = NULL;
+    float *ie = NULL, *te = NULL;
+    if (rc) {
+        rc = rc < 0 ? 0 : rc;
+    } else if (embedder_open(a.model, EMBED_IMAGE | EMBED_TEXT, &e)) {
+        cli_error("%s", status_message());
+        rc = 1;
+    } else if (!(ie = malloc((size_t)a.ni * e->dim * sizeof(float))) ||
+               !(te = malloc((size_t)a.nt * e->dim * sizeof(float)))) {
+        cli_error("out of memory");
+        rc = 1;
+    } else if (!(rc = embed_all(e, &a, ie, te))) {
+        print_similarity(&a, ie, te, e->dim, exp((double)e->clip->logit_scale));
+    }
     free(ie);
     free(te);
     embedder_close(e);
-out0:
-    free(imgs);
-    free(txts);
+    free(a.imgs);
+    free(a.txts);
     return rc;
 }

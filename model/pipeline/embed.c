@@ -1,4 +1,4 @@
-/* encode/embed.c — see embed.h. */
+/* model/pipeline/embed.c — see embed.h. */
 #include "embed.h"
 #include "checkpoint.h"
 #include "file.h"
@@ -113,6 +113,10 @@ int embedder_text(const embedder *e, const char *text, float *out) {
     int n = 0, ctx = e->clip->text.n_pos < 512 ? e->clip->text.n_pos : 512;
     int st = clip_tokenizer_encode(e->tok, text, ids, ctx, &n);
     if (st) return st;
+    return embedder_text_ids(e, ids, n, out);
+}
+
+int embedder_text_ids(const embedder *e, const int32_t *ids, int n, float *out) {
     return clip_encode_text(e->clip, ids, n, out);
 }
 
@@ -123,4 +127,56 @@ int embedder_preprocess(const embedder *e, const image_t *img, float *pixels) {
 
 int embedder_images(const embedder *e, const float *pixels, int n, float *out) {
     return clip_encode_images(e->clip, pixels, n, out);
+}
+
+int embedder_image(const embedder *e, const image_t *img, float *out) {
+    float *pix = malloc(embedder_pixels_len(e) * sizeof *pix);
+    if (!pix) return status_fail(ST_NOMEM, "out of memory");
+    int st = embedder_preprocess(e, img, pix);
+    if (!st) st = embedder_images(e, pix, 1, out);
+    free(pix);
+    return st;
+}
+
+/* The decoded picture's facts into *info (may be NULL). */
+static void note_image(embed_image_info *info, const image_t *img, const char *format) {
+    if (!info) return;
+    info->format = format;
+    info->width = img->w, info->height = img->h;
+}
+
+int embedder_pixels_file(const embedder *e, const char *path, const image_opts *o, float *pixels,
+                         embed_image_info *info) {
+    image_opts io = o ? *o : image_opts_default();
+    image_t img = {0};
+    const char *format = NULL;
+    int st = image_load(path, &io, &img, &format);
+    note_image(info, &img, format);
+    if (!st) st = embedder_preprocess(e, &img, pixels);
+    image_free(&img);
+    return st;
+}
+
+int embedder_image_file(const embedder *e, const char *path, const image_opts *o, float *out,
+                        embed_image_info *info) {
+    image_opts io = o ? *o : image_opts_default();
+    image_t img = {0};
+    const char *format = NULL;
+    int st = image_load(path, &io, &img, &format);
+    note_image(info, &img, format);
+    if (!st) st = embedder_image(e, &img, out);
+    image_free(&img);
+    return st;
+}
+
+int embedder_image_bytes(const embedder *e, const void *bytes, size_t n, const char *what, const image_opts *o,
+                         float *out, embed_image_info *info) {
+    image_opts io = o ? *o : image_opts_default();
+    image_t img = {0};
+    const char *format = NULL;
+    int st = image_decode(bytes, n, what, &io, &img, &format);
+    note_image(info, &img, format);
+    if (!st) st = embedder_image(e, &img, out);
+    image_free(&img);
+    return st;
 }

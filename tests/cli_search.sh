@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# tests/cli_search.sh — `seer search` over a store of 24 coco-mini photos made
+# with the fixture CLIP model: by text (lines and --json agree), by example
+# image (a stored photo finds itself first, score 1, scores descending), the
+# same top hits with every --index kind, and the usage and input errors with
+# their exit statuses and messages. Needs ../shared; skips (77) without it.
+set -u
+seer=${SEER_BIN:?}
+shared=${SEER_SHARED:-}
+fail=0 total=0
+check() { # check NAME COMMAND...
+    local name=$1; shift
+    total=$((total + 1))
+    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
+}
+if [ -z "$shared" ] || [ ! -d "$shared/data/coco-mini" ] || [ ! -d "$shared/fixtures/clip/clip-tiny-b32" ]; then
+    echo "SKIP: ../shared (fixture model, coco-mini photos) is absent"
+    exit 77
+fi
+model=$shared/fixtures/clip/clip-tiny-b32
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir "$tmp/photos"
+cp $(ls -d "$shared"/data/coco-mini/val2017/*.jpg | head -24) "$tmp/photos/"
+"$seer" ingest --db "$tmp/db" --model "$model" --quiet "$tmp/photos" || { echo "FAIL ingest"; exit 1; }
+photo=$(ls -d "$tmp"/photos/*.jpg | sed -n 3p)
+
+"$seer" search --db "$tmp/db" --k 5 "a dog on a couch" >"$tmp/lines"
+check text_rc test $? -eq 0
+check text_lines python3 -c "
+import re
+rows=[l.rstrip('\n') for l in open('$tmp/lines')]
+assert len(rows)==5, rows
+s=[]
+for i,r in enumerate(rows):
+    m=re.fullmatch(r' ?(\d+)  (-?\d\.\d{4})  (/.*\.jpg)', r); assert m, r
+    assert int(m.group(1))==i+1; s.append(float(m.group(2)))
+assert s==sorted(s, reverse=True), s"
+
+"$seer" search --db "$tmp/db" --json --k 5 "a dog on a couch" >"$tmp/text.json"
+check text_json python3 -c "
+import json
+o=json.load(open('$tmp/text.json'))
+assert list(o)==['query','took_ms','results'] and o['query']=='a dog on a couch' and o['took_ms']>=0, o
+lines=[l.split()[2] for l in open('$tmp/lines')]
+assert [r['path'] for r in o['results']]==lines
+assert all(list(r)==['id','path','score'] for r in o['results'])"
+
+"$seer" search --db "$tmp/db" --json --k 24 --image "$photo" >"$tmp/img.json"
+check image_rc test $? -eq 0
+check image_finds_itself python3 -c "
+import json,os
+o=json.load(open('$tmp/img.json'))
+r=o['results']
+assert o['query']=='$photo' and len(r)==24, o
+assert r[0]['path']==os.path.realpath('$photo') and abs(r[0]['score']-1)<1e-4, r[0]
+assert [x['score'] for x in r]==sorted([x['score'] for x in r], reverse=True)"
+"$seer" search --db "$tmp/db" --k 3 --image "$photo" >"$tmp/img.lines"
+check image_lines bash -c "head -1 '$tmp/img.lines' | grep -q '^ 1  1.0000  '"
+
+for kind in auto flat hnsw; do
+    "$seer" search --db "$tmp/db" --json --k 3 --index $kind --image "$photo" >"$tmp/$kind.json"
+    check index_$kind python3 -c "
+import json
+a=json.load(open('$tmp/$kind.json'))['results']; b=json.load(open('$tmp/img.json'))['results'][:3]
+assert [x['id'] for x in a]==[x['id'] for x in b], (a,b)"
+done
+
+# errors: usage (2) and bad input (1), each with a message
+printf 'not an image' >"$tmp/bad.jpg"
+"$seer" search --db "$tmp/db" --image "$tmp/bad.jpg" >/dev/null 2>"$tmp/err"
+check bad_image_rc test $? -eq 1
+check bad_image_msg grep -q "bad.jpg: not a recognised image" "$tmp/err"
+"$seer" search --db "$tmp/db" --image "$tmp/missing.jpg" >/dev/null 2>"$tmp/err"
+check missing_image_rc test $? -eq 1
+check missing_image_msg grep -q "missing.jpg" "$tmp/err"
+"$seer" search --db "$tmp/db" --image "$photo" dog >/dev/null 2>"$tmp/err"
+check image_and_text_rc test $? -eq 2
+check image_and_text_msg grep -q "not both" "$tmp/err"
+"$seer" search --db "$tmp/db" --index exact dog >/dev/null 2>"$tmp/err"
+check bad_index_rc test $? -eq 2
+check bad_index_msg grep -q "expected auto, flat or hnsw, got 'exact'" "$tmp/err"
+"$seer" search --db "$tmp/db" >/dev/null 2>"$tmp/err"
+check no_text_rc test $? -eq 2
+"$seer" search --db "$tmp/nodb" dog >/dev/null 2>"$tmp/err"
+check no_db_rc test $? -eq 1
+"$seer" search --help >"$tmp/help"
+check help bash -c "test \$? -eq 0 && grep -q -- '--image FILE' '$tmp/help'"
+
+echo "$((total - fail)) passed, $fail failed"
+[ $fail -eq 0 ]
