@@ -173,6 +173,9 @@ req json_q_not_string  400 -X POST -H 'Content-Type: application/json' -d '{"q":
 req json_k_bad         400 -X POST -H 'Content-Type: application/json' -d '{"q": "dog", "k": 0}' "$url/api/search"
 req json_k_float       400 -X POST -H 'Content-Type: application/json' -d '{"q": "dog", "k": 2.5}' "$url/api/search"
 req json_dup_keys      400 -X POST -H 'Content-Type: application/json' -d '{"q": "dog", "q": "cat"}' "$url/api/search"
+# 2040 nested arrays: the JSON parser recurses deeper than civetweb's thread stacks allow
+python3 -c "print('{\"q\": ' + '[' * 2040 + ']' * 2040 + '}')" >"$tmp/deep.json"
+req json_deep_nesting  400 -X POST -H 'Content-Type: application/json' --data-binary "@$tmp/deep.json" "$url/api/search"
 head -c 100000 /dev/urandom >"$tmp/noise.bin"
 req upload_not_image   400 -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$tmp/noise.bin" "$url/api/search"
 req upload_text        400 -X POST -H 'Content-Type: text/plain' --data-binary 'hello, not an image' "$url/api/search"
