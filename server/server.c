@@ -2,7 +2,10 @@
  * index, civetweb setup, the request dispatcher (auth, routing), the index
  * reloader thread, graceful stop.
  *
- * Request flow (one civetweb worker thread per request):
+ * Request flow (one civetweb worker thread per request, which hands the
+ * handler to a request_q worker: civetweb's threads have about 100 KB of
+ * stack in Debian's build, too little for a deeply nested JSON body or for
+ * an AddressSanitizer build; queue workers get QUEUE_STACK_BYTES):
  *   dispatch ─► path under /api/ ? ─► token check ─► api_handle (api.c)
  *            └► page_handle (page.c) ─► or a JSON 404
  * Nothing is served from disk: civetweb gets no document_root.
@@ -44,9 +47,7 @@ void server_opts_default(server_opts *o) {
 
 /* ---------------------------------------------------------------- dispatch */
 
-static int dispatch(struct mg_connection *c, void *cbdata) {
-    server *s = cbdata;
-    atomic_fetch_add(&s->n_requests, 1);
+static int route(server *s, struct mg_connection *c) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     /* local_uri_raw: URL-decoded but not cleaned, so "..", "%2e%2e" and
      * encoded slashes reach the router as they are and are refused there */
@@ -62,6 +63,27 @@ static int dispatch(struct mg_connection *c, void *cbdata) {
     int r = page_handle(s, c, path);
     if (r) return r;
     return http_send_error(s, c, 404, NULL, "not found (the API lives under /api/, the page at /)");
+}
+
+typedef struct {
+    server *s;
+    struct mg_connection *c;
+    int rc;
+} route_job;
+
+static void route_on_worker(void *arg) {
+    route_job *j = arg;
+    j->rc = route(j->s, j->c);
+}
+
+/* request_q has a worker and a waiting place for each civetweb thread, so
+ * queue_run does not refuse; ST_BUSY would still get a JSON 503. */
+static int dispatch(struct mg_connection *c, void *cbdata) {
+    server *s = cbdata;
+    atomic_fetch_add(&s->n_requests, 1);
+    route_job j = {s, c, 0};
+    if (queue_run(s->request_q, route_on_worker, &j)) return http_send_error(s, c, 503, NULL, "%s", status_message());
+    return j.rc;
 }
 
 static int on_log_message(const struct mg_connection *c, const char *message) {
@@ -199,6 +221,7 @@ int server_start(const server_opts *o, server **out) {
     if ((rc = open_index(s, &s->vi))) goto fail;
     if ((rc = queue_create(o->text_workers, o->text_waiting, &s->text_q))) goto fail;
     if ((rc = queue_create(o->image_slots, o->image_waiting, &s->image_q))) goto fail;
+    if ((rc = queue_create(o->threads, o->threads, &s->request_q))) goto fail;
     if (o->chat_model && (rc = chat_api_start(s))) goto fail;
     s->o.chat_model = s->o.vision_tower = s->o.models_root = NULL;
 
@@ -267,6 +290,7 @@ void server_stop(server *s) {
     chat_api_stop(s);
     queue_free(s->text_q);
     queue_free(s->image_q);
+    queue_free(s->request_q);
     vindex_free(s->vi);
     embedder_close(s->emb);
     store_close(s->st);

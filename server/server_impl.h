@@ -30,6 +30,7 @@ struct server {
     embedder        *emb;            /* text + image towers; thread-safe */
     queue           *text_q;         /* text embed + search jobs */
     queue           *image_q;        /* image decode + embed + search jobs */
+    queue           *request_q;      /* every request's handler (o.threads workers, big stacks) */
 
     pthread_rwlock_t ix_lock;        /* readers: searches; writer: the reload swap */
     vindex          *vi;             /* under ix_lock */

@@ -1,24 +1,22 @@
 #!/usr/bin/env bash
 # tests/cli_browser.sh — the search page in headless Debian chromium, driven by
 # playwright-core (tests/browser, `npm ci` there). Builds a store of the
-# coco-mini photos, starts seer serve on a free loopback port and runs
+# bundled samples/ with the demo CLIP, starts seer serve on a free loopback
+# port and runs
 # tests/browser/search.test.js; the screenshots are saved as test artifacts in
 # $PWD/artifacts/ (the build directory under ctest): search.png, viewer.png,
-# phone.png. Skips (77) when ../shared, chromium or node_modules are missing.
+# phone.png. Skips (77) when chromium or node_modules are missing.
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
-shared=${SEER_SHARED:-}
 chromium=${CHROMIUM:-/usr/bin/chromium}
-if [ -z "$shared" ] || [ ! -d "$shared/data/coco-mini" ]; then
-    echo "SKIP: ../shared (fixture model, coco-mini photos) is absent"; exit 77
-fi
 if [ ! -x "$chromium" ]; then echo "SKIP: no chromium at $chromium (apt-get install chromium)"; exit 77; fi
 if ! command -v node >/dev/null; then echo "SKIP: node is missing"; exit 77; fi
 if [ ! -d "$src/tests/browser/node_modules/playwright-core" ]; then
     echo "SKIP: tests/browser/node_modules is missing (run: cd tests/browser && npm ci)"; exit 77
 fi
-model=$shared/fixtures/clip/clip-tiny-b32
+model=$src/models/demo/clip
+photos=$src/samples
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -26,7 +24,7 @@ trap cleanup EXIT
 artifacts=$PWD/artifacts
 mkdir -p "$artifacts"
 
-"$seer" ingest --db "$tmp/db" --model "$model" --quiet "$shared/data/coco-mini" || { echo "FAIL ingest"; exit 1; }
+"$seer" ingest --db "$tmp/db" --model "$model" --quiet "$photos" || { echo "FAIL ingest"; exit 1; }
 "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
 url=
@@ -37,7 +35,7 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
-image=$(ls "$shared"/data/coco-mini/val2017/*.jpg | head -1)
+image=$photos/larger/horse-and-ship-test0101-512x256.jpg
 CHROMIUM=$chromium node "$src/tests/browser/search.test.js" "$url" "$artifacts" "$image"
 rc=$?
 kill -TERM "$pid"; wait "$pid"; src_rc=$?

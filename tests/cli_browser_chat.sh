@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
 # tests/cli_browser_chat.sh — the chat panel of the page in headless Debian
 # chromium (tests/browser/chat.test.js, playwright-core): a store of three
-# pictures (tests/data/vlm/image.png and two generated PNGs, the fixture CLIP
-# of ../shared), seer serve with the tiny MoE-LLaVA fixture as --chat-model.
+# pictures (tests/data/vlm/image.png and two generated PNGs, the demo CLIP of
+# models/demo), seer serve with the tiny MoE-LLaVA fixture as --chat-model.
 # Screenshots in $PWD/artifacts/: chat.png, chat-phone.png. Skips (77) when
-# ../shared, chromium, node or tests/browser/node_modules are missing.
+# chromium, node or tests/browser/node_modules are missing.
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
-shared=${SEER_SHARED:-}
 chromium=${CHROMIUM:-/usr/bin/chromium}
-clip=$shared/fixtures/clip/clip-tiny-b32
-if [ -z "$shared" ] || [ ! -d "$clip" ]; then echo "SKIP: ../shared (fixture CLIP model) is absent"; exit 77; fi
+clip=$src/models/demo/clip
 if [ ! -x "$chromium" ]; then echo "SKIP: no chromium at $chromium (apt-get install chromium)"; exit 77; fi
 if ! command -v node >/dev/null; then echo "SKIP: node is missing"; exit 77; fi
 if [ ! -d "$src/tests/browser/node_modules/playwright-core" ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tests/cli_serve_chat.sh — `seer serve --chat-model` (issue 6, server side):
 # a store of three pictures (tests/data/vlm/image.png and two generated PNGs,
-# embedded with the fixture CLIP of ../shared), the tiny MoE-LLaVA fixture
+# embedded with the demo CLIP of models/demo), the tiny MoE-LLaVA fixture
 # tests/data/vlm/stablelm-clip as the chat model, one chat worker and no
 # waiting line. Checked over HTTP (curl, python3):
 #   - POST /api/chat streams server-sent events start, token..., done; the
@@ -19,13 +19,11 @@
 #   - feedback: POST /api/feedback, GET /api/feedback, seer feedback --export;
 #   - a chat model whose vision tower is missing: seer serve exits 1 naming
 #     the paths it looked in; SIGTERM → exit 0.
-# Skips (77) without ../shared (the CLIP model for the store) or curl.
+# Skips (77) without curl; nothing from ../shared.
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
-shared=${SEER_SHARED:-}
-clip=$shared/fixtures/clip/clip-tiny-b32
-if [ -z "$shared" ] || [ ! -d "$clip" ]; then echo "SKIP: ../shared (fixture CLIP model) is absent"; exit 77; fi
+clip=$src/models/demo/clip
 command -v curl >/dev/null || { echo "SKIP: curl is missing"; exit 77; }
 d=$src/tests/data/vlm
 chat_args=(--chat-model "$d/stablelm-clip" --vision-tower "$d/towers/clip-vit-tiny-patch14-42")

@@ -5,8 +5,9 @@
  *
  * CHECK failures are counted and reported with file:line; a test keeps going
  * after a failed CHECK. test_summary() prints "N passed, M failed" and returns
- * the process exit code. test_shared() returns the ../shared path or exits 77
- * (ctest: skipped) with a message when it is absent.
+ * the process exit code. test_shared_opt() returns the ../shared path, or NULL
+ * when it is absent: tests run on committed data (tests/data, samples/,
+ * models/demo/) and add cross-checks on ../shared's fixtures when present.
  */
 #ifndef SEER_TEST_H
 #define SEER_TEST_H
@@ -61,13 +62,13 @@ static inline int test_summary(void) {
     return test_failed ? 1 : 0;
 }
 
-/* The shared/ folder (fixtures, data), or exit 77 when absent. */
-static inline const char *test_shared(void) {
+/* The shared/ folder (fixtures, data), or NULL (with a note) when absent. */
+static inline const char *test_shared_opt(void) {
     const char *s = getenv("SEER_SHARED");
     struct stat sb;
     if (!s || stat(s, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-        printf("SKIP: ../shared (fixtures and data) is absent%s%s\n", s ? ": " : "", s ? s : "");
-        exit(77);
+        printf("note: ../shared is absent%s%s; its cross-checks are not run\n", s ? ": " : "", s ? s : "");
+        return NULL;
     }
     return s;
 }

@@ -670,14 +670,42 @@ TEST(torch_fixtures) {
     json_decref(exp);
 }
 
-/* ------------------------------------------------------- shared CLIP fixture */
+/* ------------------------------------------------------- CLIP checkpoints */
 
+/* The bundled demo CLIP (models/demo/clip): an F16 CLIPModel safetensors. */
+TEST(clip_demo) {
+    char p[4300];
+    snprintf(p, sizeof p, "%.4000s/models/demo/clip/model.safetensors", test_source());
+    checkpoint *ck;
+    CHECK_MSG(checkpoint_open_file(p, &ck) == ST_OK, "%s", status_message());
+    if (!ck) return;
+    const tensor_t *t;
+    int64_t pe[] = {128, 3, 8, 8}, pos[] = {17, 128}, cls[] = {128}, proj[] = {64, 128}, tpos[] = {32, 128};
+    CHECK(checkpoint_get(ck, "vision_model.embeddings.patch_embedding.weight", 4, pe, &t) == ST_OK &&
+          t->dtype == DT_F16);
+    CHECK(checkpoint_get(ck, "vision_model.embeddings.position_embedding.weight", 2, pos, &t) == ST_OK);
+    CHECK(checkpoint_get(ck, "vision_model.embeddings.class_embedding", 1, cls, &t) == ST_OK);
+    CHECK(checkpoint_get(ck, "visual_projection.weight", 2, proj, &t) == ST_OK);
+    CHECK(checkpoint_get(ck, "text_model.embeddings.position_embedding.weight", 2, tpos, &t) == ST_OK);
+    CHECK(checkpoint_get(ck, "visual_projection.weight", 2, pos, &t) != ST_OK); /* wrong shape refused */
+    CHECK(checkpoint_get(ck, "logit_scale", 0, cls, &t) == ST_OK && t->numel == 1);
+    if (t) {
+        float ls;
+        CHECK(tensor_to_f32(&ls, t->data, t->dtype, 1) == ST_OK && isfinite(ls));
+    }
+    checkpoint_close(ck);
+    snprintf(p, sizeof p, "%.4000s/models/demo/clip", test_source());
+    CHECK_MSG(checkpoint_open(p, &ck) == ST_OK, "%s", status_message());
+    if (ck) checkpoint_close(ck);
+}
+
+/* ../shared's F32 and F16 fixtures, when present. */
 TEST(clip_fixture) {
     const char *s = getenv("SEER_SHARED");
     char p[1024];
     snprintf(p, sizeof p, "%s/fixtures/clip/clip-tiny-b32/model.safetensors", s ? s : "");
     if (!s || !file_is_regular(p)) {
-        printf("  (skipped: %s absent)\n", p);
+        printf("  (%s absent: not checked)\n", p);
         return;
     }
     checkpoint *ck;
@@ -722,6 +750,7 @@ int main(void) {
     RUN(pickle_subset);
     RUN(zip_by_hand);
     RUN(torch_fixtures);
+    RUN(clip_demo);
     RUN(clip_fixture);
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();

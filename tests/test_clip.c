@@ -1,7 +1,10 @@
-/* tests/test_clip.c — CLIP towers against the reference outputs of
- * ../shared/fixtures/clip (openai/CLIP code under PyTorch 1.13, see its
- * README): image and text embeddings, the penultimate-layer patch features
- * and logits_per_image, for F32 and F16 checkpoints of both geometries. */
+/* tests/test_clip.c — CLIP towers against reference outputs: image and text
+ * embeddings, the penultimate-layer patch features and logits_per_image.
+ *   - tests/data/clip/golden.json: the bundled demo CLIP (models/demo/clip,
+ *     F16) by tests/reference/clip_ref.py (a plain-PyTorch HF CLIPModel
+ *     forward), on PNG/JPEG inputs of the repository; always run;
+ *   - ../shared/fixtures/clip when present (openai/CLIP code under PyTorch
+ *     1.13, see its README): F32 and F16 checkpoints of both geometries. */
 #include "test.h"
 
 #include "embed.h"
@@ -11,7 +14,6 @@
 #include <dirent.h>
 #include <math.h>
 
-static const char *shared;
 static char dirs[16][1024];
 static int n_dirs;
 
@@ -33,11 +35,11 @@ static double max_abs_diff(const float *a, json_t *ref, int n) {
     return m;
 }
 
-static void check_dir(const char *dir) {
+/* The model in dir against golden (its "file" entries are relative to inputs). */
+static void check_golden(const char *dir, const char *golden, const char *inputs) {
     char path[2048];
-    snprintf(path, sizeof path, "%s/golden.json", dir);
     json_t *g;
-    if (jsonx_load(path, &g)) {
+    if (jsonx_load(golden, &g)) {
         CHECK_MSG(0, "%s", status_message());
         return;
     }
@@ -58,7 +60,7 @@ static void check_dir(const char *dir) {
     for (int i = 0; i < ni; i++) {
         json_t *im = json_array_get(images, (size_t)i);
         const char *file = json_string_value(json_object_get(im, "file"));
-        snprintf(path, sizeof path, "%s/fixtures/clip/inputs/%s", shared, file);
+        snprintf(path, sizeof path, "%s/%s", inputs, file);
         image_t img = {0};
         st = image_load(path, &io, &img, NULL);
         CHECK_MSG(st == 0, "%s", status_message());
@@ -125,10 +127,20 @@ static void check_dir(const char *dir) {
     json_decref(g);
 }
 
-TEST(fixtures) {
+TEST(demo_clip_golden) {
+    char dir[4200], golden[4300];
+    snprintf(dir, sizeof dir, "%s/models/demo/clip", test_source());
+    snprintf(golden, sizeof golden, "%s/tests/data/clip/golden.json", test_source());
+    check_golden(dir, golden, test_source());
+}
+
+TEST(shared_fixtures) {
+    char golden[1100], inputs[1100];
     for (int i = 0; i < n_dirs; i++) {
         printf("  %s\n", dirs[i]);
-        check_dir(dirs[i]);
+        snprintf(golden, sizeof golden, "%.1000s/golden.json", dirs[i]);
+        snprintf(inputs, sizeof inputs, "%.1000s/../inputs", dirs[i]);
+        check_golden(dirs[i], golden, inputs);
     }
     CHECK(n_dirs >= 4);
 }
@@ -166,7 +178,9 @@ TEST(missing_model_dir) {
 int main(void) {
     RUN(random_geometry_runs);
     RUN(missing_model_dir);
-    shared = test_shared();
+    RUN(demo_clip_golden);
+    const char *shared = test_shared_opt();
+    if (!shared) return test_summary();
     char root[600];
     snprintf(root, sizeof root, "%s/fixtures/clip", shared);
     DIR *d = opendir(root);
@@ -176,6 +190,6 @@ int main(void) {
         snprintf(dirs[n_dirs++], sizeof dirs[0], "%s/%s", root, de->d_name);
     }
     if (d) closedir(d);
-    RUN(fixtures);
+    RUN(shared_fixtures);
     return test_summary();
 }

@@ -1,5 +1,8 @@
-/* tests/test_clip_tokenizer.c — model/clip_tokenizer against the fixtures'
- * golden ids (openai simple_tokenizer), docs/model-spec.md §D4, and edge cases. */
+/* tests/test_clip_tokenizer.c — model/text/clip_tokenizer (the real CLIP BPE
+ * vocabulary of models/demo/clip) against golden ids: tests/data/clip/golden.json
+ * (32-token context) and tests/data/clip_tokenizer_ref.json, and, when
+ * ../shared is present, its CLIP fixtures' ids (openai simple_tokenizer);
+ * docs/model-spec.md §D4, and edge cases. */
 #include "test.h"
 
 #include "clip_tokenizer.h"
@@ -11,7 +14,7 @@
 #include <unistd.h>
 
 static const char *shared;
-static clip_tokenizer *tok; /* clip-tiny-b32's vocab */
+static clip_tokenizer *tok; /* models/demo/clip's vocab (the full CLIP BPE) */
 
 static int ids_equal(const int32_t *a, int na, const int32_t *b, int nb) {
     if (na != nb) return 0;
@@ -26,11 +29,11 @@ static void print_ids(const char *what, const int32_t *ids, int n) {
     printf("\n");
 }
 
-/* Encode text and compare with expected (n ids). */
-static int expect_ids(const clip_tokenizer *t, const char *text, const int32_t *want, int n_want) {
+/* Encode text with a context of ctx ids and compare with expected (n ids). */
+static int expect_ids_ctx(const clip_tokenizer *t, const char *text, int ctx, const int32_t *want, int n_want) {
     int32_t ids[CLIP_TOKENIZER_CONTEXT];
     int n = -1;
-    int st = clip_tokenizer_encode(t, text, ids, CLIP_TOKENIZER_CONTEXT, &n);
+    int st = clip_tokenizer_encode(t, text, ids, ctx, &n);
     if (st) {
         printf("    encode(\"%s\"): %s\n", text, status_message());
         return 0;
@@ -44,6 +47,10 @@ static int expect_ids(const clip_tokenizer *t, const char *text, const int32_t *
     return 1;
 }
 
+static int expect_ids(const clip_tokenizer *t, const char *text, const int32_t *want, int n_want) {
+    return expect_ids_ctx(t, text, CLIP_TOKENIZER_CONTEXT, want, n_want);
+}
+
 #define EXPECT(text, ...)                                                       \
     do {                                                                        \
         const int32_t want_[] = {__VA_ARGS__};                           \
@@ -52,6 +59,48 @@ static int expect_ids(const clip_tokenizer *t, const char *text, const int32_t *
 
 /* ------------------------------------------------------------ golden.json */
 
+/* The ids of golden (a golden.json: texts[] with text and ids) from the
+ * tokenizer of mdir with a context of ctx; returns the number of texts. */
+static int check_golden_ids(const char *mdir, const char *golden, int ctx) {
+    json_t *g = NULL;
+    CHECK_MSG(jsonx_load(golden, &g) == 0, "%s", status_message());
+    if (!g) return 0;
+    clip_tokenizer *t = NULL;
+    int st = clip_tokenizer_load(mdir, &t), n_texts = 0;
+    CHECK_MSG(st == 0, "%s", status_message());
+    json_t *texts = json_object_get(g, "texts");
+    CHECK(json_is_array(texts) && json_array_size(texts) > 0);
+    size_t i;
+    json_t *item;
+    json_array_foreach(texts, i, item) {
+        const char *text = json_string_value(json_object_get(item, "text"));
+        json_t *jids = json_object_get(item, "ids");
+        CHECK(text && json_is_array(jids));
+        if (!t || !text || !jids) continue;
+        int32_t want[CLIP_TOKENIZER_CONTEXT];
+        int nw = (int)json_array_size(jids);
+        CHECK(nw <= ctx);
+        if (nw > ctx) continue;
+        for (int k = 0; k < nw; k++) want[k] = (int32_t)json_integer_value(json_array_get(jids, k));
+        CHECK_MSG(expect_ids_ctx(t, text, ctx, want, nw), "%s: \"%s\"", golden, text);
+        n_texts++;
+    }
+    clip_tokenizer_free(t);
+    json_decref(g);
+    return n_texts;
+}
+
+/* tests/data/clip/golden.json (tests/reference/clip_ref.py): the demo CLIP's
+ * 32-token context, one text truncated. */
+TEST(golden_demo) {
+    char mdir[1024], golden[1100];
+    snprintf(mdir, sizeof mdir, "%s/models/demo/clip", test_source());
+    snprintf(golden, sizeof golden, "%s/tests/data/clip/golden.json", test_source());
+    int n = check_golden_ids(mdir, golden, 32);
+    CHECK(n >= 5);
+}
+
+/* ../shared's fixtures (openai simple_tokenizer ids), 77-token context. */
 TEST(golden_all_fixtures) {
     char dir[1024], path[1400];
     snprintf(dir, sizeof dir, "%s/fixtures/clip", shared);
@@ -64,33 +113,9 @@ TEST(golden_all_fixtures) {
         if (e->d_name[0] == '.') continue;
         snprintf(path, sizeof path, "%s/%s/golden.json", dir, e->d_name);
         if (access(path, R_OK) != 0) continue;
-        json_t *g = NULL;
-        CHECK_MSG(jsonx_load(path, &g) == 0, "%s", status_message());
-        if (!g) continue;
         char mdir[1400];
         snprintf(mdir, sizeof mdir, "%s/%s", dir, e->d_name);
-        clip_tokenizer *t = NULL;
-        int st = clip_tokenizer_load(mdir, &t);
-        CHECK_MSG(st == 0, "%s", status_message());
-        json_t *texts = json_object_get(g, "texts");
-        CHECK(json_is_array(texts) && json_array_size(texts) > 0);
-        size_t i;
-        json_t *item;
-        json_array_foreach(texts, i, item) {
-            const char *text = json_string_value(json_object_get(item, "text"));
-            json_t *jids = json_object_get(item, "ids");
-            CHECK(text && json_is_array(jids));
-            if (!t || !text || !jids) continue;
-            int32_t want[CLIP_TOKENIZER_CONTEXT];
-            int nw = (int)json_array_size(jids);
-            CHECK(nw <= CLIP_TOKENIZER_CONTEXT);
-            if (nw > CLIP_TOKENIZER_CONTEXT) continue;
-            for (int k = 0; k < nw; k++) want[k] = (int32_t)json_integer_value(json_array_get(jids, k));
-            CHECK_MSG(expect_ids(t, text, want, nw), "%s: \"%s\"", e->d_name, text);
-            n_texts++;
-        }
-        clip_tokenizer_free(t);
-        json_decref(g);
+        n_texts += check_golden_ids(mdir, path, CLIP_TOKENIZER_CONTEXT);
         n_dirs++;
     }
     closedir(d);
@@ -505,16 +530,17 @@ TEST(decode) {
 }
 
 int main(void) {
-    shared = test_shared();
+    shared = test_shared_opt();
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/fixtures/clip/clip-tiny-b32", shared);
+    snprintf(dir, sizeof dir, "%s/models/demo/clip", test_source());
     int st = clip_tokenizer_load(dir, &tok);
     if (st) {
         printf("load %s: %s\n", dir, status_message());
         return 1;
     }
     RUN(spec_vocab_layout);
-    RUN(golden_all_fixtures);
+    RUN(golden_demo);
+    if (shared) RUN(golden_all_fixtures);
     RUN(spec_d4_vectors);
     RUN(python_reference);
     RUN(empty_and_blank);

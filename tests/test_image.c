@@ -4,8 +4,9 @@
  *   - tests/data/resize/ (committed, made by tests/reference/make_resize_fixtures.py
  *     with Pillow 9.4): resize byte-exactness, decode semantics, EXIF
  *     orientation, bad inputs;
- *   - ../shared/fixtures/clip/<model>/golden.json: pixel sums of the
- *     preprocessed tensors (skipped when ../shared is absent);
+ *   - tests/data/clip/golden.json (tests/reference/clip_ref.py) and, when
+ *     ../shared is present, ../shared/fixtures/clip/<model>/golden.json:
+ *     pixel sums of the preprocessed tensors;
  *   - hand-crafted headers for decompression bombs.
  */
 #include <dirent.h>
@@ -423,38 +424,29 @@ TEST(preprocess_siglip_and_small_crop) {
 
 /* ---------------------------------------------------------------- CLIP golden */
 
-TEST(clip_golden_pixels) {
-    const char *shared = test_shared();
-    char root[4096], path[8192 + 512];
-    snprintf(root, sizeof root, "%s/fixtures/clip", shared);
-    DIR *d = opendir(root);
-    CHECK(d != NULL);
-    if (!d) return;
-    int dirs = 0, images = 0;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (de->d_name[0] == '.') continue;
-        char mdir[4096 + 512];
-        snprintf(mdir, sizeof mdir, "%s/%s", root, de->d_name);
-        snprintf(path, sizeof path, "%s/golden.json", mdir);
-        if (!file_is_regular(path)) continue;
-        json_error_t e;
-        json_t *g = json_load_file(path, 0, &e);
-        CHECK_MSG(g != NULL, "%s: %s", path, e.text);
-        if (!g) continue;
-        preprocess_cfg cfg;
-        int st = preprocess_load(mdir, &cfg);
-        CHECK_MSG(st == 0, "%s", status_message());
-        int oh, ow;
-        preprocess_out_size(&cfg, &oh, &ow);
-        float *x = malloc(sizeof(float) * 3 * oh * ow);
-        dirs++;
+/* Preprocessed pixel sums of golden (a golden.json whose "file" entries are
+ * relative to inputs) with the preprocessor_config.json of mdir. */
+static int check_golden_pixels(const char *mdir, const char *golden, const char *inputs) {
+    char path[8192 + 512];
+    const char *name = strrchr(mdir, '/') ? strrchr(mdir, '/') + 1 : mdir;
+    int images = 0;
+    json_error_t e;
+    json_t *g = json_load_file(golden, 0, &e);
+    CHECK_MSG(g != NULL, "%s: %s", golden, e.text);
+    if (!g) return 0;
+    preprocess_cfg cfg;
+    int st = preprocess_load(mdir, &cfg);
+    CHECK_MSG(st == 0, "%s", status_message());
+    int oh, ow;
+    preprocess_out_size(&cfg, &oh, &ow);
+    float *x = malloc(sizeof(float) * 3 * oh * ow);
+    {
         json_t *ims = json_object_get(g, "images");
         size_t i;
         json_t *im;
         json_array_foreach(ims, i, im) {
             const char *file = json_string_value(json_object_get(im, "file"));
-            snprintf(path, sizeof path, "%s/inputs/%s", root, file);
+            snprintf(path, sizeof path, "%s/%s", inputs, file);
             image_opts o = image_opts_default();
             o.exif_rotate = 0; /* the reference (PIL) did not apply EXIF orientation */
             image_t img;
@@ -483,7 +475,7 @@ TEST(clip_golden_pixels) {
             const double tol_s = jpeg ? 0.04 * N * lsb : 1e-3 * fabs(rs) + 1e-3;
             const double tol_a = jpeg ? 0.04 * N * lsb : 1e-3 * ra;
             const double tol_8 = jpeg ? 3 * lsb : 1e-5;
-            printf("  %s %s: sum %.4f (ref %.4f)  abs %.4f (ref %.4f)\n", de->d_name, file, sum, rs, asum, ra);
+            printf("  %s %s: sum %.4f (ref %.4f)  abs %.4f (ref %.4f)\n", name, file, sum, rs, asum, ra);
             CHECK_NEAR(sum, rs, tol_s);
             CHECK_NEAR(asum, ra, tol_a);
             json_t *f8 = json_object_get(im, "pixel_first8");
@@ -495,11 +487,47 @@ TEST(clip_golden_pixels) {
             printf("    max |first8 diff| %.3g\n", d8);
             images++;
         }
-        free(x);
-        json_decref(g);
+    }
+    free(x);
+    json_decref(g);
+    return images;
+}
+
+/* tests/data/clip/golden.json (tests/reference/clip_ref.py, PIL + the HF
+ * CLIPImageProcessor steps) with the demo CLIP's 32 px preprocessor. */
+TEST(clip_golden_pixels_demo) {
+    char mdir[4200], golden[4300];
+    snprintf(mdir, sizeof mdir, "%s/models/demo/clip", test_source());
+    snprintf(golden, sizeof golden, "%s/tests/data/clip/golden.json", test_source());
+    CHECK(check_golden_pixels(mdir, golden, test_source()) >= 6);
+}
+
+/* ../shared/fixtures/clip/<model>/golden.json (224 and 336 px). */
+static void clip_golden_pixels_shared(const char *shared) {
+    char root[4096], path[8192 + 512], inputs[4200];
+    snprintf(root, sizeof root, "%s/fixtures/clip", shared);
+    snprintf(inputs, sizeof inputs, "%s/inputs", root);
+    DIR *d = opendir(root);
+    CHECK(d != NULL);
+    if (!d) return;
+    int dirs = 0, images = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.') continue;
+        char mdir[4096 + 512];
+        snprintf(mdir, sizeof mdir, "%s/%s", root, de->d_name);
+        snprintf(path, sizeof path, "%s/golden.json", mdir);
+        if (!file_is_regular(path)) continue;
+        images += check_golden_pixels(mdir, path, inputs);
+        dirs++;
     }
     closedir(d);
     CHECK(dirs >= 1 && images >= 5);
+}
+
+TEST(clip_golden_pixels_shared) {
+    const char *shared = test_shared_opt();
+    if (shared) clip_golden_pixels_shared(shared);
 }
 
 /* ---------------------------------------------------------------- speed */
@@ -538,6 +566,7 @@ int main(void) {
     RUN(preprocess_config_forms);
     RUN(preprocess_siglip_and_small_crop);
     RUN(resize_speed_640x480);
-    RUN(clip_golden_pixels); /* last: exits 77 when ../shared is absent */
+    RUN(clip_golden_pixels_demo);
+    RUN(clip_golden_pixels_shared);
     return test_summary();
 }

@@ -1,11 +1,13 @@
-/* tests/test_ingest.c — issue 3's ingest guarantees on real photos
- * (../shared/data) with a fixture CLIP model:
- *   coco-mini gives 239 images and a second run adds 0; a copied file is a
- *   duplicate; a modified or touched file is re-embedded; a deleted file is
- *   pruned; a corrupt file is reported and skipped while the rest goes in;
- *   kill -9 in the middle of a flickr8k-1000 ingest, then a re-run, ends with
- *   exactly 1000 images whose vectors equal a clean run's; search equals a
- *   brute-force ranking of the stored vectors; another model is refused. */
+/* tests/test_ingest.c — the ingest guarantees on the bundled samples/ with
+ * the demo CLIP (models/demo/clip), and, when ../shared is present, also on
+ * its photos (coco-mini, flickr8k-1000) with its fixture CLIP:
+ *   samples/cifar10 gives 300 images (coco-mini 239) and a second run adds
+ *   0; a copied file is a duplicate; a modified or touched file is
+ *   re-embedded; a deleted file is pruned; a corrupt file is reported and
+ *   skipped while the rest goes in; kill -9 in the middle of an ingest (at a
+ *   random point of a clean run's duration), then a re-run, ends with exactly
+ *   the clean run's images and vectors; search equals a brute-force ranking
+ *   of the stored vectors; another model is refused. */
 #include "test.h"
 
 #include "ingest.h"
@@ -19,9 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *shared;
-static char model[512], model2[512], tmp[256];
-static embedder *emb;
+static char tmp[256];
+static embedder *emb; /* the model of the current run */
 
 static int run_ingest(const char *db, const char *root, int prune, ingest_stats *s) {
     store *st;
@@ -44,21 +45,20 @@ static void sh(const char *fmt, const char *a, const char *b) {
     if (system(cmd) != 0) printf("  command failed: %s\n", cmd);
 }
 
-TEST(coco_mini_incremental) {
+/* root holds n images: ingested into tmp/<name>.db, then again (nothing new). */
+static void incremental(const char *name, const char *root, unsigned long long n_images) {
     char db[300];
-    snprintf(db, sizeof db, "%s/coco.db", tmp);
-    char root[600];
-    snprintf(root, sizeof root, "%s/data/coco-mini", shared);
+    snprintf(db, sizeof db, "%s/%s.db", tmp, name);
     ingest_stats s;
     CHECK_MSG(run_ingest(db, root, 0, &s) == 0, "%s", status_message());
-    CHECK_MSG(s.added == 239 && s.failed == 0, "added %llu failed %llu", (unsigned long long)s.added,
+    CHECK_MSG(s.added == n_images && s.failed == 0, "added %llu failed %llu", (unsigned long long)s.added,
               (unsigned long long)s.failed);
     CHECK(run_ingest(db, root, 0, &s) == 0);
-    CHECK(s.added == 0 && s.unchanged == 239);
+    CHECK(s.added == 0 && s.unchanged == n_images);
     store *st;
     CHECK(store_open(db, STORE_RDONLY, &st) == 0);
     store_counts c;
-    CHECK(store_counts_get(st, &c) == 0 && c.n_images == 239);
+    CHECK(store_counts_get(st, &c) == 0 && c.n_images == n_images);
     CHECK(store_verify(st) == 0);
     /* Exact search equals a brute-force ranking of the stored vectors. */
     vindex_params p;
@@ -94,12 +94,14 @@ TEST(coco_mini_incremental) {
     store_close(st);
 }
 
-TEST(changes_duplicates_prune_corrupt) {
+/* 12 photos of src (a folder of at least 12 .jpg), then changes; other: a
+ * path or glob whose first match, a .jpg of other content, replaces one. */
+static void changes(const char *name, const char *src, const char *other) {
     char dir[300], db[300], a[400], b[400];
-    snprintf(dir, sizeof dir, "%s/photos", tmp);
-    snprintf(db, sizeof db, "%s/photos.db", tmp);
+    snprintf(dir, sizeof dir, "%s/%s-photos", tmp, name);
+    snprintf(db, sizeof db, "%s/%s-photos.db", tmp, name);
     sh("mkdir -p %s%s", dir, "");
-    sh("cp $(ls -d %s/data/coco-mini/val2017/*.jpg | head -12) %s/", shared, dir);
+    sh("cp $(ls -d %s/*.jpg | head -12) %s/", src, dir);
     ingest_stats s;
     CHECK(run_ingest(db, dir, 0, &s) == 0);
     CHECK(s.added == 12);
@@ -133,7 +135,7 @@ TEST(changes_duplicates_prune_corrupt) {
     store_close(st);
     /* a modified file is re-embedded (new content: a new vector) */
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "cp \"$(ls -d %s/data/coco-mini/train2017/*.jpg | head -1)\" %s", shared, b);
+    snprintf(cmd, sizeof cmd, "cp \"$(ls -d %s | head -1)\" %s", other, b);
     CHECK(system(cmd) == 0);
     CHECK(run_ingest(db, dir, 0, &s) == 0);
     CHECK_MSG(s.replaced == 1, "re-embedded %llu", (unsigned long long)s.replaced);
@@ -176,16 +178,23 @@ static int cmp_path(const char *path, uint64_t id, void *ctx) {
     return 0;
 }
 
-TEST(kill9_resume) {
-    char root[600], clean[300], killed[300];
-    snprintf(root, sizeof root, "%s/data/flickr8k-1000", shared);
-    snprintf(clean, sizeof clean, "%s/clean.db", tmp);
-    snprintf(killed, sizeof killed, "%s/killed.db", tmp);
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* root holds n images: a clean run, then two runs killed at a random point of
+ * the clean run's duration, then a re-run: equal stores. */
+static void kill9_resume(const char *name, const char *root, unsigned long long n) {
+    char clean[300], killed[300];
+    snprintf(clean, sizeof clean, "%s/%s-clean.db", tmp, name);
+    snprintf(killed, sizeof killed, "%s/%s-killed.db", tmp, name);
     ingest_stats s;
-    double t0 = (double)clock();
+    double t0 = now_s();
     CHECK(run_ingest(clean, root, 0, &s) == 0);
-    CHECK(s.added == 1000);
-    (void)t0;
+    CHECK(s.added == n);
+    const double clean_s = now_s() - t0;
     srand((unsigned)time(NULL));
     for (int round = 0; round < 2; round++) {
         pid_t pid = fork();
@@ -193,7 +202,9 @@ TEST(kill9_resume) {
             ingest_stats cs;
             _exit(run_ingest(killed, root, 0, &cs) ? 1 : 0);
         }
-        usleep(300000 + (useconds_t)(rand() % 1500000));
+        const double at = clean_s * (0.1 + 0.8 * (rand() / (double)RAND_MAX));
+        printf("  %s: kill -9 after %.3f s of a %.3f s clean run\n", name, at, clean_s);
+        usleep((useconds_t)(at * 1e6));
         kill(pid, SIGKILL);
         int wst;
         waitpid(pid, &wst, 0);
@@ -204,19 +215,20 @@ TEST(kill9_resume) {
     CHECK(store_open(killed, STORE_RDONLY, &b) == 0);
     store_counts ca, cb;
     CHECK(store_counts_get(a, &ca) == 0 && store_counts_get(b, &cb) == 0);
-    CHECK_MSG(cb.n_images == 1000 && cb.n_paths == 1000, "after kill -9 + re-run: %llu images, %llu paths",
+    CHECK_MSG(cb.n_images == n && cb.n_paths == n, "after kill -9 + re-run: %llu images, %llu paths",
               (unsigned long long)cb.n_images, (unsigned long long)cb.n_paths);
     CHECK(store_verify(b) == 0);
     cmp_ctx c = {b, a, emb->dim, 0, 0};
     CHECK(store_foreach_path(b, cmp_path, &c) == 0);
-    CHECK_MSG(c.compared == 1000 && c.mismatches == 0, "compared %d, mismatches %d", c.compared, c.mismatches);
+    CHECK_MSG(c.compared == (int)n && c.mismatches == 0, "compared %d, mismatches %d", c.compared, c.mismatches);
     store_close(a);
     store_close(b);
 }
 
-TEST(model_mismatch_refused) {
+/* the store tmp/<name>.db (made with emb) refuses the model of model2 */
+static void model_mismatch_refused(const char *name, const char *model2) {
     char db[300];
-    snprintf(db, sizeof db, "%s/coco.db", tmp);
+    snprintf(db, sizeof db, "%s/%s.db", tmp, name);
     embedder *other;
     CHECK(embedder_open(model2, EMBED_IMAGE, &other) == 0);
     store *st;
@@ -228,21 +240,78 @@ TEST(model_mismatch_refused) {
     embedder_close(other);
 }
 
-int main(void) {
-    shared = test_shared();
-    snprintf(model, sizeof model, "%s/fixtures/clip/clip-tiny-b32", shared);
-    snprintf(model2, sizeof model2, "%s/fixtures/clip/clip-tiny-b32-f16", shared);
-    snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
-    if (!mkdtemp(tmp)) return 1;
-    if (embedder_open(model, EMBED_IMAGE | EMBED_TEXT, &emb)) {
-        printf("cannot open %s: %s\n", model, status_message());
+static int open_model(const char *dir) {
+    if (embedder_open(dir, EMBED_IMAGE | EMBED_TEXT, &emb)) {
+        printf("cannot open %s: %s\n", dir, status_message());
         return 1;
     }
-    RUN(coco_mini_incremental);
-    RUN(changes_duplicates_prune_corrupt);
-    RUN(kill9_resume);
-    RUN(model_mismatch_refused);
+    return 0;
+}
+
+static char src_dir[4096], path1[4300], path2[4300], path3[4300];
+
+TEST(samples_incremental) {
+    snprintf(path1, sizeof path1, "%s/samples/cifar10", src_dir);
+    incremental("samples", path1, 300);
+}
+
+TEST(samples_changes_duplicates_prune_corrupt) {
+    snprintf(path1, sizeof path1, "%s/samples/larger", src_dir);
+    snprintf(path2, sizeof path2, "%s/samples/cifar10/cat/0000.jpg", src_dir);
+    changes("samples", path1, path2);
+}
+
+TEST(samples_kill9_resume) {
+    snprintf(path1, sizeof path1, "%s/samples/cifar10", src_dir);
+    kill9_resume("samples", path1, 300);
+}
+
+/* another model: a copy of the demo CLIP under another name */
+TEST(samples_model_mismatch_refused) {
+    snprintf(path3, sizeof path3, "%s/demo-clip-copy", tmp);
+    snprintf(path1, sizeof path1, "cp -r '%.2000s/models/demo/clip' %.2000s", src_dir, path3);
+    CHECK(system(path1) == 0);
+    model_mismatch_refused("samples", path3);
+}
+
+static void shared_checks(const char *shared) {
+    char model[600], model2[600], root[600], other[1200];
+    snprintf(model, sizeof model, "%s/fixtures/clip/clip-tiny-b32", shared);
+    snprintf(model2, sizeof model2, "%s/fixtures/clip/clip-tiny-b32-f16", shared);
+    if (open_model(model)) {
+        CHECK(0);
+        return;
+    }
+    snprintf(root, sizeof root, "%s/data/coco-mini", shared);
+    incremental("coco", root, 239);
+    snprintf(root, sizeof root, "%s/data/coco-mini/val2017", shared);
+    snprintf(other, sizeof other, "%s/data/coco-mini/train2017/*.jpg", shared);
+    changes("coco", root, other);
+    snprintf(root, sizeof root, "%s/data/flickr8k-1000", shared);
+    kill9_resume("flickr", root, 1000);
+    model_mismatch_refused("coco", model2);
     embedder_close(emb);
+    emb = NULL;
+}
+
+TEST(shared_photos) {
+    const char *shared = test_shared_opt();
+    if (shared) shared_checks(shared);
+}
+
+int main(void) {
+    snprintf(src_dir, sizeof src_dir, "%s", test_source());
+    snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
+    if (!mkdtemp(tmp)) return 1;
+    snprintf(path1, sizeof path1, "%s/models/demo/clip", src_dir);
+    if (open_model(path1)) return 1;
+    RUN(samples_incremental);
+    RUN(samples_changes_duplicates_prune_corrupt);
+    RUN(samples_kill9_resume);
+    RUN(samples_model_mismatch_refused);
+    embedder_close(emb);
+    emb = NULL;
+    RUN(shared_photos);
     sh("rm -rf %s%s", tmp, "");
     return test_summary();
 }

@@ -3,9 +3,11 @@
 #
 # 1. tools/setup.sh (Debian packages, the FAISS C API) without its build step;
 # 2. a Release build in build/ and the whole ctest suite;
-# 3. an AddressSanitizer + UBSan build in build-asan/ and the unit tests again.
-# Tests that need ../shared (fixtures, photos) skip with a message when it is
-# absent. Idempotent; reuses the build directories.
+# 3. an AddressSanitizer + UBSan build in build-asan/: the unit tests and the
+#    server integration tests (cli_serve*, cli_browser*) again.
+# Every test runs on the repository's own data (tests/data, samples/,
+# models/demo/); ../shared, when present, adds cross-checks. Idempotent;
+# reuses the build directories.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -35,8 +37,9 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j1)
 
-echo "== sanitizer build (address, undefined) + unit tests"
+echo "== sanitizer build (address, undefined) + unit and server tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
-(cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-   ctest --output-on-failure -j1 -L unit)
+(cd build-asan && export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+   LSAN_OPTIONS=suppressions="$root/tests/lsan.supp" &&
+ ctest --output-on-failure -j1 -L unit && ctest --output-on-failure -j1 -R '^cli_(serve|browser)')
