@@ -1,8 +1,9 @@
 /* tests/test_search.c — the shared embed path (model/pipeline/embed.h) and the
- * search service (index/search.h) on a small store of real photos
- * (../shared/data/coco-mini) made with the fixture CLIP model:
+ * search service (index/search.h) on a small store of the bundled sample
+ * photos (samples/cifar10) made with the bundled demo CLIP (models/demo/clip):
  *   every way into the image tower (an image_t, a file, bytes in memory, a
- *   batch slot) gives the same vector, and the fixture's golden embedding;
+ *   batch slot) gives the same vector, and the reference's golden embedding
+ *   (tests/data/clip/golden.json);
  *   a text search returns the index's ranking with the store's paths and
  *   metadata; a stored photo searched by file and by bytes finds itself
  *   first, with the decoded picture's facts; a hit removed since the index
@@ -23,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *shared;
+static const char *src;
 static char model[512], tmp[256], db[300], photo[1024];
 static embedder *emb;
 
@@ -33,11 +34,11 @@ static float max_diff(const float *a, const float *b, int n) {
     return d;
 }
 
-/* The first n .jpg files of coco-mini/val2017, copied into tmp/photos. */
+/* The first n .jpg files of the bundled samples/cifar10, copied into tmp/photos. */
 static int make_store(int n) {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "mkdir -p %s/photos && cp $(ls -d %s/data/coco-mini/val2017/*.jpg | head -%d) %s/photos/",
-             tmp, shared, n, tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p %s/photos && cp $(ls -d %s/samples/cifar10/*/*.jpg | head -%d) %s/photos/",
+             tmp, src, n, tmp);
     if (system(cmd) != 0) return -1;
     store *st;
     int rc = store_open(db, STORE_CREATE, &st);
@@ -57,7 +58,7 @@ static int make_store(int n) {
 
 TEST(embed_paths_agree) {
     char png[600];
-    snprintf(png, sizeof png, "%s/fixtures/clip/inputs/chelsea.png", shared);
+    snprintf(png, sizeof png, "%s/tests/data/clip/inputs/rgb_61x45.png", src);
     const int dim = emb->dim;
     float a[64], b[64], c[64], d[64];
     /* an image_t */
@@ -84,15 +85,15 @@ TEST(embed_paths_agree) {
     CHECK(max_diff(a, b, dim) == 0.0f && max_diff(a, c, dim) == 0.0f);
     CHECK_MSG(max_diff(a, d, dim) < 1e-5f && max_diff(a, two + dim, dim) < 1e-5f, "batch differs by %g",
               (double)max_diff(a, d, dim));
-    /* the fixture's golden embedding (transformers), the same tolerance as seer embed's check */
+    /* the golden embedding (tests/reference/clip_ref.py), the same tolerance as seer embed's check */
     char golden[600];
-    snprintf(golden, sizeof golden, "%s/golden.json", model);
+    snprintf(golden, sizeof golden, "%s/tests/data/clip/golden.json", src);
     json_error_t je;
     json_t *g = json_load_file(golden, 0, &je), *imgs = json_object_get(g, "images"), *it;
     size_t i;
     int seen = 0;
     json_array_foreach(imgs, i, it) {
-        if (strcmp(json_string_value(json_object_get(it, "file")), "chelsea.png")) continue;
+        if (strcmp(json_string_value(json_object_get(it, "file")), "tests/data/clip/inputs/rgb_61x45.png")) continue;
         json_t *e = json_object_get(it, "embedding");
         CHECK((int)json_array_size(e) == dim);
         float ref[64];
@@ -286,8 +287,8 @@ TEST(searches_under_the_lock_survive_swaps) {
 }
 
 int main(void) {
-    shared = test_shared();
-    snprintf(model, sizeof model, "%s/fixtures/clip/clip-tiny-b32", shared);
+    src = test_source();
+    snprintf(model, sizeof model, "%s/models/demo/clip", src);
     snprintf(tmp, sizeof tmp, "/tmp/seer-test-search-XXXXXX");
     if (!mkdtemp(tmp)) return 1;
     snprintf(db, sizeof db, "%s/db", tmp);
