@@ -3,7 +3,9 @@
 #
 # 1. tools/setup.sh (Debian packages, the FAISS C API) without its build step;
 # 2. a Release build in build/ and the whole ctest suite;
-# 3. an AddressSanitizer + UBSan build in build-asan/ and the unit tests again.
+# 3. an AddressSanitizer + UBSan build in build-asan/ and the unit tests again;
+# 4. a build without SIMD flags (SEER_SIMD=OFF) in build-nosimd/, so the
+#    scalar fallbacks of the AVX2/F16C/FMA code run, and the unit tests again.
 # Tests that need ../shared (fixtures, photos) skip with a message when it is
 # absent. Idempotent; reuses the build directories.
 set -euo pipefail
@@ -40,3 +42,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j1 -L unit)
+
+echo "== SIMD-off build (scalar fallbacks) + unit tests"
+cmake -S . -B build-nosimd -DCMAKE_BUILD_TYPE=Release -DSEER_SIMD=OFF >/dev/null
+cmake --build build-nosimd -j"$jobs"
+(cd build-nosimd && ctest --output-on-failure -j1 -L unit)
