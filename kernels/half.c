@@ -30,7 +30,12 @@ float f16_to_f32(uint16_t h) {
         mant &= 0x3ff;
         return bits_f32(sign | ((uint32_t)(e + 112) << 23) | (mant << 13));
     }
-    if (exp == 31) return bits_f32(sign | 0x7f800000u | (mant << 13)); /* inf / NaN */
+    if (exp == 31) {
+        if (!mant) return bits_f32(sign | 0x7f800000u);      /* inf */
+        /* NaN: sign and payload kept, made quiet, as F16C's vcvtph2ps does:
+         * f16_to_f32_n gives the same bits in its vector body and its tail */
+        return bits_f32(sign | 0x7fc00000u | (mant << 13));
+    }
     return bits_f32(sign | ((exp + 112) << 23) | (mant << 13));
 }
 

@@ -10,7 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* IEEE binary16 <-> binary32 (subnormals, inf and NaN handled). */
+/* IEEE binary16 <-> binary32 (subnormals, inf and NaN handled; a NaN half
+ * widens to a quiet NaN with its sign and payload, as F16C does). */
 float    f16_to_f32(uint16_t h);
 uint16_t f32_to_f16(float f);                   /* round to nearest even */
 /* bfloat16 <-> binary32. */

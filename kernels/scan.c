@@ -1,6 +1,8 @@
 /* kernels/scan.c — see scan.h. */
 #include "scan.h"
 
+#include <stddef.h>
+
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif

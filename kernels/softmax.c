@@ -3,6 +3,7 @@
 #include "vmath.h"
 
 #include <math.h>
+#include <stddef.h>
 
 void softmax_rows(float *x, int rows, int cols, int ld, const int *len) {
     for (int r = 0; r < rows; r++) {

@@ -2,9 +2,10 @@
  *
  * vmath_exp8 computes e^x for 8 floats with a Cephes-style range reduction
  * (x = n ln2 + r, |r| <= ln2/2) and a degree-6 polynomial: relative error
- * about 2e-7 over the finite range, exact 0 below -87.3 (inputs are clamped,
- * so -inf gives 0 and +inf saturates at FLT_MAX-ish). A scalar twin,
- * vmath_expf, computes the same formula so that vector tails agree with it.
+ * about 2e-7 over [-87.3, 88.3]. Inputs are clamped to that range, so below
+ * it (-inf included) the result is FLT_MIN (about 1.2e-38, not 0) and above
+ * it (+inf included) about 2.4e38. A scalar twin, vmath_expf, computes the
+ * same formula so that vector tails agree with it.
  */
 #ifndef SEER_VMATH_H
 #define SEER_VMATH_H

@@ -4,7 +4,9 @@
 # 1. tools/setup.sh (Debian packages, the FAISS C API) without its build step;
 # 2. a Release build in build/ and the whole ctest suite;
 # 3. an AddressSanitizer + UBSan build in build-asan/: the unit tests and the
-#    server integration tests (cli_serve*, cli_browser*) again.
+#    server integration tests (cli_serve*, cli_browser*) again;
+# 4. a build without SIMD flags (SEER_SIMD=OFF) in build-nosimd/, so the
+#    scalar fallbacks of the AVX2/F16C/FMA code run, and the unit tests again.
 # Every test runs on the repository's own data (tests/data, samples/,
 # models/demo/); ../shared, when present, adds cross-checks. Idempotent;
 # reuses the build directories.
@@ -43,3 +45,8 @@ cmake --build build-asan -j"$jobs"
 (cd build-asan && export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    LSAN_OPTIONS=suppressions="$root/tests/lsan.supp" &&
  ctest --output-on-failure -j1 -L unit && ctest --output-on-failure -j1 -R '^cli_(serve|browser)')
+
+echo "== SIMD-off build (scalar fallbacks) + unit tests"
+cmake -S . -B build-nosimd -DCMAKE_BUILD_TYPE=Release -DSEER_SIMD=OFF >/dev/null
+cmake --build build-nosimd -j"$jobs"
+(cd build-nosimd && ctest --output-on-failure -j1 -L unit)
