@@ -175,11 +175,12 @@ static int seq_add(unpickler *up, pv *seq, pv *item) {
     return ST_OK;
 }
 
-static pv *make_tuple(unpickler *up, pv **items, size_t n) {
+/* A tuple of the n values at up->stack[from..from+n) (which may be past sp). */
+static pv *make_tuple(unpickler *up, size_t from, size_t n) {
     pv *t = pv_new(up, PV_TUPLE);
     if (!t) return NULL;
     for (size_t i = 0; i < n; i++)
-        if (seq_add(up, t, items[i])) return NULL;
+        if (seq_add(up, t, up->stack[from + i])) return NULL;
     return t;
 }
 
@@ -420,14 +421,14 @@ static int run(unpickler *up, pv **result) {
             break;
         case 't': /* TUPLE */
             if ((rc = pop_mark(up, &from, &cnt))) return rc;
-            if ((rc = push(up, make_tuple(up, up->stack + from, cnt)))) return rc;
+            if ((rc = push(up, make_tuple(up, from, cnt)))) return rc;
             break;
         case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
             size_t n = (size_t)(op - 0x84);
             size_t floor = up->nmarks ? up->marks[up->nmarks - 1] : 0;
             if (up->sp - floor < n) return FAIL(up, ST_FORMAT, "stack underflow");
             up->sp -= n;
-            if ((rc = push(up, make_tuple(up, up->stack + up->sp, n)))) return rc;
+            if ((rc = push(up, make_tuple(up, up->sp, n)))) return rc;
             break;
         }
         case 'X': /* BINUNICODE */
