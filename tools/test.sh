@@ -40,3 +40,14 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    ctest --output-on-failure -j1 -L unit)
+
+# ---------------------------------------------------------------- fuzzing
+# The libFuzzer targets (tests/fuzz) built with clang: the committed crash
+# inputs replayed, then each target fuzzed briefly (tools/fuzz.sh; a campaign
+# is `tools/fuzz.sh 600`).
+echo "== fuzz targets (replay regressions, 12 s each)"
+if ! command -v clang >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang ||
+    { echo "test.sh: could not install clang for the fuzz targets" >&2; exit 1; }
+fi
+tools/fuzz.sh 12
