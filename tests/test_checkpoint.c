@@ -675,6 +675,44 @@ TEST(pickle_memory_bound) {
     free(p);
 }
 
+/* A 14 MB safetensors header took ~260 MB as one jansson tree (the 100 MB
+ * cap allowed ~2 GB); entries are now parsed one at a time. Three shapes: a
+ * huge entry, many metadata pairs, many small tensors. */
+TEST(safetensors_memory_bound) {
+    size_t cap = 15u << 20, n;
+    char *h = malloc(cap);
+    for (int kind = 0; kind < 3; kind++) {
+        n = 0;
+        if (kind == 0) {
+            n += (size_t)sprintf(h + n, "{\"a\":{\"dtype\":\"F32\",\"shape\":[");
+            while (n < (14u << 20)) h[n++] = '1', h[n++] = ',';
+            n += (size_t)sprintf(h + n, "1],\"data_offsets\":[0,4]}}");
+        } else if (kind == 1) {
+            n += (size_t)sprintf(h + n, "{\"__metadata__\":{");
+            for (int i = 0; n < (14u << 20); i++) n += (size_t)sprintf(h + n, "%s\"%x\":\"\"", i ? "," : "", i);
+            n += (size_t)sprintf(h + n, "}}");
+        } else {
+            h[n++] = '{';
+            for (int i = 0; n < (14u << 20); i++)
+                n += (size_t)sprintf(h + n, "%s\"%x\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}",
+                                     i ? "," : "", i);
+            n += (size_t)sprintf(h + n, "}");
+        }
+        h[n] = 0;
+        write_st(tpath("bighdr.safetensors"), h, "", 0, 0);
+        int measured = rss_reset() == 0;
+        checkpoint *ck = NULL;
+        int rc = checkpoint_open_file(tpath("bighdr.safetensors"), &ck);
+        long mb = rss_peak_mb();
+        printf("  kind %d: %zu-byte header, rc %d, peak %ld MB\n", kind, n, rc, mb);
+        CHECK_MSG(rc == (kind == 0 ? ST_FORMAT : ST_OK), "kind %d: %s", kind, status_message());
+        if (kind == 1 && ck) CHECK(checkpoint_count(ck) == 0);
+        if (measured && mb >= 0) CHECK_MSG(mb < 100, "kind %d: peak %ld MB for a 14 MB header", kind, mb);
+        checkpoint_close(ck);
+    }
+    free(h);
+}
+
 /* ------------------------------------------------------- torch.save fixtures */
 
 static void check_against(checkpoint *ck, json_t *exp, const char *what) {
@@ -813,6 +851,7 @@ int main(void) {
     RUN(zip_nul_in_name);
     RUN(pickle_empty_mark_tuple);
     RUN(pickle_memory_bound);
+    RUN(safetensors_memory_bound);
     RUN(clip_fixture);
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();
