@@ -210,6 +210,37 @@ int image_orient(image_t *img, int orientation) {
 
 /* ---------------------------------------------------------------- decode */
 
+/* 1 when every DHT segment of the JPEG is well-formed: each table's 16 code
+ * counts sum to at most 256 and its values fit the segment. Debian's stb
+ * (git 2022-09) trusts the counts and writes past its 257-entry size table
+ * (fixed upstream later); seer refuses such a file before stb sees it.
+ * Entropy-coded data is skipped to the next marker (DHT may follow a
+ * progressive scan). */
+static int jpeg_dht_ok(const uint8_t *b, size_t n) {
+    size_t p = 2;
+    while (p + 4 <= n) {
+        if (b[p] != 0xFF) { p++; continue; }          /* entropy-coded data */
+        uint8_t m = b[p + 1];
+        if (m == 0xFF) { p++; continue; }              /* fill byte */
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) { p += 2; continue; }  /* stuffing, RSTn, SOI, TEM */
+        if (m == 0xD9) return 1;                       /* EOI */
+        size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
+        if (len < 2 || len > n - p - 2) return 1;      /* truncated: stb reports it */
+        if (m == 0xC4) {
+            const uint8_t *q = b + p + 4, *end = b + p + 2 + len;
+            while (q < end) {
+                if (end - q < 17) return 0;
+                unsigned total = 0;
+                for (int i = 1; i <= 16; i++) total += q[i];
+                if (total > 256 || (size_t)(end - q - 17) < total) return 0;
+                q += 17 + total;
+            }
+        }
+        p += 2 + len;
+    }
+    return 1;
+}
+
 int image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
                  image_t *out, const char **format) {
     image_opts def = image_opts_default();
@@ -228,6 +259,9 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     long long hw, hh;
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
+
+    if (fmt && strcmp(fmt, "jpeg") == 0 && !jpeg_dht_ok(b, n))
+        return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) {
