@@ -306,7 +306,7 @@ int safetensors_parse(const char *path, const uint8_t *data, size_t size, safete
                              st->tensors[i].name);
             goto fail;
         }
-    qsort(st->meta, st->nmeta, 2 * sizeof *st->meta, by_key);
+    if (st->nmeta) qsort(st->meta, st->nmeta, 2 * sizeof *st->meta, by_key);
     for (size_t i = 1; i < st->nmeta; i++)
         if (strcmp(st->meta[2 * i - 2], st->meta[2 * i]) == 0) {
             rc = status_fail(ST_FORMAT, "%s: header is not valid JSON: duplicate key \"%s\" in "
