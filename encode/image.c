@@ -210,6 +210,24 @@ int image_orient(image_t *img, int orientation) {
 
 /* ---------------------------------------------------------------- decode */
 
+/* The maxval of a binary PNM header ("P5"/"P6", width, height, maxval, with
+ * '#' comments), or -1 when it cannot be read (stb then reports the header). */
+static long pnm_maxval(const uint8_t *b, size_t n) {
+    size_t p = 2;
+    long v = -1;
+    for (int field = 0; field < 3; field++) {
+        for (;;) {                                     /* whitespace and comments */
+            while (p < n && (b[p] == ' ' || (b[p] >= '\t' && b[p] <= '\r'))) p++;
+            if (p < n && b[p] == '#') { while (p < n && b[p] != '\n' && b[p] != '\r') p++; continue; }
+            break;
+        }
+        if (p >= n || b[p] < '0' || b[p] > '9') return -1;
+        for (v = 0; p < n && b[p] >= '0' && b[p] <= '9'; p++)
+            if ((v = v * 10 + (b[p] - '0')) > 1000000) return -1;
+    }
+    return v;
+}
+
 /* 1 when every DHT segment of the JPEG is well-formed: each table's 16 code
  * counts sum to at most 256 and its values fit the segment. Debian's stb
  * (git 2022-09) trusts the counts and writes past its 257-entry size table
@@ -262,6 +280,11 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
 
     if (fmt && strcmp(fmt, "jpeg") == 0 && !jpeg_dht_ok(b, n))
         return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
+
+    /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
+     * then reads twice the buffer it made (heap overflow); refuse those. */
+    if (fmt && strcmp(fmt, "pnm") == 0 && pnm_maxval(b, n) > 255)
+        return status_fail(ST_UNSUPPORTED, "%s: 16-bit pnm (maxval %ld) is not supported", what, pnm_maxval(b, n));
 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) {
