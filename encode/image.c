@@ -243,17 +243,18 @@ static int jpeg_dht_ok(const uint8_t *b, size_t n) {
         if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) { p += 2; continue; }  /* stuffing, RSTn, SOI, TEM */
         if (m == 0xD9) return 1;                       /* EOI */
         size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
-        if (len < 2 || len > n - p - 2) return 1;      /* truncated: stb reports it */
-        if (m == 0xC4) {
-            const uint8_t *q = b + p + 4, *end = b + p + 2 + len;
-            while (q < end) {
-                if (end - q < 17) return 0;
+        if (len < 2) return 1;                         /* stb reports it */
+        if (m == 0xC4) {                               /* tables in the bytes there are (stb reads a cut one too) */
+            const uint8_t *q = b + p + 4, *end = b + (len > n - p - 2 ? n : p + 2 + len);
+            while (end - q >= 17) {
                 unsigned total = 0;
                 for (int i = 1; i <= 16; i++) total += q[i];
-                if (total > 256 || (size_t)(end - q - 17) < total) return 0;
+                if (total > 256) return 0;
+                if ((size_t)(end - q - 17) < total) break;
                 q += 17 + total;
             }
         }
+        if (len > n - p - 2) return 1;                 /* truncated: stb reports it */
         p += 2 + len;
     }
     return 1;
