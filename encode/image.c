@@ -244,15 +244,20 @@ static int jpeg_dht_ok(const uint8_t *b, size_t n) {
         if (m == 0xD9) return 1;                       /* EOI */
         size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
         if (len < 2) return 1;                         /* stb reports it */
-        if (m == 0xC4) {                               /* tables in the bytes there are (stb reads a cut one too) */
-            const uint8_t *q = b + p + 4, *end = b + (len > n - p - 2 ? n : p + 2 + len);
-            while (end - q >= 17) {
+        if (m == 0xC4) {
+            /* the tables as stb reads them: while the segment has bytes left,
+             * a 17-byte header and its values, even past the segment's end
+             * (stb builds that table, then fails) or the file's (zeros) */
+            long left = (long)len - 2;
+            size_t q = p + 4;
+            while (left > 0 && q < n) {
                 unsigned total = 0;
-                for (int i = 1; i <= 16; i++) total += q[i];
+                for (size_t i = 1; i <= 16; i++) total += q + i < n ? b[q + i] : 0;
                 if (total > 256) return 0;
-                if ((size_t)(end - q - 17) < total) break;
+                left -= 17 + (long)total;
                 q += 17 + total;
             }
+            if (left != 0) return 1;                   /* stb reports the bad segment */
         }
         if (len > n - p - 2) return 1;                 /* truncated: stb reports it */
         p += 2 + len;
