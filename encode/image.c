@@ -284,7 +284,8 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
-    if (fmt && strcmp(fmt, "jpeg") == 0 && !jpeg_dht_ok(b, n))
+    /* stb takes anything starting with SOI as a JPEG (junk before the next marker is skipped) */
+    if (n >= 2 && b[0] == 0xFF && b[1] == 0xD8 && !jpeg_dht_ok(b, n))
         return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
 
     /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
