@@ -284,8 +284,11 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
-    /* stb takes anything starting with SOI as a JPEG (junk before the next marker is skipped) */
-    if (n >= 2 && b[0] == 0xFF && b[1] == 0xD8 && !jpeg_dht_ok(b, n))
+    /* stb takes anything starting with SOI (after any 0xFF fill bytes) as a
+     * JPEG, and skips junk before each marker */
+    size_t soi = 0;
+    while (soi < n && b[soi] == 0xFF) soi++;
+    if (soi >= 1 && soi < n && b[soi] == 0xD8 && !jpeg_dht_ok(b + soi - 1, n - soi + 1))
         return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
 
     /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
