@@ -228,6 +228,20 @@ static long pnm_maxval(const uint8_t *b, size_t n) {
     return v;
 }
 
+/* 1 when every PNG chunk up to IEND lies inside the file. stb reserves a
+ * chunk's claimed IDAT length before reading it, so a 76-byte file claiming
+ * a 1 GB IDAT chunk allocated 2 GB. */
+static int png_chunks_ok(const uint8_t *b, size_t n) {
+    size_t p = 8;
+    while (p + 8 <= n) {
+        uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
+        if (len > n - p - 8 || n - p - 8 - len < 4) return 0;  /* data and CRC */
+        if (memcmp(b + p + 4, "IEND", 4) == 0) return 1;
+        p += 12 + (size_t)len;
+    }
+    return 1;   /* no IEND: stb reports it */
+}
+
 /* 1 when every DHT segment of the JPEG is well-formed: each table's 16 code
  * counts sum to at most 256 and its values fit the segment. Debian's stb
  * (git 2022-09) trusts the counts and writes past its 257-entry size table
@@ -284,6 +298,8 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
+    if (fmt && strcmp(fmt, "png") == 0 && !png_chunks_ok(b, n))
+        return status_fail(ST_FORMAT, "%s: corrupt or truncated png (a chunk runs past the end of the file)", what);
     /* stb takes anything starting with SOI (after any 0xFF fill bytes) as a
      * JPEG, and skips junk before each marker */
     size_t soi = 0;
