@@ -211,7 +211,9 @@ int image_orient(image_t *img, int orientation) {
 /* ---------------------------------------------------------------- decode */
 
 /* The maxval of a binary PNM header ("P5"/"P6", width, height, maxval, with
- * '#' comments), or -1 when it cannot be read (stb then reports the header). */
+ * '#' comments), -1 when it cannot be read (stb then reports the header), or
+ * -2 when a number is over 1000000 (stb's reader overflows an int on ten
+ * digits). */
 static long pnm_maxval(const uint8_t *b, size_t n) {
     size_t p = 2;
     long v = -1;
@@ -223,7 +225,7 @@ static long pnm_maxval(const uint8_t *b, size_t n) {
         }
         if (p >= n || b[p] < '0' || b[p] > '9') return -1;
         for (v = 0; p < n && b[p] >= '0' && b[p] <= '9'; p++)
-            if ((v = v * 10 + (b[p] - '0')) > 1000000) return -1;
+            if ((v = v * 10 + (b[p] - '0')) > 1000000) return -2;
     }
     return v;
 }
@@ -309,8 +311,9 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
 
     /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
      * then reads twice the buffer it made (heap overflow); refuse those. */
-    if (fmt && strcmp(fmt, "pnm") == 0 && pnm_maxval(b, n) > 255)
-        return status_fail(ST_UNSUPPORTED, "%s: 16-bit pnm (maxval %ld) is not supported", what, pnm_maxval(b, n));
+    long maxval = fmt && strcmp(fmt, "pnm") == 0 ? pnm_maxval(b, n) : 0;
+    if (maxval == -2) return status_fail(ST_FORMAT, "%s: corrupt pnm header (a number is out of range)", what);
+    if (maxval > 255) return status_fail(ST_UNSUPPORTED, "%s: 16-bit pnm (maxval %ld) is not supported", what, maxval);
 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) {
