@@ -210,6 +210,77 @@ int image_orient(image_t *img, int orientation) {
 
 /* ---------------------------------------------------------------- decode */
 
+/* The maxval of a binary PNM header ("P5"/"P6", width, height, maxval, with
+ * '#' comments), -1 when it cannot be read (stb then reports the header), or
+ * -2 when a number is over 1000000 (stb's reader overflows an int on ten
+ * digits). */
+static long pnm_maxval(const uint8_t *b, size_t n) {
+    size_t p = 2;
+    long v = -1;
+    for (int field = 0; field < 3; field++) {
+        for (;;) {                                     /* whitespace and comments */
+            while (p < n && (b[p] == ' ' || (b[p] >= '\t' && b[p] <= '\r'))) p++;
+            if (p < n && b[p] == '#') { while (p < n && b[p] != '\n' && b[p] != '\r') p++; continue; }
+            break;
+        }
+        if (p >= n || b[p] < '0' || b[p] > '9') return -1;
+        for (v = 0; p < n && b[p] >= '0' && b[p] <= '9'; p++)
+            if ((v = v * 10 + (b[p] - '0')) > 1000000) return -2;
+    }
+    return v;
+}
+
+/* 1 when every PNG chunk up to IEND lies inside the file. stb reserves a
+ * chunk's claimed IDAT length before reading it, so a 76-byte file claiming
+ * a 1 GB IDAT chunk allocated 2 GB. */
+static int png_chunks_ok(const uint8_t *b, size_t n) {
+    size_t p = 8;
+    while (p + 8 <= n) {
+        uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
+        if (len > n - p - 8 || n - p - 8 - len < 4) return 0;  /* data and CRC */
+        if (memcmp(b + p + 4, "IEND", 4) == 0) return 1;
+        p += 12 + (size_t)len;
+    }
+    return 1;   /* no IEND: stb reports it */
+}
+
+/* 1 when every DHT segment of the JPEG is well-formed: each table's 16 code
+ * counts sum to at most 256 and its values fit the segment. Debian's stb
+ * (git 2022-09) trusts the counts and writes past its 257-entry size table
+ * (fixed upstream later); seer refuses such a file before stb sees it.
+ * Entropy-coded data is skipped to the next marker (DHT may follow a
+ * progressive scan). */
+static int jpeg_dht_ok(const uint8_t *b, size_t n) {
+    size_t p = 2;
+    while (p + 4 <= n) {
+        if (b[p] != 0xFF) { p++; continue; }          /* entropy-coded data */
+        uint8_t m = b[p + 1];
+        if (m == 0xFF) { p++; continue; }              /* fill byte */
+        if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) { p += 2; continue; }  /* stuffing, RSTn, SOI, TEM */
+        if (m == 0xD9) return 1;                       /* EOI */
+        size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
+        if (len < 2) return 1;                         /* stb reports it */
+        if (m == 0xC4) {
+            /* the tables as stb reads them: while the segment has bytes left,
+             * a 17-byte header and its values, even past the segment's end
+             * (stb builds that table, then fails) or the file's (zeros) */
+            long left = (long)len - 2;
+            size_t q = p + 4;
+            while (left > 0 && q < n) {
+                unsigned total = 0;
+                for (size_t i = 1; i <= 16; i++) total += q + i < n ? b[q + i] : 0;
+                if (total > 256) return 0;
+                left -= 17 + (long)total;
+                q += 17 + total;
+            }
+            if (left != 0) return 1;                   /* stb reports the bad segment */
+        }
+        if (len > n - p - 2) return 1;                 /* truncated: stb reports it */
+        p += 2 + len;
+    }
+    return 1;
+}
+
 int image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
                  image_t *out, const char **format) {
     image_opts def = image_opts_default();
@@ -228,6 +299,21 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     long long hw, hh;
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
+
+    if (fmt && strcmp(fmt, "png") == 0 && !png_chunks_ok(b, n))
+        return status_fail(ST_FORMAT, "%s: corrupt or truncated png (a chunk runs past the end of the file)", what);
+    /* stb takes anything starting with SOI (after any 0xFF fill bytes) as a
+     * JPEG, and skips junk before each marker */
+    size_t soi = 0;
+    while (soi < n && b[soi] == 0xFF) soi++;
+    if (soi >= 1 && soi < n && b[soi] == 0xD8 && !jpeg_dht_ok(b + soi - 1, n - soi + 1))
+        return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
+
+    /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
+     * then reads twice the buffer it made (heap overflow); refuse those. */
+    long maxval = fmt && strcmp(fmt, "pnm") == 0 ? pnm_maxval(b, n) : 0;
+    if (maxval == -2) return status_fail(ST_FORMAT, "%s: corrupt pnm header (a number is out of range)", what);
+    if (maxval > 255) return status_fail(ST_UNSUPPORTED, "%s: 16-bit pnm (maxval %ld) is not supported", what, maxval);
 
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) {

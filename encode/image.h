@@ -10,7 +10,8 @@
  *
  * Formats (stb_image, compiled in encode/stb_impl.c): JPEG baseline and
  * progressive (incl. Adobe CMYK), PNG (1-16 bit, palette, grey, alpha,
- * interlaced), BMP, GIF (first frame only), TGA, PNM (P5/P6).
+ * interlaced), BMP, GIF (first frame only), TGA, PNM (P5/P6, 8-bit;
+ * 16-bit PNM is refused with ST_UNSUPPORTED).
  *
  * Semantics follow PIL `Image.open(f).convert("RGB")`:
  *   - alpha is dropped, NOT composited onto a background;

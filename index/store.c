@@ -790,6 +790,17 @@ int store_lookup_hash(store *st, const uint8_t hash[16], uint64_t *id) {
     return store_read(st, lookup_hash_body, &c, "looking up a hash");
 }
 
+/* A decoded record as the caller's copy (path and format cut to fit). */
+static void img_copy(const img_rec *r, uint64_t id, store_image *o) {
+    memset(o, 0, sizeof *o);
+    o->id = id;
+    memcpy(o->path, r->path, r->path_len < STORE_PATH_MAX ? r->path_len : STORE_PATH_MAX - 1);
+    memcpy(o->hash, r->hash, 16);
+    o->size = r->size; o->mtime_ns = r->mtime_ns; o->added_ns = r->added_ns;
+    o->width = r->width; o->height = r->height; o->n_paths = r->n_paths;
+    memcpy(o->format, r->format, r->format_len < STORE_FORMAT_MAX ? r->format_len : STORE_FORMAT_MAX - 1);
+}
+
 static int get_image_body(store *st, MDB_txn *txn, void *vctx) {
     get_ctx *c = vctx;
     MDB_val d;
@@ -797,14 +808,16 @@ static int get_image_body(store *st, MDB_txn *txn, void *vctx) {
     int rc = get_image(st, txn, c->id, &d, &r);
     if (rc == MDB_NOTFOUND) { status_fail(ST_NOT_FOUND, "image %llu is not in %s", (unsigned long long)c->id, st->dir); return rc; }
     if (rc) return rc;
-    store_image *o = c->out;
-    memset(o, 0, sizeof *o);
-    o->id = c->id;
-    memcpy(o->path, r.path, r.path_len < STORE_PATH_MAX ? r.path_len : STORE_PATH_MAX - 1);
-    memcpy(o->hash, r.hash, 16);
-    o->size = r.size; o->mtime_ns = r.mtime_ns; o->added_ns = r.added_ns;
-    o->width = r.width; o->height = r.height; o->n_paths = r.n_paths;
-    memcpy(o->format, r.format, r.format_len < STORE_FORMAT_MAX ? r.format_len : STORE_FORMAT_MAX - 1);
+    img_copy(&r, c->id, c->out);
+    return 0;
+}
+
+int store_image_decode(uint64_t id, const void *val, size_t n, store_image *out) {
+    MDB_val v = {n, (void *)val};
+    img_rec r;
+    memset(out, 0, sizeof *out);
+    if (!val || img_decode(&v, &r)) return status_fail(ST_FORMAT, "image record %llu is malformed", (unsigned long long)id);
+    img_copy(&r, id, out);
     return 0;
 }
 

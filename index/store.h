@@ -181,6 +181,10 @@ int  store_lookup_path(store *st, const char *path, store_path_info *out);
 /* The id holding content hash; ST_NOT_FOUND when none. */
 int  store_lookup_hash(store *st, const uint8_t hash[16], uint64_t *id);
 int  store_get_image(store *st, uint64_t id, store_image *out);
+/* Decode the n bytes of an "images" table value (id's record, as LMDB holds
+ * it) into *out, the way store_get_image does. ST_FORMAT when the bytes are
+ * not a well-formed record. Needs no store (the fuzz target uses it). */
+int  store_image_decode(uint64_t id, const void *val, size_t n, store_image *out);
 /* Copy the vector (dim floats) of id into out. */
 int  store_get_vector(store *st, uint64_t id, float *out);
 /* The thumbnail of id as a malloc'd copy (caller frees); ST_NOT_FOUND if none. */

@@ -230,6 +230,29 @@ static int int_field(json_t *o, const char *name, long lo, long hi, long def, lo
     return 0;
 }
 
+int chat_api_check_body(const char *body, size_t n, const char *want_last, char *err, size_t ecap) {
+    json_error_t jerr;
+    json_t *o = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+    conversation cv = {0};
+    uint64_t id = 0;
+    double x;
+    long l;
+    int bad = 1;
+    if (!o) snprintf(err, ecap, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+    else if (!json_is_object(o)) snprintf(err, ecap, "the JSON body must be an object");
+    else if (parse_image_id(json_object_get(o, "image_id"), &id) < 0) snprintf(err, ecap, "bad \"image_id\"");
+    else if (parse_messages(json_object_get(o, "messages"), want_last, &cv, err, ecap)) {}
+    else if (num_field(o, "temperature", 0, 0, 2, 0.2, &x, err, ecap) || num_field(o, "top_p", 0, 1, 1, 1, &x, err, ecap) ||
+             int_field(o, "num_beams", 1, CHAT_MAX_BEAMS, 1, &l, err, ecap) ||
+             int_field(o, "max_tokens", 1, CHAT_MAX_TOKENS, 256, &l, err, ecap) ||
+             int_field(o, "top_k", 0, 1000000, 0, &l, err, ecap) ||
+             int_field(o, "seed", 0, (long)((1ull << 53) - 1), 0, &l, err, ecap)) {}
+    else bad = 0;
+    conversation_free(&cv);
+    json_decref(o);
+    return bad ? -1 : 0;
+}
+
 /* ---------------------------------------------------------------- the job */
 
 typedef struct {

@@ -113,6 +113,12 @@ int  feedback_api_handle(server *s, struct mg_connection *c);
 /* The "chat" object of /api/stats (false without a chat model). New reference. */
 json_t *chat_api_stats(server *s);
 
+/* The JSON-body checks of POST /api/chat (want_last "user") and of the
+ * messages of POST /api/feedback (want_last "assistant"): the object, image_id,
+ * messages and the sampling fields, without a server or a store. 0, or -1
+ * with err set. For tests/fuzz/fuzz_chat_body.c. */
+int  chat_api_check_body(const char *body, size_t n, const char *want_last, char *err, size_t ecap);
+
 /* ---------------------------------------------------------------- page.c */
 
 /* "/", "/index.html", "/app.js", "/style.css"; 0 when path is none of them. */

@@ -491,13 +491,13 @@ typedef struct { const char *name; const void *data; size_t n; uint16_t method; 
 
 /* A minimal ZIP writer (stored entries); zip64 puts sizes/offsets in ZIP64
  * extra fields and adds the ZIP64 EOCD record and locator. */
-static void write_zip(const char *path, const zfile *f, int nf, int zip64) {
+static void write_zip_n(const char *path, const zfile *f, int nf, int zip64, const size_t *nlens) {
     static uint8_t out[1 << 16];
     size_t n = 0, offs[16];
 #define W(v, k) do { for (int i_ = 0; i_ < (k); i_++) out[n++] = (uint8_t)((uint64_t)(v) >> 8 * i_); } while (0)
     for (int i = 0; i < nf; i++) {
         offs[i] = n;
-        size_t nl = strlen(f[i].name);
+        size_t nl = nlens ? nlens[i] : strlen(f[i].name);
         W(0x04034b50, 4); W(20, 2); W(0, 2); W(f[i].method, 2); W(0, 4); W(0, 4);
         W(f[i].n, 4); W(f[i].n, 4); W(nl, 2); W(3, 2);
         memcpy(out + n, f[i].name, nl); n += nl;
@@ -506,7 +506,7 @@ static void write_zip(const char *path, const zfile *f, int nf, int zip64) {
     }
     size_t cdoff = n;
     for (int i = 0; i < nf; i++) {
-        size_t nl = strlen(f[i].name);
+        size_t nl = nlens ? nlens[i] : strlen(f[i].name);
         W(0x02014b50, 4); W(45, 2); W(45, 2); W(0, 2); W(f[i].method, 2); W(0, 4); W(0, 4);
         W(zip64 ? 0xffffffffu : f[i].n, 4); W(zip64 ? 0xffffffffu : f[i].n, 4);
         W(nl, 2); W(zip64 ? 28 : 0, 2); W(0, 2); W(0, 2); W(0, 2); W(0, 4);
@@ -529,6 +529,9 @@ static void write_zip(const char *path, const zfile *f, int nf, int zip64) {
 #undef W
     write_bytes(path, out, n);
 }
+
+/* Names are C strings. */
+static void write_zip(const char *path, const zfile *f, int nf, int zip64) { write_zip_n(path, f, nf, zip64, NULL); }
 
 TEST(zip_by_hand) {
     bytes x;
@@ -585,6 +588,140 @@ TEST(zip_by_hand) {
     }
     CHECK_MSG(opened == 0, "%d truncated archives opened", opened);
     free(buf);
+}
+
+/* ------------------------------------------------------- fuzzing regressions */
+
+/* Peak resident memory since rss_reset(), in MB above the resident memory at
+ * the reset; rss_reset fails when /proc cannot tell or under ASan (the
+ * checks are then skipped; the Release run makes them). */
+static long rss_field_kb(const char *field) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t fl = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, fl)) v = atol(line + fl);
+    if (f) fclose(f);
+    return v;
+}
+static long rss_base_kb;
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RSS_UNDER_ASAN 1
+#endif
+#endif
+static int rss_reset(void) {
+#ifdef RSS_UNDER_ASAN
+    return -1; /* ASan's quarantine keeps freed memory resident: the peak says nothing */
+#endif
+    FILE *f = fopen("/proc/self/clear_refs", "w");
+    if (!f) return -1;
+    int ok = fputs("5", f) >= 0;  /* 5: reset the peak (VmHWM) to the current RSS */
+    if (fclose(f) || !ok) return -1;
+    rss_base_kb = rss_field_kb("VmRSS:");
+    return rss_base_kb < 0 ? -1 : 0;
+}
+static long rss_peak_mb(void) {
+    long hwm = rss_field_kb("VmHWM:");
+    return hwm < 0 ? -1 : (hwm - rss_base_kb) / 1024;
+}
+
+/* A ZIP entry name with a NUL byte ("a\0b/data.pkl"): the prefix "a\0b" could
+ * not be spelled back to find the entry (a NULL dereference). */
+TEST(zip_nul_in_name) {
+    bytes x;
+    float data[3] = {10, 20, 30};
+    state_dict_pickle(&x, 3, 1, 1);
+    zfile f[] = {{"a\0b/data.pkl", x.b, x.n, 0}, {"a/data/0", data, 12, 0}};
+    size_t nl[] = {12, 8};
+    write_zip_n(tpath("znul.bin"), f, 2, 0, nl);
+    expect_bad("znul.bin", ST_FORMAT, "NUL");
+}
+
+/* MARK then TUPLE on an empty stack built the tuple from NULL + 0 (UBSan). */
+TEST(pickle_empty_mark_tuple) {
+    static const uint8_t p[] = {0x80, 2, '(', 't', '.'};
+    pickle_tensor *t;
+    size_t n;
+    CHECK(pickle_load_state_dict("mt.pkl", p, sizeof p, &t, &n) == ST_UNSUPPORTED && msg_has("tuple", NULL));
+    static const uint8_t q[] = {0x80, 2, '(', 't', 0x85, '.'};
+    CHECK(pickle_load_state_dict("mt.pkl", q, sizeof q, &t, &n) == ST_UNSUPPORTED && msg_has("tuple", NULL));
+}
+
+/* 10 MB of EMPTY_TUPLE, POP made 4 M values of ~190 bytes each (~770 MB), and
+ * 8 MB of TUPLE1 more (each tuple had room for 16 items); the interpreter now
+ * keeps to PICKLE_MAX_BYTES_PER_BYTE per byte (values are 32 bytes, in slabs). */
+TEST(pickle_memory_bound) {
+    uint8_t *p = malloc(10u << 20);
+    pickle_tensor *t;
+    size_t n;
+    for (int kind = 0; kind < 2; kind++) {
+        size_t len = kind == 0 ? 10u << 20 : 8u << 20;
+        for (size_t i = 0; i < len; i++) p[i] = kind == 0 ? (i % 2 ? '0' : ')') : 0x85;
+        p[0] = 0x80, p[1] = 2, p[2] = 'K', p[3] = 1, p[len - 1] = '.';
+        int measured = rss_reset() == 0;
+        int rc = pickle_load_state_dict("big.pkl", p, len, &t, &n);
+        long mb = rss_peak_mb();
+        printf("  peak %ld MB\n", mb);
+        CHECK_MSG(rc == ST_TOO_LARGE && msg_has("big.pkl", "objects"), "kind %d: %d %s", kind, rc, status_message());
+        if (measured && mb >= 0) CHECK_MSG(mb < 400, "kind %d: peak %ld MB for a %zu MB pickle", kind, mb, len >> 20);
+        else printf("  (peak memory not measured: under ASan, or no /proc/self/clear_refs)\n");
+    }
+    /* memo references: BINGET of one big string, appended many times */
+    size_t len = 8u << 20;
+    memset(p, 0, len);
+    size_t k = 0;
+    p[k++] = 0x80, p[k++] = 2, p[k++] = ']';
+    p[k++] = 'X';
+    uint32_t sl = 1u << 20;
+    memcpy(p + k, &sl, 4), k += 4;
+    memset(p + k, 'a', sl), k += sl;
+    p[k++] = 'q', p[k++] = 0, p[k++] = 'a';
+    while (k + 4 < len) p[k++] = 'h', p[k++] = 0, p[k++] = 'a';
+    p[k++] = '.';
+    CHECK(pickle_load_state_dict("memo.pkl", p, k, &t, &n) != ST_OK);
+    free(p);
+}
+
+/* A 14 MB safetensors header took ~260 MB as one jansson tree (the 100 MB
+ * cap allowed ~2 GB); entries are now parsed one at a time. Three shapes: a
+ * huge entry, many metadata pairs, many small tensors. */
+TEST(safetensors_memory_bound) {
+    size_t cap = 15u << 20, n;
+    char *h = malloc(cap);
+    for (int kind = 0; kind < 3; kind++) {
+        n = 0;
+        if (kind == 0) {
+            n += (size_t)sprintf(h + n, "{\"a\":{\"dtype\":\"F32\",\"shape\":[");
+            while (n < (14u << 20)) h[n++] = '1', h[n++] = ',';
+            n += (size_t)sprintf(h + n, "1],\"data_offsets\":[0,4]}}");
+        } else if (kind == 1) {
+            n += (size_t)sprintf(h + n, "{\"__metadata__\":{");
+            for (int i = 0; n < (14u << 20); i++) n += (size_t)sprintf(h + n, "%s\"%x\":\"\"", i ? "," : "", i);
+            n += (size_t)sprintf(h + n, "}}");
+        } else {
+            h[n++] = '{';
+            for (int i = 0; n < (14u << 20); i++)
+                n += (size_t)sprintf(h + n, "%s\"%x\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0]}",
+                                     i ? "," : "", i);
+            n += (size_t)sprintf(h + n, "}");
+        }
+        h[n] = 0;
+        write_st(tpath("bighdr.safetensors"), h, "", 0, 0);
+        int measured = rss_reset() == 0;
+        checkpoint *ck = NULL;
+        int rc = checkpoint_open_file(tpath("bighdr.safetensors"), &ck);
+        long mb = rss_peak_mb();
+        printf("  kind %d: %zu-byte header, rc %d, peak %ld MB\n", kind, n, rc, mb);
+        CHECK_MSG(rc == (kind == 0 ? ST_FORMAT : ST_OK), "kind %d: %s", kind, status_message());
+        if (kind == 1 && ck) CHECK(checkpoint_count(ck) == 0);
+        if (measured && mb >= 0) CHECK_MSG(mb < 100, "kind %d: peak %ld MB for a 14 MB header", kind, mb);
+        checkpoint_close(ck);
+    }
+    free(h);
 }
 
 /* ------------------------------------------------------- torch.save fixtures */
@@ -751,6 +888,10 @@ int main(void) {
     RUN(zip_by_hand);
     RUN(torch_fixtures);
     RUN(clip_demo);
+    RUN(zip_nul_in_name);
+    RUN(pickle_empty_mark_tuple);
+    RUN(pickle_memory_bound);
+    RUN(safetensors_memory_bound);
     RUN(clip_fixture);
     nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
     return test_summary();

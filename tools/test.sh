@@ -6,7 +6,9 @@
 # 3. an AddressSanitizer + UBSan build in build-asan/: the unit tests and the
 #    server integration tests (cli_serve*, cli_browser*) again;
 # 4. a build without SIMD flags (SEER_SIMD=OFF) in build-nosimd/, so the
-#    scalar fallbacks of the AVX2/F16C/FMA code run, and the unit tests again.
+#    scalar fallbacks of the AVX2/F16C/FMA code run, and the unit tests again;
+# 5. the libFuzzer targets (clang, build-fuzz/): crash inputs replayed, each
+#    target fuzzed for a bounded time (tools/fuzz.sh).
 # Every test runs on the repository's own data (tests/data, samples/,
 # models/demo/); ../shared, when present, adds cross-checks. Idempotent;
 # reuses the build directories.
@@ -50,3 +52,14 @@ echo "== SIMD-off build (scalar fallbacks) + unit tests"
 cmake -S . -B build-nosimd -DCMAKE_BUILD_TYPE=Release -DSEER_SIMD=OFF >/dev/null
 cmake --build build-nosimd -j"$jobs"
 (cd build-nosimd && ctest --output-on-failure -j1 -L unit)
+
+# ---------------------------------------------------------------- fuzzing
+# The libFuzzer targets (tests/fuzz) built with clang: the committed crash
+# inputs replayed, then each target fuzzed briefly (tools/fuzz.sh; a campaign
+# is `tools/fuzz.sh 600`).
+echo "== fuzz targets (replay regressions, 12 s each)"
+if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev ||
+    { echo "test.sh: could not install clang for the fuzz targets" >&2; exit 1; }
+fi
+tools/fuzz.sh 12

@@ -1,5 +1,5 @@
 /* model/pickle.c — see pickle.h. A stack machine over a small value model;
- * every value lives in one registry (up.all) and is freed at the end, so
+ * every value lives in one registry (up.slabs) and is freed at the end, so
  * memo sharing (BINGET) and tied weights need no reference counting. */
 #include "pickle.h"
 #include "status.h"
@@ -22,6 +22,16 @@ typedef enum {
 } global_kind;
 
 typedef struct pv pv;
+
+/* A _rebuild_tensor_v2 result; kept out of pv so that the many small values
+ * stay small (a pickle byte can create a value). */
+typedef struct {
+    pv *storage;
+    int64_t offset;
+    int ndim;
+    int64_t shape[TENSOR_MAX_DIMS], stride[TENSOR_MAX_DIMS];
+} pv_tensor;
+
 struct pv {
     pv_kind kind;
     union {
@@ -31,12 +41,7 @@ struct pv {
         struct { pv **items; size_t n, cap; } seq;   /* TUPLE, LIST; DICT: k0 v0 k1 v1 ... */
         struct { global_kind kind; dtype_t dt; const char *name; } g;  /* GLOBAL */
         struct { dtype_t dt; char *key; int64_t numel; } sto;          /* STORAGE */
-        struct {                                                      /* TENSOR */
-            pv *storage;
-            int64_t offset;
-            int ndim;
-            int64_t shape[TENSOR_MAX_DIMS], stride[TENSOR_MAX_DIMS];
-        } ten;
+        pv_tensor *ten;                                               /* TENSOR (owned) */
     } u;
 };
 
@@ -70,38 +75,33 @@ typedef struct {
     const char    *file;
     const uint8_t *p;        /* (len) the pickle */
     size_t         len, pos;
-    pv           **all;      /* every value created (owned) */
-    size_t         nall, capall;
+    pv           **slabs;    /* every value created (owned): value i is slabs[i / PV_SLAB][i % PV_SLAB] */
+    size_t         nall, capslabs;
     pv           **stack;
     size_t         sp, capstack;
     size_t        *marks;
     size_t         nmarks, capmarks;
     pv           **memo;     /* sparse by index; NULL = unset */
     size_t         capmemo, nmemo_next;
+    size_t         used, budget; /* bytes allocated so far (with malloc's overhead), and the cap */
+    int            err;      /* the code of the last failure (its message is the status message) */
 } unpickler;
 
+/* Every allocation is charged against a budget proportional to the pickle's
+ * size (PICKLE_MAX_BYTES_PER_BYTE), so a small file cannot make the
+ * interpreter allocate without bound through cheap opcodes. */
+#define MALLOC_OVERHEAD 16
+#define PV_SLAB 1024
+
+/* Free what v owns (v itself lives in a slab). */
 static void pv_free(pv *v) {
-    if (!v) return;
     switch (v->kind) {
     case PV_STR: free(v->u.s); break;
     case PV_TUPLE: case PV_LIST: case PV_DICT: free(v->u.seq.items); break;
     case PV_STORAGE: free(v->u.sto.key); break;
+    case PV_TENSOR: free(v->u.ten); break;
     default: break;
     }
-    free(v);
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem, size_t limit) {
-    if (need <= *cap) return 0;
-    if (need > limit) return -1;
-    size_t nc = *cap ? *cap : 16;
-    while (nc < need) nc *= 2;
-    if (nc > limit) nc = limit;
-    void *p = realloc(*arr, nc * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = nc;
-    return 0;
 }
 
 #define FAIL(up, code, ...) fail_at(up, code, __VA_ARGS__)
@@ -113,7 +113,36 @@ static int fail_at(unpickler *up, int code, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(m, sizeof m, fmt, ap);
     va_end(ap);
+    up->err = code;
     return status_fail(code, "%s: pickle byte %zu: %s", up->file, up->pos, m);
+}
+
+/* Count n more bytes against the budget; ST_TOO_LARGE with a message past it. */
+static int charge(unpickler *up, size_t n) {
+    if (n > up->budget - up->used)
+        return FAIL(up, ST_TOO_LARGE, "needs more than %zu MB of memory for a %zu-byte pickle (at most %u "
+                    "bytes per pickle byte): not a state dict", up->budget >> 20, up->len,
+                    PICKLE_MAX_BYTES_PER_BYTE);
+    up->used += n;
+    return ST_OK;
+}
+
+/* Make room for need elements of arr (capacity *cap, doubling), at most
+ * limit of them ("more than LIMIT WHAT" past it). */
+static int grow(unpickler *up, void **arr, size_t *cap, size_t need, size_t elem, size_t limit,
+                const char *what) {
+    if (need <= *cap) return ST_OK;
+    if (need > limit) return FAIL(up, ST_TOO_LARGE, "more than %zu %s", limit, what);
+    size_t nc = *cap ? *cap : need;
+    while (nc < need) nc *= 2;
+    if (nc > limit) nc = limit;
+    int rc = charge(up, (nc - *cap) * elem + (*cap ? 0 : MALLOC_OVERHEAD));
+    if (rc) return rc;
+    void *p = realloc(*arr, nc * elem);
+    if (!p) return FAIL(up, ST_NOMEM, "out of memory");
+    *arr = p;
+    *cap = nc;
+    return ST_OK;
 }
 
 static pv *pv_new(unpickler *up, pv_kind kind) {
@@ -121,24 +150,29 @@ static pv *pv_new(unpickler *up, pv_kind kind) {
         fail_at(up, ST_TOO_LARGE, "more than %u objects", PICKLE_MAX_OBJECTS);
         return NULL;
     }
-    if (grow((void **)&up->all, &up->capall, up->nall + 1, sizeof(pv *), PICKLE_MAX_OBJECTS)) {
-        fail_at(up, ST_NOMEM, "out of memory");
-        return NULL;
+    if (charge(up, sizeof(pv))) return NULL;
+    size_t slab = up->nall / PV_SLAB, i = up->nall % PV_SLAB;
+    if (i == 0) {
+        if (grow(up, (void **)&up->slabs, &up->capslabs, slab + 1, sizeof(pv *),
+                 PICKLE_MAX_OBJECTS / PV_SLAB + 1, "objects"))
+            return NULL;
+        if (!(up->slabs[slab] = malloc(PV_SLAB * sizeof(pv)))) {
+            fail_at(up, ST_NOMEM, "out of memory");
+            return NULL;
+        }
     }
-    pv *v = calloc(1, sizeof *v);
-    if (!v) {
-        fail_at(up, ST_NOMEM, "out of memory");
-        return NULL;
-    }
+    pv *v = &up->slabs[slab][i];
+    memset(v, 0, sizeof *v);
     v->kind = kind;
-    up->all[up->nall++] = v;
+    up->nall++;
     return v;
 }
 
 static int push(unpickler *up, pv *v) {
-    if (!v) return ST_NOMEM; /* message already set by pv_new */
-    if (grow((void **)&up->stack, &up->capstack, up->sp + 1, sizeof(pv *), PICKLE_MAX_STACK))
-        return FAIL(up, ST_TOO_LARGE, "stack deeper than %u (or out of memory)", PICKLE_MAX_STACK);
+    if (!v) return up->err; /* message already set */
+    int rc = grow(up, (void **)&up->stack, &up->capstack, up->sp + 1, sizeof(pv *), PICKLE_MAX_STACK,
+                  "values on the stack");
+    if (rc) return rc;
     up->stack[up->sp++] = v;
     return ST_OK;
 }
@@ -168,18 +202,21 @@ static int pop_mark(unpickler *up, size_t *from, size_t *count) {
 }
 
 static int seq_add(unpickler *up, pv *seq, pv *item) {
-    if (grow((void **)&seq->u.seq.items, &seq->u.seq.cap, seq->u.seq.n + 1, sizeof(pv *),
-             PICKLE_MAX_OBJECTS * 2))
-        return FAIL(up, ST_NOMEM, "out of memory");
+    int rc = grow(up, (void **)&seq->u.seq.items, &seq->u.seq.cap, seq->u.seq.n + 1, sizeof(pv *),
+                  PICKLE_MAX_OBJECTS * 2, "items in a container");
+    if (rc) return rc;
     seq->u.seq.items[seq->u.seq.n++] = item;
     return ST_OK;
 }
 
-static pv *make_tuple(unpickler *up, pv **items, size_t n) {
+/* A tuple of the n values at up->stack[from..from+n) (which may be past sp). */
+static pv *make_tuple(unpickler *up, size_t from, size_t n) {
     pv *t = pv_new(up, PV_TUPLE);
     if (!t) return NULL;
-    for (size_t i = 0; i < n; i++)
-        if (seq_add(up, t, items[i])) return NULL;
+    if (n && grow(up, (void **)&t->u.seq.items, &t->u.seq.cap, n, sizeof(pv *), PICKLE_MAX_OBJECTS * 2,
+                  "items in a container"))
+        return NULL;
+    for (size_t i = 0; i < n; i++) t->u.seq.items[t->u.seq.n++] = up->stack[from + i];
     return t;
 }
 
@@ -212,7 +249,9 @@ static int read_line(unpickler *up, char *buf, size_t cap) {
 static int push_str(unpickler *up, size_t n) {
     if (need(up, n)) return ST_FORMAT;
     pv *v = pv_new(up, PV_STR);
-    if (!v) return ST_NOMEM;
+    if (!v) return up->err;
+    int rc = charge(up, n + 1 + MALLOC_OVERHEAD);
+    if (rc) return rc;
     v->u.s = malloc(n + 1);
     if (!v->u.s) return FAIL(up, ST_NOMEM, "out of memory");
     memcpy(v->u.s, up->p + up->pos, n);
@@ -223,7 +262,7 @@ static int push_str(unpickler *up, size_t n) {
 
 static int push_int(unpickler *up, int64_t i) {
     pv *v = pv_new(up, PV_INT);
-    if (!v) return ST_NOMEM;
+    if (!v) return up->err;
     v->u.i = i;
     return push(up, v);
 }
@@ -232,7 +271,7 @@ static int push_global(unpickler *up, const char *module, const char *name) {
     for (size_t i = 0; i < sizeof allowed / sizeof *allowed; i++) {
         if (strcmp(module, allowed[i].module) == 0 && strcmp(name, allowed[i].name) == 0) {
             pv *v = pv_new(up, PV_GLOBAL);
-            if (!v) return ST_NOMEM;
+            if (!v) return up->err;
             v->u.g.kind = allowed[i].kind;
             v->u.g.dt = allowed[i].dt;
             v->u.g.name = allowed[i].name;
@@ -250,8 +289,9 @@ static int memo_put(unpickler *up, uint64_t idx) {
     if (idx >= PICKLE_MAX_MEMO) return FAIL(up, ST_TOO_LARGE, "memo index %llu over the limit",
                                             (unsigned long long)idx);
     size_t old = up->capmemo;
-    if (grow((void **)&up->memo, &up->capmemo, (size_t)idx + 1, sizeof(pv *), PICKLE_MAX_MEMO))
-        return FAIL(up, ST_NOMEM, "out of memory");
+    int rc = grow(up, (void **)&up->memo, &up->capmemo, (size_t)idx + 1, sizeof(pv *), PICKLE_MAX_MEMO,
+                  "memo entries");
+    if (rc) return rc;
     if (up->capmemo > old) memset(up->memo + old, 0, (up->capmemo - old) * sizeof(pv *));
     up->memo[idx] = v;
     if (idx + 1 > up->nmemo_next) up->nmemo_next = (size_t)idx + 1;
@@ -290,7 +330,7 @@ static int call(unpickler *up, const pv *fn, const pv *args, pv **res, int depth
     case G_ORDERED_DICT:
         if (na != 0) return FAIL(up, ST_UNSUPPORTED, "OrderedDict called with %zu arguments", na);
         *res = pv_new(up, PV_DICT);
-        return *res ? ST_OK : ST_NOMEM;
+        return *res ? ST_OK : up->err;
     case G_REBUILD_TENSOR_V2: {
         if (na != 6 && na != 7)
             return FAIL(up, ST_FORMAT, "_rebuild_tensor_v2 takes 6 or 7 arguments, got %zu", na);
@@ -299,16 +339,19 @@ static int call(unpickler *up, const pv *fn, const pv *args, pv **res, int depth
         if (a[1]->kind != PV_INT || a[1]->u.i < 0)
             return FAIL(up, ST_FORMAT, "_rebuild_tensor_v2: offset is not a non-negative int");
         pv *t = pv_new(up, PV_TENSOR);
-        if (!t) return ST_NOMEM;
+        if (!t) return up->err;
+        int rc = charge(up, sizeof(pv_tensor) + MALLOC_OVERHEAD);
+        if (rc) return rc;
+        pv_tensor *ten = t->u.ten = calloc(1, sizeof *ten);
+        if (!ten) return FAIL(up, ST_NOMEM, "out of memory");
         int ns, nst;
-        if (int_tuple(up, a[2], t->u.ten.shape, &ns, "size") ||
-            int_tuple(up, a[3], t->u.ten.stride, &nst, "stride"))
+        if (int_tuple(up, a[2], ten->shape, &ns, "size") || int_tuple(up, a[3], ten->stride, &nst, "stride"))
             return ST_FORMAT;
         if (ns != nst)
             return FAIL(up, ST_FORMAT, "_rebuild_tensor_v2: size has %d dims, stride %d", ns, nst);
-        t->u.ten.storage = a[0];
-        t->u.ten.offset = a[1]->u.i;
-        t->u.ten.ndim = ns;
+        ten->storage = a[0];
+        ten->offset = a[1]->u.i;
+        ten->ndim = ns;
         *res = t;
         return ST_OK;
     }
@@ -347,7 +390,9 @@ static int persistent_load(unpickler *up, const pv *pid, pv **res) {
     if (a[4]->kind != PV_INT || a[4]->u.i < 0)
         return FAIL(up, ST_FORMAT, "persistent id: storage size is not a non-negative int");
     pv *s = pv_new(up, PV_STORAGE);
-    if (!s) return ST_NOMEM;
+    if (!s) return up->err;
+    int rc = charge(up, strlen(a[2]->u.s) + 1 + MALLOC_OVERHEAD);
+    if (rc) return rc;
     s->u.sto.dt = a[1]->u.g.dt;
     s->u.sto.numel = a[4]->u.i;
     s->u.sto.key = strdup(a[2]->u.s);
@@ -414,20 +459,21 @@ static int run(unpickler *up, pv **result) {
         case ']': if ((rc = push(up, pv_new(up, PV_LIST)))) return rc; break;
         case ')': if ((rc = push(up, pv_new(up, PV_TUPLE)))) return rc; break;
         case '(': /* MARK */
-            if (grow((void **)&up->marks, &up->capmarks, up->nmarks + 1, sizeof(size_t), PICKLE_MAX_MARKS))
-                return FAIL(up, ST_TOO_LARGE, "more than %u nested MARKs", PICKLE_MAX_MARKS);
+            if ((rc = grow(up, (void **)&up->marks, &up->capmarks, up->nmarks + 1, sizeof(size_t),
+                           PICKLE_MAX_MARKS, "nested MARKs")))
+                return rc;
             up->marks[up->nmarks++] = up->sp;
             break;
         case 't': /* TUPLE */
             if ((rc = pop_mark(up, &from, &cnt))) return rc;
-            if ((rc = push(up, make_tuple(up, up->stack + from, cnt)))) return rc;
+            if ((rc = push(up, make_tuple(up, from, cnt)))) return rc;
             break;
         case 0x85: case 0x86: case 0x87: { /* TUPLE1..3 */
             size_t n = (size_t)(op - 0x84);
             size_t floor = up->nmarks ? up->marks[up->nmarks - 1] : 0;
             if (up->sp - floor < n) return FAIL(up, ST_FORMAT, "stack underflow");
             up->sp -= n;
-            if ((rc = push(up, make_tuple(up, up->stack + up->sp, n)))) return rc;
+            if ((rc = push(up, make_tuple(up, up->sp, n)))) return rc;
             break;
         }
         case 'X': /* BINUNICODE */
@@ -475,7 +521,7 @@ static int run(unpickler *up, pv **result) {
             break;
         }
         case 0x88: case 0x89: /* NEWTRUE, NEWFALSE */
-            if (!(v = pv_new(up, PV_BOOL))) return ST_NOMEM;
+            if (!(v = pv_new(up, PV_BOOL))) return up->err;
             v->u.i = op == 0x88;
             if ((rc = push(up, v))) return rc;
             break;
@@ -485,7 +531,7 @@ static int run(unpickler *up, pv **result) {
             uint64_t u = 0;
             for (int i = 0; i < 8; i++) u = u << 8 | up->p[up->pos + i];
             up->pos += 8;
-            if (!(v = pv_new(up, PV_FLOAT))) return ST_NOMEM;
+            if (!(v = pv_new(up, PV_FLOAT))) return up->err;
             memcpy(&v->u.f, &u, 8);
             if ((rc = push(up, v))) return rc;
             break;
@@ -553,16 +599,17 @@ static const char *kind_name(pv_kind k) {
     return n[k];
 }
 
-static int to_record(const char *file, const char *name, const pv *t, pickle_tensor *r) {
-    const pv *s = t->u.ten.storage;
+static int to_record(const char *file, const char *name, const pv *tv, pickle_tensor *r) {
+    const pv_tensor *t = tv->u.ten;
+    const pv *s = t->storage;
     memset(r, 0, sizeof *r);
     r->dtype = s->u.sto.dt;
     r->storage_numel = s->u.sto.numel;
-    r->offset = t->u.ten.offset;
-    r->ndim = t->u.ten.ndim;
+    r->offset = t->offset;
+    r->ndim = t->ndim;
     size_t numel = 1;
     for (int i = 0; i < r->ndim; i++) {
-        r->shape[i] = t->u.ten.shape[i];
+        r->shape[i] = t->shape[i];
         if (__builtin_mul_overflow(numel, (size_t)r->shape[i], &numel))
             return status_fail(ST_FORMAT, "%s: tensor \"%s\": element count overflows", file, name);
     }
@@ -571,12 +618,12 @@ static int to_record(const char *file, const char *name, const pv *t, pickle_ten
     if (numel > 0) {
         int64_t want = 1;
         for (int i = r->ndim - 1; i >= 0; i--) {
-            if (r->shape[i] != 1 && t->u.ten.stride[i] != want) {
+            if (r->shape[i] != 1 && t->stride[i] != want) {
                 char sz[160], st[160];
                 tensor_t tmp = {.ndim = r->ndim};
                 memcpy(tmp.shape, r->shape, sizeof tmp.shape);
                 tensor_shape_str(&tmp, sz, sizeof sz);
-                memcpy(tmp.shape, t->u.ten.stride, sizeof tmp.shape);
+                memcpy(tmp.shape, t->stride, sizeof tmp.shape);
                 tensor_shape_str(&tmp, st, sizeof st);
                 return status_fail(ST_UNSUPPORTED, "%s: tensor \"%s\": size %s with stride %s is not "
                                    "row-major contiguous (save it with .contiguous())", file, name, sz, st);
@@ -601,6 +648,8 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
     *out = NULL;
     *n = 0;
     unpickler up = {.file = file, .p = data, .len = len};
+    up.budget = len > (SIZE_MAX - PICKLE_MIN_BUDGET) / PICKLE_MAX_BYTES_PER_BYTE
+                    ? SIZE_MAX : len * PICKLE_MAX_BYTES_PER_BYTE + PICKLE_MIN_BUDGET;
     pv *res = NULL;
     pickle_tensor *recs = NULL;
     size_t nrec = 0;
@@ -612,6 +661,7 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
         goto done;
     }
     size_t count = res->u.seq.n / 2;
+    if ((rc = charge(&up, (count ? count : 1) * sizeof *recs + MALLOC_OVERHEAD))) goto done;
     recs = calloc(count ? count : 1, sizeof *recs);
     if (!recs) { rc = status_fail(ST_NOMEM, "%s: out of memory", file); goto done; }
     for (size_t i = 0; i < count; i++) {
@@ -626,6 +676,8 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
                              k->u.s, kind_name(v->kind));
             goto done;
         }
+        if ((rc = charge(&up, strlen(k->u.s) + strlen(v->u.ten->storage->u.sto.key) + 2 + 2 * MALLOC_OVERHEAD)))
+            goto done;
         if ((rc = to_record(file, k->u.s, v, &recs[nrec]))) {
             nrec++; /* free its partial strings */
             goto done;
@@ -633,8 +685,9 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
         nrec++;
     }
 done:
-    for (size_t i = 0; i < up.nall; i++) pv_free(up.all[i]);
-    free(up.all);
+    for (size_t i = 0; i < up.nall; i++) pv_free(&up.slabs[i / PV_SLAB][i % PV_SLAB]);
+    for (size_t i = 0; i < (up.nall + PV_SLAB - 1) / PV_SLAB; i++) free(up.slabs[i]);
+    free(up.slabs);
     free(up.stack);
     free(up.marks);
     free(up.memo);

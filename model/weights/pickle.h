@@ -18,7 +18,7 @@
  * NEWTRUE NEWFALSE NONE BINPERSID REDUCE SETITEM SETITEMS APPEND APPENDS
  * BUILD (state ignored) BINFLOAT POP POP_MARK STOP. The interpreter is
  * iterative (no recursion); the stack, the mark stack, the memo and the
- * number of objects are bounded (PICKLE_MAX_*).
+ * number of objects and the memory used are bounded (PICKLE_MAX_*).
  *
  * The result must be a flat dict of str -> tensor; nested state dicts
  * ({"state_dict": {...}}) and other values are rejected with the key named.
@@ -37,6 +37,12 @@
 #define PICKLE_MAX_MARKS   (1u << 16) /* nested MARKs */
 #define PICKLE_MAX_MEMO    (1u << 22) /* highest memo index + 1 */
 #define PICKLE_MAX_OBJECTS (1u << 22) /* values created in total */
+/* Memory: everything the interpreter allocates (values, strings, the stack,
+ * the memo, the result) stays under PICKLE_MAX_BYTES_PER_BYTE bytes per byte
+ * of pickle plus PICKLE_MIN_BUDGET, else ST_TOO_LARGE. A torch.save
+ * state-dict pickle needs about 15 bytes per byte. */
+#define PICKLE_MAX_BYTES_PER_BYTE 32u
+#define PICKLE_MIN_BUDGET  (1u << 20)
 
 /* One state-dict entry, as the pickle describes it (no data yet). */
 typedef struct {

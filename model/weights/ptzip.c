@@ -113,6 +113,9 @@ static int read_central(ptzip *z) {
         if ((size_t)(end - p) < 46 + nlen + elen + clen)
             return status_fail(ST_FORMAT, "%s: central directory entry %llu runs past the directory",
                                path, (unsigned long long)i);
+        if (memchr(p + 46, 0, nlen))
+            return status_fail(ST_FORMAT, "%s: central directory entry %llu: the name contains a NUL byte",
+                               path, (unsigned long long)i);
         e->flags = (uint16_t)rd(p + 8, 2);
         e->method = (uint16_t)rd(p + 10, 2);
         e->csize = rd(p + 20, 4);
@@ -204,6 +207,8 @@ static int build_tensors(ptzip *z) {
     snprintf(name, sizeof name, "%s/data.pkl", z->prefix);
     snprintf(label, sizeof label, "%s:%s", z->path, name);
     const zentry *pe = find_entry(z, name);
+    if (!pe) /* find_prefix saw it; only a name the prefix cannot spell gets here */
+        return status_fail(ST_FORMAT, "%s: entry \"%s\" is missing", z->path, name);
     const uint8_t *pkl;
     int rc = entry_data(z, pe, &pkl);
     if (rc) return rc;
@@ -221,7 +226,9 @@ static int build_tensors(ptzip *z) {
     for (size_t i = 0; i < z->n; i++) {
         const pickle_tensor *r = &z->recs[i];
         tensor_t *t = &z->tensors[i];
-        snprintf(name, sizeof name, "%s/data/%s", z->prefix, r->storage_key);
+        if ((size_t)snprintf(name, sizeof name, "%s/data/%s", z->prefix, r->storage_key) >= sizeof name)
+            return status_fail(ST_FORMAT, "%s: tensor \"%s\": storage key of %zu bytes is too long", z->path,
+                               r->name, strlen(r->storage_key));
         const zentry *e = find_entry(z, name);
         if (!e)
             return status_fail(ST_FORMAT, "%s: tensor \"%s\": storage entry \"%s\" is missing", z->path,

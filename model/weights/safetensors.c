@@ -8,13 +8,182 @@
 #include <string.h>
 
 struct safetensors {
-    char     *path;      /* owned copy */
-    file_map  map;       /* owned when opened by safetensors_open */
-    json_t   *header;    /* parsed header; tensor names point at its keys */
-    json_t   *meta;      /* borrowed from header, or NULL */
-    tensor_t *tensors;   /* (n) in buffer order */
-    size_t    n;
+    char       *path;      /* owned copy */
+    file_map    map;       /* owned when opened by safetensors_open */
+    char       *strings;   /* decoded names and metadata, NUL-separated (at most the header's size) */
+    size_t      nstrings;  /* bytes used in strings */
+    const char **meta;     /* (2 * nmeta) key, value, ... into strings */
+    size_t      nmeta;
+    tensor_t   *tensors;   /* (n) in buffer order; names point into strings */
+    size_t      n;
 };
+
+static int parse_entry(const char *path, const char *name, json_t *e, const uint8_t *buf,
+                       size_t buflen, tensor_t *t);
+
+/* ------------------------------------------------------------ header JSON
+ *
+ * The header is not parsed into one JSON tree: jansson's tree of a header
+ * takes ~20 times its size, so a 100 MB header could take 2 GB. A small
+ * scanner walks the top-level object (and "__metadata__") member by member;
+ * jansson parses each key, each metadata string and each tensor entry (at
+ * most SAFETENSORS_MAX_ENTRY bytes) on its own, and the tree is dropped at
+ * once. What stays is the tensor table and the decoded strings: a few times
+ * the header's size at most. */
+
+#define SAFETENSORS_MAX_ENTRY (64u << 10) /* bytes of one tensor's {"dtype", "shape", "data_offsets"} */
+
+static const char *skip_ws(const char *p, const char *end) {
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    return p;
+}
+
+/* Past the closing quote of the string starting at p ('"'), or NULL. */
+static const char *string_end(const char *p, const char *end) {
+    for (p++; p < end; p++) {
+        if (*p == '\\') { p++; continue; }
+        if (*p == '"') return p + 1;
+    }
+    return NULL;
+}
+
+/* Past the JSON value starting at p: a string, a bracketed value (strings
+ * inside skipped), or a bare literal up to a delimiter; NULL when it does not
+ * end. Only the extent is found here; jansson checks the value itself. */
+static const char *value_end(const char *p, const char *end) {
+    if (p >= end) return NULL;
+    if (*p == '"') return string_end(p, end);
+    if (*p != '{' && *p != '[') {
+        while (p < end && !memchr(",}] \t\r\n", *p, 7)) p++;
+        return p;
+    }
+    size_t depth = 0;
+    while (p < end) {
+        if (*p == '"') {
+            if (!(p = string_end(p, end))) return NULL;
+            continue;
+        }
+        if (*p == '{' || *p == '[') depth++;
+        else if ((*p == '}' || *p == ']') && --depth == 0) return p + 1;
+        p++;
+    }
+    return NULL;
+}
+
+/* Decode the JSON string at [p, e) into st->strings; *out points at it. */
+static int decode_string(safetensors *st, const char *base, const char *p, const char *e, const char **out) {
+    json_error_t err;
+    json_t *j = json_loadb(p, (size_t)(e - p), JSON_DECODE_ANY, &err);
+    if (!j || !json_is_string(j)) {
+        json_decref(j);
+        return status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %zu): %s", st->path,
+                           (size_t)(p - base), j ? "a string was expected" : err.text);
+    }
+    size_t len = json_string_length(j); /* <= e - p - 2: escapes only shrink */
+    char *d = st->strings + st->nstrings;
+    memcpy(d, json_string_value(j), len + 1);
+    st->nstrings += len + 1;
+    json_decref(j);
+    *out = d;
+    return ST_OK;
+}
+
+/* Walk the members of the object at *pp ('{'): for each, fn(ctx, key
+ * string span, value span), or only count them when fn is NULL. *pp ends past
+ * the '}'. */
+typedef int (*member_fn)(safetensors *st, void *ctx, const char *k, const char *ke, const char *v, const char *ve);
+static int walk_object(safetensors *st, const char *base, const char **pp, const char *end, member_fn fn,
+                       void *ctx, size_t *count) {
+    const char *p = skip_ws(*pp + 1, end);
+    *count = 0;
+    if (p < end && *p == '}') {
+        *pp = p + 1;
+        return ST_OK;
+    }
+    for (;;) {
+        const char *k = p, *ke = p < end && *p == '"' ? string_end(p, end) : NULL;
+        const char *v = ke ? skip_ws(ke, end) : NULL;
+        if (v && v < end && *v == ':') v = skip_ws(v + 1, end);
+        else v = NULL;
+        const char *ve = v ? value_end(v, end) : NULL;
+        if (!ve || ve == v)
+            return status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %zu): expected \"key\": value",
+                               st->path, (size_t)(p - base));
+        int rc = fn ? fn(st, ctx, k, ke, v, ve) : ST_OK;
+        if (rc) return rc;
+        ++*count;
+        p = skip_ws(ve, end);
+        if (p < end && *p == ',') {
+            p = skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == '}') {
+            *pp = p + 1;
+            return ST_OK;
+        }
+        return status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %zu): expected ',' or '}'", st->path,
+                           (size_t)(p - base));
+    }
+}
+
+typedef struct {
+    const char *base;       /* the header's first byte, for positions in messages */
+    const uint8_t *buf;     /* the byte buffer after the header */
+    size_t buflen;
+    int seen_meta;
+} header_ctx;
+
+static int meta_member(safetensors *st, void *vctx, const char *k, const char *ke, const char *v, const char *ve) {
+    header_ctx *c = vctx;
+    const char *key = NULL, *val = NULL;
+    int rc = decode_string(st, c->base, k, ke, &key);
+    if (rc) return rc;
+    if (*v != '"')
+        return status_fail(ST_FORMAT, "%s: \"__metadata__\" value \"%s\" is not a string", st->path, key);
+    if ((rc = decode_string(st, c->base, v, ve, &val))) return rc;
+    st->meta[2 * st->nmeta] = key;
+    st->meta[2 * st->nmeta + 1] = val;
+    st->nmeta++;
+    return ST_OK;
+}
+
+static int top_member(safetensors *st, void *vctx, const char *k, const char *ke, const char *v, const char *ve) {
+    header_ctx *c = vctx;
+    const char *name = NULL;
+    int rc = decode_string(st, c->base, k, ke, &name);
+    if (rc) return rc;
+    if (strcmp(name, "__metadata__") == 0) {
+        if (c->seen_meta++)
+            return status_fail(ST_FORMAT, "%s: header is not valid JSON: duplicate key \"__metadata__\"", st->path);
+        if (*v != '{') return status_fail(ST_FORMAT, "%s: \"__metadata__\" is not an object", st->path);
+        size_t n;
+        const char *p = v;
+        if ((rc = walk_object(st, c->base, &p, ve, NULL, NULL, &n))) return rc;
+        if (!(st->meta = calloc(2 * n + 1, sizeof *st->meta)))
+            return status_fail(ST_NOMEM, "%s: out of memory", st->path);
+        p = v;
+        return walk_object(st, c->base, &p, ve, meta_member, c, &n);
+    }
+    if ((size_t)(ve - v) > SAFETENSORS_MAX_ENTRY)
+        return status_fail(ST_FORMAT, "%s: tensor \"%s\": header entry of %zu bytes (at most %u)", st->path, name,
+                           (size_t)(ve - v), SAFETENSORS_MAX_ENTRY);
+    json_error_t err;
+    json_t *e = json_loadb(v, (size_t)(ve - v), JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &err);
+    if (!e)
+        return status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %zu): %s", st->path,
+                           (size_t)(v - c->base) + (err.position > 0 ? (size_t)err.position : 0), err.text);
+    rc = parse_entry(st->path, name, e, c->buf, c->buflen, &st->tensors[st->n]);
+    json_decref(e);
+    if (rc) return rc;
+    st->n++;
+    return ST_OK;
+}
+
+static int by_key(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(((const tensor_t *)a)->name, ((const tensor_t *)b)->name);
+}
 
 static int by_offset(const void *a, const void *b) {
     const tensor_t *x = a, *y = b;
@@ -115,46 +284,37 @@ int safetensors_parse(const char *path, const uint8_t *data, size_t size, safete
     st->path = strdup(path);
     if (!st->path) { rc = status_fail(ST_NOMEM, "%s: out of memory", path); goto fail; }
 
-    json_error_t err;
-    st->header = json_loadb((const char *)data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &err);
-    if (!st->header) {
-        rc = status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %d): %s", path, err.position,
-                         err.text);
+    const char *hb = (const char *)data + 8, *he = hb + hlen, *p = hb;
+    header_ctx c = {.base = hb, .buf = data + 8 + hlen, .buflen = size - 8 - (size_t)hlen};
+    size_t members;
+    if ((rc = walk_object(st, hb, &p, he, NULL, NULL, &members))) goto fail;
+    if (skip_ws(p, he) != he) {
+        rc = status_fail(ST_FORMAT, "%s: header is not valid JSON (byte %zu): text after the object", path,
+                         (size_t)(p - hb));
         goto fail;
     }
-    if (!json_is_object(st->header)) {
-        rc = status_fail(ST_FORMAT, "%s: header JSON is not an object", path);
-        goto fail;
-    }
-    const uint8_t *buf = data + 8 + hlen;
-    size_t buflen = size - 8 - (size_t)hlen;
-    size_t cap = json_object_size(st->header);
-    st->tensors = calloc(cap ? cap : 1, sizeof *st->tensors);
-    if (!st->tensors) { rc = status_fail(ST_NOMEM, "%s: out of memory", path); goto fail; }
-
-    const char *key;
-    json_t *val;
-    json_object_foreach(st->header, key, val) {
-        if (strcmp(key, "__metadata__") == 0) {
-            if (!json_is_object(val)) {
-                rc = status_fail(ST_FORMAT, "%s: \"__metadata__\" is not an object", path);
-                goto fail;
-            }
-            const char *mk;
-            json_t *mv;
-            json_object_foreach(val, mk, mv) {
-                if (!json_is_string(mv)) {
-                    rc = status_fail(ST_FORMAT, "%s: \"__metadata__\" value \"%s\" is not a string",
-                                     path, mk);
-                    goto fail;
-                }
-            }
-            st->meta = val;
-            continue;
+    st->tensors = calloc(members ? members : 1, sizeof *st->tensors);
+    st->strings = malloc((size_t)hlen);
+    if (!st->tensors || !st->strings) { rc = status_fail(ST_NOMEM, "%s: out of memory", path); goto fail; }
+    p = hb;
+    if ((rc = walk_object(st, hb, &p, he, top_member, &c, &members))) goto fail;
+    /* duplicate names (jansson's JSON_REJECT_DUPLICATES did this on the whole header) */
+    qsort(st->tensors, st->n, sizeof *st->tensors, by_name);
+    for (size_t i = 1; i < st->n; i++)
+        if (strcmp(st->tensors[i - 1].name, st->tensors[i].name) == 0) {
+            rc = status_fail(ST_FORMAT, "%s: header is not valid JSON: duplicate key \"%s\"", path,
+                             st->tensors[i].name);
+            goto fail;
         }
-        if ((rc = parse_entry(st->path, key, val, buf, buflen, &st->tensors[st->n]))) goto fail;
-        st->n++;
-    }
+    if (st->nmeta) qsort(st->meta, st->nmeta, 2 * sizeof *st->meta, by_key);
+    for (size_t i = 1; i < st->nmeta; i++)
+        if (strcmp(st->meta[2 * i - 2], st->meta[2 * i]) == 0) {
+            rc = status_fail(ST_FORMAT, "%s: header is not valid JSON: duplicate key \"%s\" in "
+                             "\"__metadata__\"", path, st->meta[2 * i]);
+            goto fail;
+        }
+    const uint8_t *buf = c.buf;
+    size_t buflen = c.buflen;
 
     /* Tensors must tile the buffer: sorted by begin, each starts where the last ended. */
     qsort(st->tensors, st->n, sizeof *st->tensors, by_offset);
@@ -208,7 +368,8 @@ int safetensors_open(const char *path, safetensors **out) {
 void safetensors_close(safetensors *st) {
     if (!st) return;
     file_map_close(&st->map);
-    if (st->header) json_decref(st->header);
+    free(st->strings);
+    free(st->meta);
     free(st->tensors);
     free(st->path);
     free(st);
@@ -221,5 +382,7 @@ const tensor_t *safetensors_at(const safetensors *st, size_t i) {
 }
 
 const char *safetensors_meta(const safetensors *st, const char *key) {
-    return st->meta ? json_string_value(json_object_get(st->meta, key)) : NULL;
+    for (size_t i = 0; i < st->nmeta; i++)
+        if (strcmp(st->meta[2 * i], key) == 0) return st->meta[2 * i + 1];
+    return NULL;
 }
