@@ -24,17 +24,19 @@
  *      and U+0345 dropped like a space (what Python's `regex` does with it
  *      under IGNORECASE); every assigned code point was checked against the
  *      Python reference (tests/reference/clip_tokenizer_ref.py --all);
- *   3. each piece: its UTF-8 bytes through the GPT-2 byte→unicode map, "</w>"
- *      on the last symbol, then BPE (lowest-rank pair first, every occurrence
- *      of it left to right, until no ranked pair is left); the two special
- *      strings map straight to their ids;
+ *   3. each piece: BPE by the shared engine (bpe.h, back end BPE_CLIP): its
+ *      UTF-8 bytes through the GPT-2 byte→unicode map, "</w>" on the last
+ *      symbol, then lowest-rank pair first, every occurrence of it left to
+ *      right, until no ranked pair is left; the two special strings map
+ *      straight to their ids;
  *   4. [sot] + ids + [eot], cut to max_ids with the last id forced to eot.
  * Input must be valid UTF-8 (ST_ARG otherwise); Python would never see such
  * a string.
  *
- * Ownership and thread-safety: the tokenizer is immutable after load; any
- * number of threads may call encode/clean/token on one tokenizer at once
- * (encode allocates its scratch per call). Strings returned by
+ * Ownership and thread-safety: a clip_tokenizer owns its BPE engine (the
+ * vocabulary and merges) and its compiled regex, and is immutable after
+ * load; any number of threads may call encode/clean/token on one tokenizer
+ * at once (encode allocates its scratch per call). Strings returned by
  * clip_tokenizer_token live as long as the tokenizer.
  */
 #ifndef SEER_CLIP_TOKENIZER_H
@@ -87,7 +89,7 @@ int  clip_tokenizer_clean(const char *text, char **out);
 /* Decode ids back to text the way simple_tokenizer.decode does: concatenate
  * the token strings, map the symbols back to bytes, turn each "</w>" into a
  * space. Special tokens are written as their strings; unknown ids are
- * skipped. *out is malloc'd (caller frees). Byte sequences that are not valid
+ * skipped, and a character outside the byte map becomes '?'. *out is malloc'd (caller frees). Byte sequences that are not valid
  * UTF-8 are copied as they are. */
 int  clip_tokenizer_decode(const clip_tokenizer *tok, const int32_t *ids, int n_ids, char **out);
 
