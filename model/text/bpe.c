@@ -97,16 +97,22 @@ int bpe_unicode_to_byte(uint32_t cp) {
 }
 
 long bpe_symbols_to_bytes(const char *s, size_t n, uint8_t *out) {
+    /* Every symbol is below U+0144, so one or two UTF-8 bytes; anything
+     * longer, or not UTF-8, is outside the map. */
     const uint8_t *p = (const uint8_t *)s;
     size_t k = 0;
     for (size_t i = 0; i < n;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t step = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (step <= 0 || cp < 0) return -1;
-        int b = bpe_unicode_to_byte((uint32_t)cp);
+        uint32_t cp = p[i];
+        if (cp >= 0x80) {
+            if (cp < 0xC2 || cp > 0xDF || i + 1 >= n || (p[i + 1] & 0xC0) != 0x80) return -1;
+            cp = (cp & 0x1F) << 6 | (p[i + 1] & 0x3F);
+            i += 2;
+        } else {
+            i++;
+        }
+        int b = bpe_unicode_to_byte(cp);
         if (b < 0) return -1;
         out[k++] = (uint8_t)b;
-        i += (size_t)step;
     }
     return (long)k;
 }
