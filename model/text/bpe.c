@@ -2,7 +2,7 @@
  *
  * Layout:
  *   blob / piece_off / piece_len   every token's bytes, each followed by a
- *                                  NUL, back to back (BPE_NO_PIECE: unassigned);
+ *                                  NUL, back to back (NO_PIECE: unassigned);
  *   slots (open addressing, XXH3)  token bytes → id;
  *   pair_* (open addressing)       left << 32 | right → (rank, merged id);
  *   byte_id / byte_end_id          the first symbol of each byte, and of a
@@ -142,8 +142,6 @@ void bpe_free(bpe *b) {
     free(b->pair_merged);
     free(b);
 }
-
-bpe_kind bpe_kind_of(const bpe *b) { return b->kind; }
 
 /* ------------------------------------------------------------ vocabulary */
 

@@ -69,8 +69,6 @@ int  bpe_new(bpe_kind kind, bpe **out);
 /* Free an engine and everything it owns; NULL is allowed. */
 void bpe_free(bpe *b);
 
-bpe_kind bpe_kind_of(const bpe *b);
-
 /* ------------------------------------------------------------ vocabulary */
 
 /* Room for ids < n_ids and n_bytes of token text (a hint: bpe_set grows the
