@@ -1,34 +1,24 @@
-/* model/clip_tokenizer.c — see clip_tokenizer.h.
+/* model/text/clip_tokenizer.c — see clip_tokenizer.h.
  *
- * Layout of the loaded tokenizer:
- *   tokens[id] / token_len[id]   the vocab.json keys, in one blob;
- *   vocab hash (open addressing)  token string → id;
- *   pair hash (open addressing)   (left id, right id) → (rank, merged id);
- *   byte_id[b] / byte_end_id[b]   the initial symbol of byte b, and of b as the
- *                                 last symbol of a word ("…</w>");
- *   re                            the compiled pre-tokenisation regex.
- * All of it is read-only after clip_tokenizer_load.
- *
- * BPE works on ids, not strings: every symbol is a vocab entry (the 512 byte
- * symbols, and every merge result is checked to be in the vocab at load), so
- * merging (a, b) is a table lookup. A word is a linked list of symbols and a
- * min-heap of (rank, position) candidate pairs. One "round" of the reference
- * loop (merge every occurrence of the lowest-ranked pair, left to right)
- * is: pop every heap entry of the lowest rank, sort them by position, merge
- * those still valid. Pairs created during a round enter the heap for later
- * rounds, exactly as the reference recomputes its pairs between rounds.
- * Cost O(n log n) per word instead of O(n^2).
+ * The tokenizer is a BPE_CLIP engine (bpe.h: the vocab.json strings, the
+ * merges.txt ranks, the byte symbols and the merge loop), the two special
+ * ids and the compiled pre-tokenisation regex; all of it is read-only after
+ * clip_tokenizer_load. What is CLIP-specific lives here: reading and
+ * checking the two files, the regex, the special strings in the text, the
+ * [sot] .. [eot] frame with truncation, and decoding. The clean-up before
+ * the regex is text_clean.c.
  */
 #include "clip_tokenizer.h"
 
+#include "bpe.h"
 #include "file.h"
 #include "jsonx.h"
 #include "status.h"
+#include "text_clean.h"
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <utf8proc.h>
-#include <xxhash.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -37,115 +27,17 @@
 #define EOT_STRING "<|endoftext|>"
 #define END_SUFFIX "</w>"
 
-/* ------------------------------------------------------------ structures */
-
 struct clip_tokenizer {
-    int32_t   n_vocab;
-    char     *blob;        /* every token string, NUL-terminated, back to back */
-    char    **tokens;      /* (n_vocab) pointers into blob */
-    uint32_t *token_len;   /* (n_vocab) */
-    int32_t  *vocab_slots; /* (vocab_cap) id or -1 */
-    uint32_t  vocab_cap;   /* power of two */
-
-    uint64_t *pair_keys;   /* (pair_cap) left<<32 | right, or UINT64_MAX */
-    int32_t  *pair_rank;   /* (pair_cap) */
-    int32_t  *pair_merged; /* (pair_cap) */
-    uint32_t  pair_cap;
-    int32_t   n_merges;
-
-    int32_t   byte_id[256];
-    int32_t   byte_end_id[256];
-    int32_t   sot, eot;
-    uint8_t   byte_decoder[512]; /* code point (< 512) → byte */
-    pcre2_code *re;
+    bpe        *bpe;       /* owned: vocabulary, merges, byte symbols */
+    int32_t     sot, eot;
+    pcre2_code *re;        /* owned */
 };
-
-/* ------------------------------------------------------------ byte map */
-
-/* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
- * other 68 bytes, in byte order, to 256, 257, ... */
-static void bytes_to_unicode(uint32_t map[256]) {
-    int n = 0;
-    for (int i = 0; i < 256; i++) {
-        int keep = (i >= 33 && i <= 126) || (i >= 161 && i <= 172) || (i >= 174 && i <= 255);
-        map[i] = keep ? (uint32_t)i : (uint32_t)(256 + n++);
-    }
-}
-
-static int utf8_put(uint32_t cp, char *out) {
-    return (int)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)out);
-}
-
-/* ------------------------------------------------------------ hashing */
-
-static uint32_t pow2_at_least(uint64_t n) {
-    uint32_t c = 16;
-    while (c < n) c <<= 1;
-    return c;
-}
-
-static uint64_t mix64(uint64_t x) {
-    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27; x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static int32_t vocab_find(const clip_tokenizer *t, const char *s, size_t len) {
-    uint32_t mask = t->vocab_cap - 1;
-    uint32_t h = (uint32_t)XXH3_64bits(s, len) & mask;
-    for (;;) {
-        int32_t id = t->vocab_slots[h];
-        if (id < 0) return -1;
-        if (t->token_len[id] == len && memcmp(t->tokens[id], s, len) == 0) return id;
-        h = (h + 1) & mask;
-    }
-}
-
-/* Insert id; returns the id already holding that string, or -1. */
-static int32_t vocab_insert(clip_tokenizer *t, int32_t id) {
-    uint32_t mask = t->vocab_cap - 1;
-    uint32_t h = (uint32_t)XXH3_64bits(t->tokens[id], t->token_len[id]) & mask;
-    for (;;) {
-        int32_t cur = t->vocab_slots[h];
-        if (cur < 0) { t->vocab_slots[h] = id; return -1; }
-        if (t->token_len[cur] == t->token_len[id] &&
-            memcmp(t->tokens[cur], t->tokens[id], t->token_len[id]) == 0) return cur;
-        h = (h + 1) & mask;
-    }
-}
-
-static inline uint64_t pair_key(int32_t a, int32_t b) {
-    return ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-}
-
-/* Slot of key, or of the empty slot where it would go. */
-static uint32_t pair_slot(const clip_tokenizer *t, uint64_t key) {
-    uint32_t mask = t->pair_cap - 1;
-    uint32_t h = (uint32_t)mix64(key) & mask;
-    while (t->pair_keys[h] != UINT64_MAX && t->pair_keys[h] != key) h = (h + 1) & mask;
-    return h;
-}
-
-/* Rank of the pair (a, b) and its merged id, or -1. */
-static inline int32_t pair_lookup(const clip_tokenizer *t, int32_t a, int32_t b, int32_t *merged) {
-    uint32_t s = pair_slot(t, pair_key(a, b));
-    if (t->pair_keys[s] == UINT64_MAX) return -1;
-    *merged = t->pair_merged[s];
-    return t->pair_rank[s];
-}
 
 /* ------------------------------------------------------------ loading */
 
 void clip_tokenizer_free(clip_tokenizer *tok) {
     if (!tok) return;
-    free(tok->blob);
-    free(tok->tokens);
-    free(tok->token_len);
-    free(tok->vocab_slots);
-    free(tok->pair_keys);
-    free(tok->pair_rank);
-    free(tok->pair_merged);
+    bpe_free(tok->bpe);
     if (tok->re) pcre2_code_free(tok->re);
     free(tok);
 }
@@ -174,18 +66,10 @@ static int load_vocab(clip_tokenizer *t, const char *path) {
         }
         blob_size += strlen(key) + 1;
     }
-    t->n_vocab = (int32_t)n;
-    t->blob = malloc(blob_size);
-    t->tokens = calloc(n, sizeof *t->tokens);
-    t->token_len = calloc(n, sizeof *t->token_len);
-    t->vocab_cap = pow2_at_least(2 * (uint64_t)n);
-    t->vocab_slots = malloc(t->vocab_cap * sizeof *t->vocab_slots);
-    if (!t->blob || !t->tokens || !t->token_len || !t->vocab_slots) {
+    if ((st = bpe_reserve(t->bpe, (int32_t)n, blob_size))) {
         json_decref(root);
-        return status_fail(ST_NOMEM, "%s: out of memory for %zu tokens", path, n);
+        return st;
     }
-    memset(t->vocab_slots, 0xff, t->vocab_cap * sizeof *t->vocab_slots);
-    char *p = t->blob;
     json_object_foreach(root, key, val) {
         json_int_t id = json_integer_value(val);
         if (id < 0 || (size_t)id >= n) {
@@ -193,45 +77,22 @@ static int load_vocab(clip_tokenizer *t, const char *path) {
                              path, key, (long long)id, n - 1);
             break;
         }
-        if (t->tokens[id]) {
+        const char *other = bpe_piece(t->bpe, (int32_t)id, NULL);
+        if (other) {
             st = status_fail(ST_FORMAT, "%s: id %lld is used by both \"%s\" and \"%s\"",
-                             path, (long long)id, t->tokens[id], key);
+                             path, (long long)id, other, key);
             break;
         }
-        size_t len = strlen(key);
-        memcpy(p, key, len + 1);
-        t->tokens[id] = p;
-        t->token_len[id] = (uint32_t)len;
-        p += len + 1;
-        /* jansson rejects duplicate keys only with a flag; two equal keys
-         * would already have failed the dense-id check or land here. */
-        int32_t dup = vocab_insert(t, (int32_t)id);
-        if (dup >= 0) {
-            st = status_fail(ST_FORMAT, "%s: token \"%s\" appears twice", path, key);
-            break;
-        }
+        if ((st = bpe_set(t->bpe, (int32_t)id, key, strlen(key), path))) break;
     }
     json_decref(root);
+    /* n distinct ids below n: every id is assigned. Two equal strings (jansson
+     * rejects duplicate keys only with a flag) fail in bpe_index, and so does
+     * a vocabulary without the 512 byte symbols. */
+    if (!st) st = bpe_index(t->bpe, NULL, path);
     if (st) return st;
-
-    /* The 512 initial symbols and the special tokens. */
-    uint32_t b2u[256];
-    bytes_to_unicode(b2u);
-    for (int b = 0; b < 256; b++) {
-        char s[8];
-        int len = utf8_put(b2u[b], s);
-        t->byte_decoder[b2u[b]] = (uint8_t)b;
-        t->byte_id[b] = vocab_find(t, s, (size_t)len);
-        memcpy(s + len, END_SUFFIX, 4);
-        t->byte_end_id[b] = vocab_find(t, s, (size_t)len + 4);
-        if (t->byte_id[b] < 0 || t->byte_end_id[b] < 0) {
-            s[len + 4] = 0;
-            return status_fail(ST_FORMAT, "%s: byte symbol \"%s\" (byte 0x%02x) is missing: not a CLIP byte-level BPE vocabulary",
-                               path, s, b);
-        }
-    }
-    t->sot = vocab_find(t, SOT_STRING, strlen(SOT_STRING));
-    t->eot = vocab_find(t, EOT_STRING, strlen(EOT_STRING));
+    t->sot = bpe_find(t->bpe, SOT_STRING, strlen(SOT_STRING));
+    t->eot = bpe_find(t->bpe, EOT_STRING, strlen(EOT_STRING));
     if (t->sot < 0 || t->eot < 0)
         return status_fail(ST_FORMAT, "%s: %s is missing", path, t->sot < 0 ? SOT_STRING : EOT_STRING);
     return ST_OK;
@@ -247,15 +108,10 @@ static int load_merges(clip_tokenizer *t, const char *path) {
     /* Count lines for the table size. */
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    t->pair_cap = pow2_at_least(2 * (uint64_t)lines);
-    t->pair_keys = malloc(t->pair_cap * sizeof *t->pair_keys);
-    t->pair_rank = malloc(t->pair_cap * sizeof *t->pair_rank);
-    t->pair_merged = malloc(t->pair_cap * sizeof *t->pair_merged);
-    if (!t->pair_keys || !t->pair_rank || !t->pair_merged) {
+    if ((st = bpe_pairs_reserve(t->bpe, lines))) {
         free(buf);
-        return status_fail(ST_NOMEM, "%s: out of memory", path);
+        return st;
     }
-    memset(t->pair_keys, 0xff, t->pair_cap * sizeof *t->pair_keys);
 
     /* Trailing blank lines are ignored (the reference strips the file);
      * a blank line before the last merge is an error. */
@@ -282,8 +138,8 @@ static int load_merges(clip_tokenizer *t, const char *path) {
             break;
         }
         size_t la = sp - a, lb = e - sp - 1;
-        int32_t ia = vocab_find(t, (const char *)buf + a, la);
-        int32_t ib = vocab_find(t, (const char *)buf + sp + 1, lb);
+        int32_t ia = bpe_find(t->bpe, (const char *)buf + a, la);
+        int32_t ib = bpe_find(t->bpe, (const char *)buf + sp + 1, lb);
         if (ia < 0 || ib < 0) {
             st = status_fail(ST_FORMAT, "%s:%zu: symbol \"%.*s\" is not in vocab.json", path, lineno,
                              ia < 0 ? (int)la : (int)lb, (const char *)buf + (ia < 0 ? a : sp + 1));
@@ -297,19 +153,15 @@ static int load_merges(clip_tokenizer *t, const char *path) {
         }
         memcpy(cat, buf + a, la);
         memcpy(cat + la, buf + sp + 1, lb);
-        int32_t im = vocab_find(t, cat, la + lb);
+        int32_t im = bpe_find(t->bpe, cat, la + lb);
         if (im < 0) {
             st = status_fail(ST_FORMAT, "%s:%zu: merge result \"%.*s\" is not in vocab.json", path, lineno,
                              (int)(la + lb), cat);
             break;
         }
-        /* A repeated pair keeps its last rank, like dict(zip(merges, range())). */
-        uint32_t s = pair_slot(t, pair_key(ia, ib));
-        t->pair_keys[s] = pair_key(ia, ib);
-        t->pair_rank[s] = rank++;
-        t->pair_merged[s] = im;
+        /* A repeated pair keeps its last rank (BPE_CLIP), like dict(zip(merges, range())). */
+        if ((st = bpe_pair_add(t->bpe, ia, ib, im, rank++))) break;
     }
-    t->n_merges = rank;
     free(cat);
     free(buf);
     if (!st && rank == 0) st = status_fail(ST_FORMAT, "%s: no merges", path);
@@ -337,7 +189,8 @@ int clip_tokenizer_load(const char *dir, clip_tokenizer **out) {
     char path[4096];
     clip_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return status_fail(ST_NOMEM, "clip tokenizer: out of memory");
-    int st = file_join(path, sizeof path, dir, "vocab.json");
+    int st = bpe_new(BPE_CLIP, &t->bpe);
+    if (!st) st = file_join(path, sizeof path, dir, "vocab.json");
     if (!st && !file_is_regular(path)) st = status_fail(ST_NOT_FOUND, "%s: no such file", path);
     if (!st) st = load_vocab(t, path);
     if (!st) st = file_join(path, sizeof path, dir, "merges.txt");
@@ -366,682 +219,24 @@ int clip_tokenizer_load(const char *dir, clip_tokenizer **out) {
 /* ------------------------------------------------------------ accessors */
 
 const char *clip_tokenizer_token(const clip_tokenizer *tok, int32_t id) {
-    if (!tok || id < 0 || id >= tok->n_vocab) return NULL;
-    return tok->tokens[id];
+    return tok ? bpe_piece(tok->bpe, id, NULL) : NULL;
 }
 
 int32_t clip_tokenizer_id(const clip_tokenizer *tok, const char *token) {
     if (!tok || !token) return -1;
-    return vocab_find(tok, token, strlen(token));
+    return bpe_find(tok->bpe, token, strlen(token));
 }
 
-int32_t clip_tokenizer_vocab_size(const clip_tokenizer *tok) { return tok ? tok->n_vocab : 0; }
+int32_t clip_tokenizer_vocab_size(const clip_tokenizer *tok) { return tok ? bpe_size(tok->bpe) : 0; }
 int32_t clip_tokenizer_sot(const clip_tokenizer *tok) { return tok ? tok->sot : -1; }
 int32_t clip_tokenizer_eot(const clip_tokenizer *tok) { return tok ? tok->eot : -1; }
 
-/* ------------------------------------------------------------ text clean-up */
-
-typedef struct {
-    uint32_t *v;
-    size_t n, cap;
-} cpbuf;
-
-static int cp_reserve(cpbuf *b, size_t extra) {
-    if (b->n + extra <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->n + extra) cap *= 2;
-    uint32_t *v = realloc(b->v, cap * sizeof *v);
-    if (!v) return -1;
-    b->v = v;
-    b->cap = cap;
-    return 0;
-}
-
-static inline int cp_push(cpbuf *b, uint32_t c) {
-    if (b->n == b->cap && cp_reserve(b, 1)) return -1;
-    b->v[b->n++] = c;
-    return 0;
-}
-
-static int cp_push_str(cpbuf *b, const uint32_t *s, size_t n) {
-    if (n == 0) return 0;
-    if (cp_reserve(b, n)) return -1;
-    memcpy(b->v + b->n, s, n * sizeof *s);
-    b->n += n;
-    return 0;
-}
-
-static void cp_swap(cpbuf *a, cpbuf *b) {
-    cpbuf t = *a;
-    *a = *b;
-    *b = t;
-}
-
-/* White_Space (what \s matches in the `regex` module the reference uses). */
-static int is_ws(uint32_t c) {
-    return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-           (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F ||
-           c == 0x205F || c == 0x3000;
-}
-
-/* windows-1252 for 0x80..0x9F; its five holes map to themselves (Python's
- * html._invalid_charrefs and ftfy's sloppy-windows-1252 agree on this). */
-static const uint16_t CP1252_C1[32] = {
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021,
-    0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D, 0x017D, 0x008F,
-    0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
-    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
-};
-
-/* --- HTML entities --- */
-
-/* Names of U+00A0..U+00FF: these are also html5's no-semicolon "legacy"
- * names (with amp, lt, gt, quot and a few upper-case forms). */
-static const char *const LATIN1_NAMES[96] = {
-    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect",
-    "uml", "copy", "ordf", "laquo", "not", "shy", "reg", "macr",
-    "deg", "plusmn", "sup2", "sup3", "acute", "micro", "para", "middot",
-    "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
-    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil",
-    "Egrave", "Eacute", "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml",
-    "ETH", "Ntilde", "Ograve", "Oacute", "Ocirc", "Otilde", "Ouml", "times",
-    "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute", "THORN", "szlig",
-    "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
-    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml",
-    "eth", "ntilde", "ograve", "oacute", "ocirc", "otilde", "ouml", "divide",
-    "oslash", "ugrave", "uacute", "ucirc", "uuml", "yacute", "thorn", "yuml",
-};
-
-typedef struct {
-    const char *name;
-    uint32_t cp;
-    int legacy; /* also valid without the ';' */
-} entity;
-
-static const entity ENTITIES[] = {
-    {"amp", '&', 1}, {"lt", '<', 1}, {"gt", '>', 1}, {"quot", '"', 1},
-    {"AMP", '&', 1}, {"LT", '<', 1}, {"GT", '>', 1}, {"QUOT", '"', 1},
-    {"COPY", 0xA9, 1}, {"REG", 0xAE, 1},
-    {"apos", '\'', 0}, {"Tab", 0x09, 0}, {"NewLine", 0x0A, 0}, {"excl", '!', 0},
-    {"num", '#', 0}, {"dollar", '$', 0}, {"percnt", '%', 0}, {"lpar", '(', 0},
-    {"rpar", ')', 0}, {"ast", '*', 0}, {"plus", '+', 0}, {"comma", ',', 0},
-    {"period", '.', 0}, {"sol", '/', 0}, {"colon", ':', 0}, {"semi", ';', 0},
-    {"equals", '=', 0}, {"quest", '?', 0}, {"commat", '@', 0}, {"lsqb", '[', 0},
-    {"bsol", '\\', 0}, {"rsqb", ']', 0}, {"Hat", '^', 0}, {"lowbar", '_', 0},
-    {"grave", '`', 0}, {"lcub", '{', 0}, {"verbar", '|', 0}, {"rcub", '}', 0},
-    {"OElig", 0x152, 0}, {"oelig", 0x153, 0}, {"Scaron", 0x160, 0}, {"scaron", 0x161, 0},
-    {"Yuml", 0x178, 0}, {"fnof", 0x192, 0}, {"circ", 0x2C6, 0}, {"tilde", 0x2DC, 0},
-    {"ensp", 0x2002, 0}, {"emsp", 0x2003, 0}, {"thinsp", 0x2009, 0}, {"zwnj", 0x200C, 0},
-    {"zwj", 0x200D, 0}, {"lrm", 0x200E, 0}, {"rlm", 0x200F, 0}, {"ndash", 0x2013, 0},
-    {"mdash", 0x2014, 0}, {"lsquo", 0x2018, 0}, {"rsquo", 0x2019, 0}, {"sbquo", 0x201A, 0},
-    {"ldquo", 0x201C, 0}, {"rdquo", 0x201D, 0}, {"bdquo", 0x201E, 0}, {"dagger", 0x2020, 0},
-    {"Dagger", 0x2021, 0}, {"bull", 0x2022, 0}, {"hellip", 0x2026, 0}, {"permil", 0x2030, 0},
-    {"prime", 0x2032, 0}, {"Prime", 0x2033, 0}, {"lsaquo", 0x2039, 0}, {"rsaquo", 0x203A, 0},
-    {"oline", 0x203E, 0}, {"frasl", 0x2044, 0}, {"euro", 0x20AC, 0}, {"trade", 0x2122, 0},
-    {"larr", 0x2190, 0}, {"uarr", 0x2191, 0}, {"rarr", 0x2192, 0}, {"darr", 0x2193, 0},
-    {"harr", 0x2194, 0}, {"minus", 0x2212, 0}, {"infin", 0x221E, 0}, {"ne", 0x2260, 0},
-    {"le", 0x2264, 0}, {"ge", 0x2265, 0}, {"spades", 0x2660, 0}, {"clubs", 0x2663, 0},
-    {"hearts", 0x2665, 0}, {"diams", 0x2666, 0}, {"sigmaf", 0x3C2, 0},
-};
-
-static const char *const GREEK_NAMES[25] = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota",
-    "kappa", "lambda", "mu", "nu", "xi", "omicron", "pi", "rho", NULL /* final sigma */,
-    "sigma", "tau", "upsilon", "phi", "chi", "psi", "omega",
-};
-
-static int name_eq(const uint32_t *s, size_t n, const char *name) {
-    size_t i = 0;
-    for (; i < n; i++)
-        if (!name[i] || (uint32_t)(unsigned char)name[i] != s[i]) return 0;
-    return name[i] == 0;
-}
-
-/* Code point of an entity name (no '&', no ';'), or 0. legacy_only: accept
- * only names html5 also knows without the semicolon. */
-static uint32_t entity_lookup(const uint32_t *s, size_t n, int legacy_only) {
-    if (n < 2 || n > 8) return 0;
-    for (int i = 0; i < 96; i++)
-        if (name_eq(s, n, LATIN1_NAMES[i])) return 0xA0 + (uint32_t)i;
-    for (size_t i = 0; i < sizeof ENTITIES / sizeof ENTITIES[0]; i++)
-        if ((!legacy_only || ENTITIES[i].legacy) && name_eq(s, n, ENTITIES[i].name)) return ENTITIES[i].cp;
-    if (legacy_only) return 0;
-    for (int i = 0; i < 25; i++) {
-        if (!GREEK_NAMES[i]) continue;
-        if (name_eq(s, n, GREEK_NAMES[i])) return 0x3B1 + (uint32_t)i;
-        /* capitalised: first letter upper-case */
-        if (s[0] == (uint32_t)(GREEK_NAMES[i][0] - 32) && name_eq(s + 1, n - 1, GREEK_NAMES[i] + 1))
-            return 0x391 + (uint32_t)i;
-    }
-    return 0;
-}
-
-static int is_ascii_digit(uint32_t c) { return c >= '0' && c <= '9'; }
-static int is_hex_digit(uint32_t c) {
-    return is_ascii_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-static uint32_t hex_val(uint32_t c) {
-    return is_ascii_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10;
-}
-
-/* Python html.unescape's numeric reference rules. Returns the code point
- * to emit, or UINT32_MAX for "emit nothing". */
-static uint32_t charref_value(uint64_t num) {
-    if (num == 0) return 0xFFFD;
-    if (num == 0x0D) return 0x0D;
-    if (num >= 0x80 && num <= 0x9F) return CP1252_C1[num - 0x80];
-    if ((num >= 0xD800 && num <= 0xDFFF) || num > 0x10FFFF) return 0xFFFD;
-    if ((num >= 0x01 && num <= 0x08) || num == 0x0B || (num >= 0x0E && num <= 0x1F) ||
-        (num >= 0x7F && num <= 0x9F) || (num >= 0xFDD0 && num <= 0xFDEF) ||
-        (num & 0xFFFE) == 0xFFFE)
-        return UINT32_MAX;
-    return (uint32_t)num;
-}
-
-/* Try to decode a numeric reference at in[i] == '&', in[i+1] == '#'.
- * need_semi: ftfy's form (the ';' is required). Returns the consumed length
- * (0 = not a reference) and appends the replacement to out. */
-static size_t unescape_numeric(const uint32_t *in, size_t n, size_t i, int need_semi, cpbuf *out, int *err) {
-    size_t j = i + 2;
-    int hex = 0;
-    if (j < n && (in[j] == 'x' || in[j] == 'X')) { hex = 1; j++; }
-    size_t d0 = j;
-    uint64_t num = 0;
-    while (j < n && (hex ? is_hex_digit(in[j]) : is_ascii_digit(in[j]))) {
-        if (num <= 0xFFFFFFFFull) num = num * (hex ? 16 : 10) + (hex ? hex_val(in[j]) : in[j] - '0');
-        j++;
-    }
-    if (j == d0) return 0;
-    int semi = j < n && in[j] == ';';
-    if (need_semi) {
-        /* ftfy: &#?[0-9A-Za-z]{1,24}; — at most 24 chars after '&', then ';' */
-        if (!semi || j - (i + 2) > 24) return 0;
-    }
-    if (semi) j++;
-    uint32_t v = charref_value(num);
-    if (v != UINT32_MAX && cp_push(out, v)) *err = 1;
-    return j - i;
-}
-
-/* One pass of entity decoding over in → out.
- *   ftfy_mode = 0: Python html.unescape (named refs with or without ';',
- *                  longest legacy prefix, numeric refs with optional ';');
- *   ftfy_mode = 1: ftfy's unescape_html (only "&name;" / "&#...;"). */
-static int html_unescape(const cpbuf *in, cpbuf *out, int ftfy_mode) {
-    const uint32_t *s = in->v;
-    size_t n = in->n;
-    int err = 0;
-    out->n = 0;
-    if (cp_reserve(out, n)) return -1;
-    for (size_t i = 0; i < n && !err;) {
-        if (s[i] != '&' || i + 1 >= n) {
-            if (cp_push(out, s[i])) return -1;
-            i++;
-            continue;
-        }
-        if (s[i + 1] == '#') {
-            size_t used = unescape_numeric(s, n, i, ftfy_mode, out, &err);
-            if (used) { i += used; continue; }
-            if (cp_push(out, s[i])) return -1;
-            i++;
-            continue;
-        }
-        /* named: a run of name characters */
-        size_t j = i + 1;
-        if (ftfy_mode) {
-            while (j < n && j - (i + 1) < 24 && s[j] < 128 &&
-                   (is_ascii_digit(s[j]) || ((s[j] | 0x20) >= 'a' && (s[j] | 0x20) <= 'z')))
-                j++;
-            if (j > i + 1 && j < n && s[j] == ';') {
-                uint32_t v = entity_lookup(s + i + 1, j - i - 1, 0);
-                if (v) {
-                    if (cp_push(out, v)) return -1;
-                    i = j + 1;
-                    continue;
-                }
-            }
-        } else {
-            while (j < n && j - (i + 1) < 32 && s[j] != '\t' && s[j] != '\n' && s[j] != '\f' &&
-                   s[j] != ' ' && s[j] != '<' && s[j] != '&' && s[j] != '#' && s[j] != ';')
-                j++;
-            size_t name_len = j - (i + 1);
-            int semi = j < n && s[j] == ';';
-            if (name_len > 0) {
-                uint32_t v = semi ? entity_lookup(s + i + 1, name_len, 0) : entity_lookup(s + i + 1, name_len, 1);
-                if (v) {
-                    if (cp_push(out, v)) return -1;
-                    i = j + (semi ? 1 : 0);
-                    continue;
-                }
-                /* html.unescape: the longest legacy name that is a proper
-                 * prefix of the match; the rest stays text (it holds no '&'). */
-                size_t x = semi ? name_len : name_len - 1;
-                for (; x >= 2; x--)
-                    if ((v = entity_lookup(s + i + 1, x, 1)) != 0) break;
-                if (v) {
-                    if (cp_push(out, v)) return -1;
-                    i = i + 1 + x;
-                    continue;
-                }
-            }
-        }
-        if (cp_push(out, s[i])) return -1;
-        i++;
-    }
-    return err ? -1 : 0;
-}
-
-/* --- ftfy fixers --- */
-
-static int fix_c1_controls(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        out->v[out->n++] = (c >= 0x80 && c <= 0x9F) ? CP1252_C1[c - 0x80] : c;
-    }
-    return 0;
-}
-
-static int fix_latin_ligatures(const cpbuf *in, cpbuf *out) {
-    static const struct { uint32_t cp; uint32_t to[3]; } LIG[] = {
-        {0x0132, {'I', 'J'}}, {0x0133, {'i', 'j'}}, {0x0149, {0x02BC, 'n'}},
-        {0x01C4, {'D', 0x017D}}, {0x01C5, {'D', 0x017E}}, {0x01C6, {'d', 0x017E}},
-        {0x01C7, {'L', 'J'}}, {0x01C8, {'L', 'j'}}, {0x01C9, {'l', 'j'}},
-        {0x01CA, {'N', 'J'}}, {0x01CB, {'N', 'j'}}, {0x01CC, {'n', 'j'}},
-        {0x01F1, {'D', 'Z'}}, {0x01F2, {'D', 'z'}}, {0x01F3, {'d', 'z'}},
-        {0xFB00, {'f', 'f'}}, {0xFB01, {'f', 'i'}}, {0xFB02, {'f', 'l'}},
-        {0xFB03, {'f', 'f', 'i'}}, {0xFB04, {'f', 'f', 'l'}}, {0xFB05, {0x017F, 't'}},
-        {0xFB06, {'s', 't'}},
-    };
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        int done = 0;
-        if ((c >= 0x0132 && c <= 0x01F3) || (c >= 0xFB00 && c <= 0xFB06)) {
-            for (size_t k = 0; k < sizeof LIG / sizeof LIG[0]; k++) {
-                if (LIG[k].cp != c) continue;
-                size_t len = LIG[k].to[2] ? 3 : 2;
-                if (cp_push_str(out, LIG[k].to, len)) return -1;
-                done = 1;
-                break;
-            }
-        }
-        if (!done && cp_push(out, c)) return -1;
-    }
-    return 0;
-}
-
-/* NFKC of one code point into out. */
-static int push_nfkc(cpbuf *out, uint32_t c) {
-    char in8[8];
-    int l = utf8_put(c, in8);
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)in8, l, &dst,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT);
-    if (m < 0) return cp_push(out, c);
-    int rc = 0;
-    for (utf8proc_ssize_t k = 0; k < m && !rc;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t step = utf8proc_iterate(dst + k, m - k, &cp);
-        if (step <= 0) break;
-        rc = cp_push(out, (uint32_t)cp);
-        k += step;
-    }
-    free(dst);
-    return rc;
-}
-
-static int fix_character_width(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        int rc;
-        if (c == 0x3000) rc = cp_push(out, ' ');
-        else if (c >= 0xFF01 && c <= 0xFFEF) rc = push_nfkc(out, c);
-        else rc = cp_push(out, c);
-        if (rc) return -1;
-    }
-    return 0;
-}
-
-static int uncurl_quotes(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        if (c == 0x02BC || (c >= 0x2018 && c <= 0x201B)) c = '\'';
-        else if (c >= 0x201C && c <= 0x201F) c = '"';
-        out->v[out->n++] = c;
-    }
-    return 0;
-}
-
-static int fix_line_breaks(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        if (c == '\r') {
-            if (i + 1 < in->n && in->v[i + 1] == '\n') i++;
-            c = '\n';
-        } else if (c == 0x2028 || c == 0x2029 || c == 0x85) {
-            c = '\n';
-        }
-        out->v[out->n++] = c;
-    }
-    return 0;
-}
-
-/* "\033[" (digits | ';')* letter — Python's \d is any Unicode decimal digit. */
-static int remove_terminal_escapes(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        if (c == 0x1B && i + 1 < in->n && in->v[i + 1] == '[') {
-            size_t j = i + 2;
-            while (j < in->n && (in->v[j] == ';' ||
-                                 utf8proc_category((utf8proc_int32_t)in->v[j]) == UTF8PROC_CATEGORY_ND))
-                j++;
-            if (j < in->n && in->v[j] < 128 && ((in->v[j] | 0x20) >= 'a' && (in->v[j] | 0x20) <= 'z')) {
-                i = j;
-                continue;
-            }
-        }
-        out->v[out->n++] = c;
-    }
-    return 0;
-}
-
-static int remove_control_chars(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        if (c <= 0x08 || c == 0x0B || (c >= 0x0E && c <= 0x1F) || c == 0x7F ||
-            (c >= 0x206A && c <= 0x206F) || c == 0xFEFF || (c >= 0xFFF9 && c <= 0xFFFC))
-            continue;
-        out->v[out->n++] = c;
-    }
-    return 0;
-}
-
-/* UTF-8 of a code point buffer (malloc'd, NUL-terminated). */
-static char *cp_to_utf8(const cpbuf *b, size_t *len) {
-    char *s = malloc(b->n * 4 + 1);
-    if (!s) return NULL;
-    size_t k = 0;
-    for (size_t i = 0; i < b->n; i++) k += (size_t)utf8_put(b->v[i], s + k);
-    s[k] = 0;
-    if (len) *len = k;
-    return s;
-}
-
-/* Decode UTF-8 into out; -2 for invalid UTF-8 (offset in *bad). */
-static int utf8_to_cp(const uint8_t *s, size_t n, cpbuf *out, size_t *bad) {
-    out->n = 0;
-    if (cp_reserve(out, n + 1)) return -1;
-    for (size_t k = 0; k < n;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t step = utf8proc_iterate(s + k, (utf8proc_ssize_t)(n - k), &cp);
-        if (step <= 0 || cp < 0) { *bad = k; return -2; }
-        out->v[out->n++] = (uint32_t)cp;
-        k += (size_t)step;
-    }
-    return 0;
-}
-
-static int nfc(const cpbuf *in, cpbuf *out) {
-    size_t len;
-    char *s = cp_to_utf8(in, &len);
-    if (!s) return -1;
-    utf8proc_uint8_t *dst = NULL;
-    utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, &dst,
-                                      UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-    free(s);
-    if (m < 0) return -1;
-    size_t bad;
-    int rc = utf8_to_cp(dst, (size_t)m, out, &bad);
-    free(dst);
-    return rc ? -1 : 0;
-}
-
-static int cp_equal(const cpbuf *a, const cpbuf *b) {
-    return a->n == b->n && (a->n == 0 || memcmp(a->v, b->v, a->n * sizeof *a->v) == 0);
-}
-
-/* Python's cased / case-ignorable, close enough for the Final_Sigma rule. */
-static int is_cased(uint32_t c) {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT;
-}
-static int is_case_ignorable(uint32_t c) {
-    utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)c);
-    if (k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-        k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK)
-        return 1;
-    return c == '\'' || c == '.' || c == ':' || c == '^' || c == '`' || c == 0xB7 ||
-           c == 0x2018 || c == 0x2019 || c == 0x2024 || c == 0x2027 || c == 0xFE13 ||
-           c == 0xFE52 || c == 0xFE55 || c == 0xFF07 || c == 0xFF0E || c == 0xFF1A;
-}
-
-/* Python str.lower(): the simple lower-case mapping, plus U+0130 → i + U+0307
- * and the Final_Sigma rule. */
-static int lower_full(const cpbuf *in, cpbuf *out) {
-    out->n = 0;
-    if (cp_reserve(out, in->n + 8)) return -1;
-    for (size_t i = 0; i < in->n; i++) {
-        uint32_t c = in->v[i];
-        if (c == 0x130) {
-            if (cp_push(out, 'i') || cp_push(out, 0x307)) return -1;
-            continue;
-        }
-        if (c == 0x3A3) {
-            /* final if preceded by a cased letter and not followed by one
-             * (case-ignorable characters skipped both ways) */
-            size_t j = i;
-            int before = 0, after = 0;
-            while (j > 0) {
-                uint32_t p = in->v[--j];
-                if (is_case_ignorable(p)) continue;
-                before = is_cased(p);
-                break;
-            }
-            for (j = i + 1; j < in->n; j++) {
-                uint32_t q = in->v[j];
-                if (is_case_ignorable(q)) continue;
-                after = is_cased(q);
-                break;
-            }
-            if (cp_push(out, before && !after ? 0x3C2 : 0x3C3)) return -1;
-            continue;
-        }
-        if (cp_push(out, (uint32_t)utf8proc_tolower((utf8proc_int32_t)c))) return -1;
-    }
-    return 0;
-}
-
-typedef int (*cp_pass)(const cpbuf *, cpbuf *);
-
-static int clean_cp(const char *text, cpbuf *cur) {
-    cpbuf tmp = {0}, orig = {0};
-    size_t n = strlen(text), bad = 0;
-    int rc = utf8_to_cp((const uint8_t *)text, n, cur, &bad);
-    if (rc == -2) return status_fail(ST_ARG, "clip tokenizer: text is not valid UTF-8 (byte %zu)", bad);
-    if (rc) return status_fail(ST_NOMEM, "clip tokenizer: out of memory");
-    int st = ST_OK;
-
-    /* ftfy.fix_text: the fixers below, to a fixed point. */
-    int unescape = !memchr(text, '<', n);
-    static const cp_pass PASSES[] = {
-        fix_c1_controls, fix_latin_ligatures, fix_character_width, uncurl_quotes,
-        fix_line_breaks, remove_terminal_escapes, remove_control_chars, nfc,
-    };
-    for (int iter = 0; iter < 64; iter++) {
-        orig.n = 0;
-        if (cp_push_str(&orig, cur->v, cur->n)) goto nomem;
-        if (unescape) {
-            if (html_unescape(cur, &tmp, 1)) goto nomem;
-            cp_swap(cur, &tmp);
-        }
-        for (size_t k = 0; k < sizeof PASSES / sizeof PASSES[0]; k++) {
-            if (PASSES[k](cur, &tmp)) goto nomem;
-            cp_swap(cur, &tmp);
-        }
-        if (cp_equal(cur, &orig)) break;
-    }
-    /* html.unescape(html.unescape(text)) */
-    for (int k = 0; k < 2; k++) {
-        if (html_unescape(cur, &tmp, 0)) goto nomem;
-        cp_swap(cur, &tmp);
-    }
-    /* strip, collapse whitespace runs, strip */
-    tmp.n = 0;
-    if (cp_reserve(&tmp, cur->n)) goto nomem;
-    for (size_t i = 0; i < cur->n; i++) {
-        if (is_ws(cur->v[i])) {
-            if (tmp.n && tmp.v[tmp.n - 1] != ' ') tmp.v[tmp.n++] = ' ';
-        } else {
-            tmp.v[tmp.n++] = cur->v[i];
-        }
-    }
-    if (tmp.n && tmp.v[tmp.n - 1] == ' ') tmp.n--;
-    if (lower_full(&tmp, cur)) goto nomem;
-    goto done;
-nomem:
-    st = status_fail(ST_NOMEM, "clip tokenizer: out of memory");
-done:
-    free(tmp.v);
-    free(orig.v);
-    return st;
-}
-
 int clip_tokenizer_clean(const char *text, char **out) {
-    *out = NULL;
-    if (!text) return status_fail(ST_ARG, "clip tokenizer: NULL text");
-    cpbuf cur = {0};
-    int st = clean_cp(text, &cur);
-    if (!st) {
-        *out = cp_to_utf8(&cur, NULL);
-        if (!*out) st = status_fail(ST_NOMEM, "clip tokenizer: out of memory");
-    }
-    free(cur.v);
-    return st;
+    int st = text_clean(text, out, NULL);
+    return st ? status_wrap(st, "clip tokenizer") : ST_OK;
 }
 
-/* ------------------------------------------------------------ BPE */
-
-typedef struct {
-    int32_t rank;
-    int32_t pos;   /* left symbol's index */
-    int32_t left;  /* ids when the pair was formed, to detect stale entries */
-    int32_t right;
-} cand;
-
-typedef struct {
-    int32_t *id, *next, *prev; /* (len) the word as a linked list */
-    cand *heap, *batch;        /* (3*len) each: every merge pushes at most 2 pairs */
-    size_t cap;
-} bpe_scratch;
-
-static int scratch_reserve(bpe_scratch *s, size_t len) {
-    if (len <= s->cap) return 0;
-    size_t cap = len < 64 ? 64 : len;
-    free(s->id); free(s->next); free(s->prev); free(s->heap); free(s->batch);
-    s->id = malloc(cap * sizeof *s->id);
-    s->next = malloc(cap * sizeof *s->next);
-    s->prev = malloc(cap * sizeof *s->prev);
-    s->heap = malloc(3 * cap * sizeof *s->heap);
-    s->batch = malloc(3 * cap * sizeof *s->batch);
-    s->cap = (s->id && s->next && s->prev && s->heap && s->batch) ? cap : 0;
-    return s->cap ? 0 : -1;
-}
-
-static inline int cand_less(const cand *a, const cand *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
-
-static void heap_push(cand *h, size_t *n, cand c) {
-    size_t i = (*n)++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_less(&c, &h[p])) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-static cand heap_pop(cand *h, size_t *n) {
-    cand top = h[0];
-    cand last = h[--*n];
-    size_t i = 0, m = *n;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, s = i;
-        const cand *best = &last;
-        if (l < m && cand_less(&h[l], best)) { s = l; best = &h[l]; }
-        if (r < m && cand_less(&h[r], best)) { s = r; }
-        if (s == i) break;
-        h[i] = h[s];
-        i = s;
-    }
-    if (m) h[i] = last;
-    return top;
-}
-
-static void push_pair(const clip_tokenizer *t, bpe_scratch *s, size_t *hn, int32_t pos) {
-    int32_t nx = s->next[pos];
-    if (nx < 0) return;
-    int32_t merged;
-    int32_t rank = pair_lookup(t, s->id[pos], s->id[nx], &merged);
-    if (rank < 0) return;
-    cand c = {rank, pos, s->id[pos], s->id[nx]};
-    heap_push(s->heap, hn, c);
-}
-
-/* BPE of one pre-token (raw UTF-8 bytes). Appends ids to out (stops at
- * room). Returns the number appended, or -1 on allocation failure. */
-static int bpe_word(const clip_tokenizer *t, const uint8_t *w, size_t len, bpe_scratch *s,
-                    int32_t *out, int room) {
-    if (len == 0 || room <= 0) return 0;
-    if (scratch_reserve(s, len)) return -1;
-    for (size_t i = 0; i < len; i++) {
-        s->id[i] = i + 1 == len ? t->byte_end_id[w[i]] : t->byte_id[w[i]];
-        s->next[i] = i + 1 < len ? (int32_t)(i + 1) : -1;
-        s->prev[i] = (int32_t)i - 1;
-    }
-    size_t hn = 0;
-    for (size_t i = 0; i + 1 < len; i++) push_pair(t, s, &hn, (int32_t)i);
-
-    while (hn > 0) {
-        /* one round: every entry of the lowest rank, by position */
-        int32_t rank = s->heap[0].rank;
-        size_t nb = 0;
-        while (hn > 0 && s->heap[0].rank == rank) s->batch[nb++] = heap_pop(s->heap, &hn);
-        /* the heap orders equal ranks by position already: batch is sorted */
-        for (size_t k = 0; k < nb; k++) {
-            cand c = s->batch[k];
-            int32_t a = c.pos;
-            if (s->id[a] != c.left) continue;            /* left symbol changed or died */
-            int32_t b = s->next[a];
-            if (b < 0 || s->id[b] != c.right) continue;  /* right symbol changed */
-            int32_t merged;
-            if (pair_lookup(t, c.left, c.right, &merged) < 0) continue;
-            s->id[a] = merged;
-            s->id[b] = -1;                                /* dead */
-            s->next[a] = s->next[b];
-            if (s->next[b] >= 0) s->prev[s->next[b]] = a;
-            if (s->prev[a] >= 0) push_pair(t, s, &hn, s->prev[a]);
-            push_pair(t, s, &hn, a);
-        }
-    }
-    int n = 0;
-    for (int32_t i = 0; i >= 0 && n < room; i = s->next[i]) out[n++] = s->id[i];
-    return n;
-}
+/* ------------------------------------------------------------ encode */
 
 int clip_tokenizer_encode(const clip_tokenizer *tok, const char *text, int32_t *ids, int max_ids, int *n_ids) {
     if (n_ids) *n_ids = 0;
@@ -1049,19 +244,21 @@ int clip_tokenizer_encode(const clip_tokenizer *tok, const char *text, int32_t *
     if (max_ids < 2) return status_fail(ST_ARG, "clip_tokenizer_encode: max_ids %d < 2", max_ids);
 
     char *clean = NULL;
-    int st = clip_tokenizer_clean(text, &clean);
-    if (st) return st;
+    size_t len = 0;
+    int st = text_clean(text, &clean, &len);
+    if (st) return status_wrap(st, "clip tokenizer");
 
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(tok->re, NULL);
-    bpe_scratch sc = {0};
-    if (!md) {
+    bpe_work *work = bpe_work_new();
+    if (!md || !work) {
+        pcre2_match_data_free(md);
+        bpe_work_free(work);
         free(clean);
         return status_fail(ST_NOMEM, "clip tokenizer: out of memory");
     }
     int n = 0;
     ids[n++] = tok->sot;
     int limit = max_ids - 1; /* content ids end before the last slot */
-    size_t len = strlen(clean);
     PCRE2_SIZE off = 0;
     while (off < len && n < limit) {
         int rc = pcre2_match(tok->re, (PCRE2_SPTR)clean, len, off, PCRE2_NO_UTF_CHECK, md, NULL);
@@ -1086,16 +283,19 @@ int clip_tokenizer_encode(const clip_tokenizer *tok, const char *text, int32_t *
         } else if (wl == strlen(EOT_STRING) && memcmp(w, EOT_STRING, wl) == 0) {
             ids[n++] = tok->eot;
         } else {
-            int got = bpe_word(tok, (const uint8_t *)w, wl, &sc, ids + n, limit - n);
-            if (got < 0) { st = status_fail(ST_NOMEM, "clip tokenizer: out of memory"); break; }
-            n += got;
+            const int32_t *got;
+            size_t ng;
+            if ((st = bpe_encode(tok->bpe, work, (const uint8_t *)w, wl, &got, &ng))) break;
+            if (ng > (size_t)(limit - n)) ng = (size_t)(limit - n);
+            memcpy(ids + n, got, ng * sizeof *got);
+            n += (int)ng;
         }
     }
     ids[n++] = tok->eot;
     *n_ids = st ? 0 : n;
 
     pcre2_match_data_free(md);
-    free(sc.id); free(sc.next); free(sc.prev); free(sc.heap); free(sc.batch);
+    bpe_work_free(work);
     free(clean);
     return st;
 }
@@ -1105,22 +305,22 @@ int clip_tokenizer_encode(const clip_tokenizer *tok, const char *text, int32_t *
 int clip_tokenizer_decode(const clip_tokenizer *tok, const int32_t *ids, int n_ids, char **out) {
     *out = NULL;
     if (!tok || (!ids && n_ids > 0) || n_ids < 0) return status_fail(ST_ARG, "clip_tokenizer_decode: bad argument");
-    size_t cap = 1;
+    size_t cap = 1, l;
     for (int i = 0; i < n_ids; i++)
-        if (ids[i] >= 0 && ids[i] < tok->n_vocab) cap += tok->token_len[ids[i]];
+        if (bpe_piece(tok->bpe, ids[i], &l)) cap += l;
     char *s = malloc(cap);
     if (!s) return status_fail(ST_NOMEM, "clip tokenizer: out of memory");
     size_t k = 0;
     for (int i = 0; i < n_ids; i++) {
-        if (ids[i] < 0 || ids[i] >= tok->n_vocab) continue;
-        const uint8_t *p = (const uint8_t *)tok->tokens[ids[i]];
-        size_t l = tok->token_len[ids[i]];
+        const uint8_t *p = (const uint8_t *)bpe_piece(tok->bpe, ids[i], &l);
+        if (!p) continue;
         for (size_t j = 0; j < l;) {
             utf8proc_int32_t cp;
             utf8proc_ssize_t step = utf8proc_iterate(p + j, (utf8proc_ssize_t)(l - j), &cp);
             if (step <= 0) break;
             j += (size_t)step;
-            s[k++] = cp >= 0 && cp < 512 ? (char)tok->byte_decoder[cp] : '?';
+            int byte = cp >= 0 ? bpe_unicode_to_byte((uint32_t)cp) : -1;
+            s[k++] = byte >= 0 ? (char)byte : '?';
         }
     }
     s[k] = 0;

@@ -1,4 +1,4 @@
-/* model/clip_tokenizer.h — the CLIP byte-level BPE text tokenizer.
+/* model/text/clip_tokenizer.h — the CLIP byte-level BPE text tokenizer.
  *
  * Reproduces openai/CLIP `simple_tokenizer.py` + `clip.tokenize(truncate=True)`
  * (docs/model-spec.md §A5) from a Hugging Face CLIP model directory's `vocab.json` and
@@ -14,53 +14,29 @@
  *     clip_tokenizer_free(tok);
  *
  * Pipeline of clip_tokenizer_encode:
- *   1. clean-up (clip_tokenizer_clean): a subset of ftfy.fix_text (below),
- *      html.unescape twice, strip, collapse whitespace runs to one ' ', strip,
- *      full Unicode lower-casing (Python str.lower());
+ *   1. clean-up (text_clean.h, also clip_tokenizer_clean): a subset of
+ *      ftfy.fix_text, html.unescape twice, strip, collapse whitespace runs to
+ *      one ' ', strip, full Unicode lower-casing (Python str.lower()); what
+ *      of ftfy is and is not reproduced is listed in text_clean.h;
  *   2. pre-tokenisation with the CLIP regex (PCRE2, UTF + UCP, caseless):
  *      <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+
  *      with \s spelled out as Unicode White_Space (PCRE2 also counts U+180E)
  *      and U+0345 dropped like a space (what Python's `regex` does with it
  *      under IGNORECASE); every assigned code point was checked against the
  *      Python reference (tests/reference/clip_tokenizer_ref.py --all);
- *   3. each piece: its UTF-8 bytes through the GPT-2 byte→unicode map, "</w>"
- *      on the last symbol, then BPE (lowest-rank pair first, every occurrence
- *      of it left to right, until no ranked pair is left); the two special
- *      strings map straight to their ids;
+ *   3. each piece: BPE by the shared engine (bpe.h, back end BPE_CLIP): its
+ *      UTF-8 bytes through the GPT-2 byte→unicode map, "</w>" on the last
+ *      symbol, then lowest-rank pair first, every occurrence of it left to
+ *      right, until no ranked pair is left; the two special strings map
+ *      straight to their ids;
  *   4. [sot] + ids + [eot], cut to max_ids with the last id forced to eot.
- *
- * The ftfy subset implemented (ftfy 6 defaults, looped to a fixed point like
- * fix_and_explain): unescape_html in "auto" mode (only when the text has no
- * '<'; entities must end in ';'), fix_c1_controls (U+0080..U+009F read as
- * windows-1252), fix_latin_ligatures, fix_character_width (U+FF01..U+FFEF
- * to their NFKC form, U+3000 to ' '), uncurl_quotes (U+02BC, U+2018..U+201B
- * to '\'', U+201C..U+201F to '"'), fix_line_breaks, remove_terminal_escapes,
- * remove_control_chars and NFC normalisation.
- *
- * NOT reproduced (text hitting these may tokenise differently from openai):
- *   - fix_encoding: no mojibake repair ("cafÃ©" stays "cafÃ©", ftfy makes it
- *     "café"), and none of its sub-steps restore_byte_a0,
- *     replace_lossy_sequences, decode_inconsistent_utf8;
- *   - fix_surrogates: not needed, valid UTF-8 cannot hold surrogates;
- *   - ftfy's per-line segmentation and max_decode_length (the whole text is
- *     fixed as one segment; no difference known for the steps above);
- *   - HTML entities: a built-in table (all Latin-1 names, the HTML4 quotes,
- *     dashes, arrows, currency, OElig/Scaron/... and a few others) rather
- *     than Python's full 2,231-entry html5 table; a name outside the table is
- *     left as written (or, like html.unescape, its longest Latin-1 "legacy"
- *     prefix is decoded). ftfy's upper-case variants ("&EACUTE;") are not
- *     recognised. Numeric references follow html.unescape exactly
- *     (windows-1252 for 0x80..0x9F, U+FFFD for 0/surrogates/out of range,
- *     the "invalid" control code points removed).
- *   - Lower-casing is utf8proc's simple mapping plus the two context-free
- *     and Final_Sigma rules Python applies (U+0130 → "i\u0307", Σ → ς at a
- *     word end); Unicode versions of utf8proc and of Python may differ.
  * Input must be valid UTF-8 (ST_ARG otherwise); Python would never see such
  * a string.
  *
- * Ownership and thread-safety: the tokenizer is immutable after load; any
- * number of threads may call encode/clean/token on one tokenizer at once
- * (encode allocates its scratch per call). Strings returned by
+ * Ownership and thread-safety: a clip_tokenizer owns its BPE engine (the
+ * vocabulary and merges) and its compiled regex, and is immutable after
+ * load; any number of threads may call encode/clean/token on one tokenizer
+ * at once (encode allocates its scratch per call). Strings returned by
  * clip_tokenizer_token live as long as the tokenizer.
  */
 #ifndef SEER_CLIP_TOKENIZER_H
@@ -105,15 +81,15 @@ int32_t clip_tokenizer_vocab_size(const clip_tokenizer *tok);
 int32_t clip_tokenizer_sot(const clip_tokenizer *tok);  /* 49406 (-1 for NULL) */
 int32_t clip_tokenizer_eot(const clip_tokenizer *tok);  /* 49407 (-1 for NULL) */
 
-/* Step 1 alone: the cleaned, lower-cased text as a malloc'd NUL-terminated
- * UTF-8 string in *out (caller frees). Needs no tokenizer. ST_ARG for
- * invalid UTF-8. */
+/* Step 1 alone (text_clean with this tokenizer's message prefix): the
+ * cleaned, lower-cased text as a malloc'd NUL-terminated UTF-8 string in
+ * *out (caller frees). Needs no tokenizer. ST_ARG for invalid UTF-8. */
 int  clip_tokenizer_clean(const char *text, char **out);
 
 /* Decode ids back to text the way simple_tokenizer.decode does: concatenate
  * the token strings, map the symbols back to bytes, turn each "</w>" into a
  * space. Special tokens are written as their strings; unknown ids are
- * skipped. *out is malloc'd (caller frees). Byte sequences that are not valid
+ * skipped, and a character outside the byte map becomes '?'. *out is malloc'd (caller frees). Byte sequences that are not valid
  * UTF-8 are copied as they are. */
 int  clip_tokenizer_decode(const clip_tokenizer *tok, const int32_t *ids, int n_ids, char **out);
 

@@ -1,5 +1,7 @@
-/* model/gpt2bpe.c — the GPT-2 byte-level BPE back end of lm_tokenizer
- * (Phi-2 / CodeGen). Internal; see lm_tokenizer.h.
+/* model/text/gpt2bpe.c — the GPT-2 byte-level BPE back end of lm_tokenizer
+ * (Phi-2 / CodeGen). Internal; see lm_tokenizer.h. It reads the files into
+ * the tokenizer's BPE_GPT2 engine (bpe.h): tokens as raw bytes, merges as
+ * (left id, right id) → (rank, merged id).
  *
  * Files of a Hugging Face model directory:
  *   vocab.json            {"token": id}; tokens are written through GPT-2's
@@ -25,30 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* GPT-2 bytes_to_unicode: printable Latin-1 bytes map to themselves, the
- * other 68 bytes, in byte order, to 256, 257, ... Fills the inverse. */
-static void byte_decoder_init(int16_t dec[324]) {
-    for (int i = 0; i < 324; i++) dec[i] = -1;
-    int n = 0;
-    for (int b = 0; b < 256; b++) {
-        int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
-        dec[keep ? b : 256 + n++] = (int16_t)b;
-    }
-}
-
 /* Map a vocab.json token back to bytes; returns the length or -1 when a
  * character is outside the byte map. out has room for strlen(s). */
-static long unmap_token(const int16_t dec[324], const char *s, uint8_t *out) {
-    const uint8_t *p = (const uint8_t *)s;
-    size_t n = strlen(s), k = 0;
-    for (size_t i = 0; i < n;) {
-        utf8proc_int32_t cp;
-        utf8proc_ssize_t step = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-        if (step <= 0 || cp < 0 || cp >= 324 || dec[cp] < 0) return -1;
-        out[k++] = (uint8_t)dec[cp];
-        i += (size_t)step;
-    }
-    return (long)k;
+static long unmap_token(const char *s, uint8_t *out) {
+    return bpe_symbols_to_bytes(s, strlen(s), out);
 }
 
 static int load_json_if_present(const char *dir, const char *name, char *path, size_t cap, json_t **out) {
@@ -105,7 +87,7 @@ static int add_added_tokens(lm_tokenizer *t, const char *dir) {
  * the handful of special_tokens_map.json strings before the index exists). */
 static int32_t find_linear(const lm_tokenizer *t, const char *text) {
     size_t len = strlen(text);
-    for (int32_t id = 0; id < t->n_vocab; id++) {
+    for (int32_t id = 0; id < lm_tokenizer_size(t); id++) {
         size_t pl;
         const char *p = t->is_special[id] ? NULL : lm_tokenizer_piece(t, id, &pl);
         if (p && pl == len && memcmp(p, text, len) == 0) return id;
@@ -219,7 +201,7 @@ static int scan_string(scan *s, char *out, size_t *olen) {
     return ST_OK;
 }
 
-static int load_vocab(lm_tokenizer *t, const char *path, const int16_t dec[324]) {
+static int load_vocab(lm_tokenizer *t, const char *path) {
     uint8_t *buf = NULL;
     size_t len = 0;
     int st = file_read(path, (size_t)1 << 30, &buf, &len);
@@ -251,7 +233,7 @@ static int load_vocab(lm_tokenizer *t, const char *path, const int16_t dec[324])
             goto out;
         }
         if (kl != strlen(key)) { st = scan_fail(&s, "NUL in a token"); goto out; }
-        long nb = unmap_token(dec, key, bytes);
+        long nb = unmap_token(key, bytes);
         if (nb <= 0) {
             /* Not byte-level text: acceptable only for an added token. */
             if (lm_tokenizer_special(t, key) != (int32_t)id) {
@@ -259,7 +241,7 @@ static int load_vocab(lm_tokenizer *t, const char *path, const int16_t dec[324])
                                  path, key, id);
                 goto out;
             }
-        } else if (id < t->vocab_cap && t->piece_len[id] != LM_TOK_NO_PIECE && t->is_special[id]) {
+        } else if (lm_tokenizer_piece(t, (int32_t)id, NULL) && t->is_special[id]) {
             size_t pl; /* already an added token: must be the same bytes */
             const char *p = lm_tokenizer_piece(t, (int32_t)id, &pl);
             if (pl != (size_t)nb || memcmp(p, bytes, pl) != 0) {
@@ -289,7 +271,7 @@ out:
 
 /* ------------------------------------------------------------ merges.txt */
 
-static int load_merges(lm_tokenizer *t, const char *path, const int16_t dec[324]) {
+static int load_merges(lm_tokenizer *t, const char *path) {
     uint8_t *buf = NULL;
     size_t len = 0;
     if (!file_is_regular(path)) return status_fail(ST_NOT_FOUND, "%s: no such file", path);
@@ -297,21 +279,16 @@ static int load_merges(lm_tokenizer *t, const char *path, const int16_t dec[324]
     if (st) return st;
     size_t lines = 1;
     for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    uint32_t cap = 16;
-    while (cap < 2 * lines) cap <<= 1;
-    t->pair_cap = cap;
-    t->pair_keys = malloc(cap * sizeof *t->pair_keys);
-    t->pair_rank = malloc(cap * sizeof *t->pair_rank);
-    t->pair_merged = malloc(cap * sizeof *t->pair_merged);
     char *tmp = malloc(len + 2);
     uint8_t *bytes = malloc(len + 2);
-    if (!t->pair_keys || !t->pair_rank || !t->pair_merged || !tmp || !bytes) {
+    if (!tmp || !bytes) st = status_fail(ST_NOMEM, "%s: out of memory", path);
+    if (!st) st = bpe_pairs_reserve(t->bpe, lines);
+    if (st) {
         free(buf);
         free(tmp);
         free(bytes);
-        return status_fail(ST_NOMEM, "%s: out of memory", path);
+        return st;
     }
-    memset(t->pair_keys, 0xff, cap * sizeof *t->pair_keys);
 
     size_t end = len; /* trailing blank lines are ignored */
     while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' ')) end--;
@@ -333,12 +310,12 @@ static int load_merges(lm_tokenizer *t, const char *path, const int16_t dec[324]
         size_t la = sp - a, lb = e - sp - 1;
         /* the two parts back to bytes; their ids and the concatenation's */
         memcpy(tmp, buf + a, la); tmp[la] = 0;
-        long na = unmap_token(dec, tmp, bytes);
-        int32_t ia = na > 0 ? lm_tok_find(t, bytes, (size_t)na) : -1;
+        long na = unmap_token(tmp, bytes);
+        int32_t ia = na > 0 ? bpe_find(t->bpe, bytes, (size_t)na) : -1;
         memcpy(tmp, buf + sp + 1, lb); tmp[lb] = 0;
-        long nb = unmap_token(dec, tmp, bytes + (na > 0 ? na : 0));
-        int32_t ib = nb > 0 ? lm_tok_find(t, bytes + na, (size_t)nb) : -1;
-        int32_t im = ia >= 0 && ib >= 0 ? lm_tok_find(t, bytes, (size_t)(na + nb)) : -1;
+        long nb = unmap_token(tmp, bytes + (na > 0 ? na : 0));
+        int32_t ib = nb > 0 ? bpe_find(t->bpe, bytes + na, (size_t)nb) : -1;
+        int32_t im = ia >= 0 && ib >= 0 ? bpe_find(t->bpe, bytes, (size_t)(na + nb)) : -1;
         if (ia < 0 || ib < 0 || im < 0) {
             memcpy(tmp, buf + a, la); memcpy(tmp + la, buf + sp + 1, lb); tmp[la + lb] = 0;
             st = status_fail(ST_FORMAT, "%s:%zu: \"%.*s\" is not in vocab.json", path, lineno,
@@ -346,14 +323,8 @@ static int load_merges(lm_tokenizer *t, const char *path, const int16_t dec[324]
                              ia < 0 ? (const char *)buf + a : ib < 0 ? (const char *)buf + sp + 1 : tmp);
             break;
         }
-        uint64_t key = ((uint64_t)(uint32_t)ia << 32) | (uint32_t)ib;
-        uint32_t s = lm_tok_pair_slot(t, key);
-        if (t->pair_keys[s] == UINT64_MAX) { /* the first rank wins, as in HF tokenizers */
-            t->pair_keys[s] = key;
-            t->pair_rank[s] = rank;
-            t->pair_merged[s] = im;
-        }
-        rank++;
+        /* a pair listed twice keeps its first rank (BPE_GPT2), as in HF tokenizers */
+        if ((st = bpe_pair_add(t->bpe, ia, ib, im, rank++))) break;
     }
     free(tmp);
     free(bytes);
@@ -369,13 +340,10 @@ int gpt2bpe_load(lm_tokenizer *t, const char *dir) {
     if (st) return st;
     if (!file_is_regular(vpath)) return status_fail(ST_NOT_FOUND, "%s: no such file", vpath);
     if (!file_is_regular(mpath)) return status_fail(ST_NOT_FOUND, "%s: no such file", mpath);
-    int16_t dec[324];
-    byte_decoder_init(dec);
-
     if ((st = add_added_tokens(t, dir))) return st;
-    if ((st = load_vocab(t, vpath, dec))) return st;
+    if ((st = load_vocab(t, vpath))) return st;
     if ((st = add_mapped_specials(t, dir))) return st;
     if ((st = lm_tok_index(t, vpath))) return st;
-    if ((st = load_merges(t, mpath, dec))) return st;
+    if ((st = load_merges(t, mpath))) return st;
     return lm_tok_finish(t, vpath);
 }

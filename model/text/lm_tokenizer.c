@@ -1,19 +1,15 @@
-/* model/lm_tokenizer.c — see lm_tokenizer.h; back ends in tiktoken.c and
+/* model/text/lm_tokenizer.c — see lm_tokenizer.h; back ends in tiktoken.c and
  * gpt2bpe.c, shared structure in lm_tokenizer_internal.h.
  *
- * Every token is kept as its raw bytes (GPT-2's byte→unicode symbols are
- * mapped back at load), so both back ends share the index, the special
- * splitter, the BPE engine and the decoder:
- *
- * BPE of one regex piece w[0..L): symbols are byte ranges kept as a linked
- * list (next/prev by start offset) with their token id. A min-heap holds
- * candidate merges (rank, left start) — lowest rank first, leftmost on ties,
- * exactly tiktoken's byte_pair_merge and HF tokenizers' merge order. A
- * candidate records the left start, right start and right end when pushed;
- * it is stale (skipped) once either symbol has changed. Merging pushes the
- * two new neighbour pairs. O(L log L) per piece.
- *   tiktoken: rank(a, b) = rank of the bytes w[a.start..b.end) (= its id);
- *   GPT-2:    rank(a, b) = merges.txt line of (id a, id b), merged id stored.
+ * Every token is kept as its raw bytes in the tokenizer's BPE engine
+ * (bpe.h), so both back ends share the engine's index and merge loop and
+ * this file's special-token splitter, regex driver and decoder. BPE of one
+ * regex piece is bpe_encode:
+ *   tiktoken (BPE_TIKTOKEN): rank(a, b) = rank of the concatenated bytes
+ *            (= its id), and a piece that is a token is emitted whole;
+ *   GPT-2 (BPE_GPT2):        rank(a, b) = merges.txt line of (id a, id b).
+ * Both merge the lowest rank first, leftmost on ties, one pair at a time:
+ * tiktoken's byte_pair_merge and HF tokenizers' merge order.
  */
 #include "lm_tokenizer_internal.h"
 
@@ -22,7 +18,6 @@
 #include "status.h"
 
 #include <utf8proc.h>
-#include <xxhash.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -64,100 +59,31 @@ static int utf8_valid(const uint8_t *s, size_t n, size_t *bad_at) {
 
 /* ------------------------------------------------------------ vocabulary */
 
-static uint32_t pow2_at_least(uint64_t n) {
-    uint32_t c = 16;
-    while (c < n) c <<= 1;
-    return c;
-}
-
 int lm_tok_reserve(lm_tokenizer *t, int32_t n) {
-    if (n <= t->vocab_cap) return ST_OK;
-    int32_t cap = t->vocab_cap ? t->vocab_cap : 1024;
-    while (cap < n) cap *= 2;
-    uint64_t *off = realloc(t->piece_off, (size_t)cap * sizeof *off);
-    if (off) t->piece_off = off;
-    uint32_t *len = realloc(t->piece_len, (size_t)cap * sizeof *len);
-    if (len) t->piece_len = len;
+    int st = bpe_reserve(t->bpe, n, 0);
+    if (st || n <= t->special_cap) return st;
+    int32_t cap = t->special_cap ? t->special_cap : 1024;
+    while (cap < n) cap = cap > BPE_MAX_IDS / 2 ? BPE_MAX_IDS : 2 * cap;
     uint8_t *sp = realloc(t->is_special, (size_t)cap);
-    if (sp) t->is_special = sp;
-    if (!off || !len || !sp) return status_fail(ST_NOMEM, "lm tokenizer: out of memory for %d tokens", (int)cap);
-    for (int32_t i = t->vocab_cap; i < cap; i++) { t->piece_len[i] = LM_TOK_NO_PIECE; t->is_special[i] = 0; }
-    t->vocab_cap = cap;
-    return ST_OK;
-}
-
-static int blob_append(lm_tokenizer *t, const void *p, size_t n, uint64_t *off) {
-    if (t->blob_len + n > t->blob_cap) {
-        size_t cap = t->blob_cap ? t->blob_cap : 65536;
-        while (cap < t->blob_len + n) cap *= 2;
-        uint8_t *b = realloc(t->blob, cap);
-        if (!b) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
-        t->blob = b;
-        t->blob_cap = cap;
-    }
-    if (n) memcpy(t->blob + t->blob_len, p, n);
-    *off = t->blob_len;
-    t->blob_len += n;
+    if (!sp) return status_fail(ST_NOMEM, "lm tokenizer: out of memory for %d tokens", (int)cap);
+    memset(sp + t->special_cap, 0, (size_t)(cap - t->special_cap));
+    t->is_special = sp;
+    t->special_cap = cap;
     return ST_OK;
 }
 
 int lm_tok_set_piece(lm_tokenizer *t, int32_t id, const uint8_t *bytes, size_t len, const char *where) {
-    if (id < 0 || id >= (1 << 28)) return status_fail(ST_FORMAT, "%s: token id %d out of range", where, (int)id);
-    if (len == 0 || len > (1u << 20)) return status_fail(ST_FORMAT, "%s: token %d has %zu bytes", where, (int)id, len);
-    int st = lm_tok_reserve(t, id + 1);
+    if (id < 0 || id >= BPE_MAX_IDS) return status_fail(ST_FORMAT, "%s: token id %d out of range", where, (int)id);
+    int st = id < t->special_cap ? ST_OK : lm_tok_reserve(t, id + 1);
+    if (!st) st = bpe_set(t->bpe, id, bytes, len, where);
     if (st) return st;
-    if (t->piece_len[id] != LM_TOK_NO_PIECE) return status_fail(ST_FORMAT, "%s: token id %d is assigned twice", where, (int)id);
-    uint64_t off = 0;
-    if ((st = blob_append(t, bytes, len, &off))) return st;
-    t->piece_off[id] = off;
-    t->piece_len[id] = (uint32_t)len;
-    if (id >= t->n_vocab) t->n_vocab = id + 1;
     if (len > t->max_piece) t->max_piece = len;
     return ST_OK;
 }
 
-static inline const uint8_t *piece_ptr(const lm_tokenizer *t, int32_t id) { return t->blob + t->piece_off[id]; }
-
-int32_t lm_tok_find(const lm_tokenizer *t, const uint8_t *bytes, size_t len) {
-    uint32_t mask = t->slot_cap - 1;
-    uint32_t h = (uint32_t)XXH3_64bits(bytes, len) & mask;
-    for (;;) {
-        int32_t id = t->slots[h];
-        if (id < 0) return -1;
-        if (t->piece_len[id] == len && memcmp(piece_ptr(t, id), bytes, len) == 0) return id;
-        h = (h + 1) & mask;
-    }
-}
-
 int lm_tok_index(lm_tokenizer *t, const char *where) {
-    if (t->slots) return ST_OK;
-    int32_t count = 0;
-    for (int32_t i = 0; i < t->n_vocab; i++) count += t->piece_len[i] != LM_TOK_NO_PIECE && !t->is_special[i];
-    t->slot_cap = pow2_at_least(2 * (uint64_t)count + 2);
-    t->slots = malloc(t->slot_cap * sizeof *t->slots);
-    if (!t->slots) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
-    memset(t->slots, 0xff, t->slot_cap * sizeof *t->slots);
-    uint32_t mask = t->slot_cap - 1;
-    for (int32_t id = 0; id < t->n_vocab; id++) {
-        if (t->piece_len[id] == LM_TOK_NO_PIECE || t->is_special[id]) continue;
-        const uint8_t *p = piece_ptr(t, id);
-        uint32_t len = t->piece_len[id];
-        uint32_t h = (uint32_t)XXH3_64bits(p, len) & mask;
-        for (;;) {
-            int32_t cur = t->slots[h];
-            if (cur < 0) { t->slots[h] = id; break; }
-            if (t->piece_len[cur] == len && memcmp(piece_ptr(t, cur), p, len) == 0)
-                return status_fail(ST_FORMAT, "%s: tokens %d and %d have the same bytes", where, (int)cur, (int)id);
-            h = (h + 1) & mask;
-        }
-    }
-    for (int b = 0; b < 256; b++) {
-        uint8_t c = (uint8_t)b;
-        t->byte_id[b] = lm_tok_find(t, &c, 1);
-        if (t->byte_id[b] < 0)
-            return status_fail(ST_FORMAT, "%s: no token for byte 0x%02x: not a byte-level BPE vocabulary", where, b);
-    }
-    return ST_OK;
+    if (bpe_indexed(t->bpe)) return ST_OK;
+    return bpe_index(t->bpe, t->is_special, where);
 }
 
 int lm_tok_add_special(lm_tokenizer *t, const char *text, int32_t id, const char *where) {
@@ -170,14 +96,16 @@ int lm_tok_add_special(lm_tokenizer *t, const char *text, int32_t id, const char
                                (int)t->specials[i].id, (int)id);
         }
     }
+    if (id < 0) return status_fail(ST_FORMAT, "%s: special token \"%s\" has id %d", where, text, (int)id);
     int st = lm_tok_reserve(t, id + 1);
     if (st) return st;
-    if (id < 0) return status_fail(ST_FORMAT, "%s: special token \"%s\" has id %d", where, text, (int)id);
-    if (t->piece_len[id] != LM_TOK_NO_PIECE) {
-        if (t->piece_len[id] != len || memcmp(piece_ptr(t, id), text, len) != 0)
+    size_t pl;
+    const char *piece = bpe_piece(t->bpe, id, &pl);
+    if (piece) {
+        if (pl != len || memcmp(piece, text, len) != 0)
             return status_fail(ST_FORMAT, "%s: special token \"%s\" has id %d, which is already another token",
                                where, text, (int)id);
-        if (t->slots) return status_fail(ST_INTERNAL, "lm tokenizer: special added after indexing");
+        if (bpe_indexed(t->bpe)) return status_fail(ST_INTERNAL, "lm tokenizer: special added after indexing");
     } else if ((st = lm_tok_set_piece(t, id, (const uint8_t *)text, len, where))) {
         return st;
     }
@@ -243,14 +171,8 @@ int lm_tok_finish(lm_tokenizer *t, const char *where) {
 
 void lm_tokenizer_free(lm_tokenizer *t) {
     if (!t) return;
-    free(t->blob);
-    free(t->piece_off);
-    free(t->piece_len);
+    bpe_free(t->bpe);
     free(t->is_special);
-    free(t->slots);
-    free(t->pair_keys);
-    free(t->pair_rank);
-    free(t->pair_merged);
     for (int i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
     if (t->re) pcre2_code_free(t->re);
@@ -298,8 +220,9 @@ int lm_tokenizer_load(const char *model_dir, lm_tokenizer **out) {
     lm_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
     t->kind = kind;
-    int st = kind == LM_TOK_GPT2 ? gpt2bpe_load(t, model_dir)
-                                 : tiktoken_load(t, kind == LM_TOK_ARCADE ? arcade : qwen, kind);
+    int st = bpe_new(kind == LM_TOK_GPT2 ? BPE_GPT2 : BPE_TIKTOKEN, &t->bpe);
+    if (!st) st = kind == LM_TOK_GPT2 ? gpt2bpe_load(t, model_dir)
+                                      : tiktoken_load(t, kind == LM_TOK_ARCADE ? arcade : qwen, kind);
     if (st) {
         lm_tokenizer_free(t);
         return st;
@@ -312,12 +235,10 @@ int lm_tokenizer_load(const char *model_dir, lm_tokenizer **out) {
 
 const char *lm_tokenizer_piece(const lm_tokenizer *t, int32_t id, size_t *len) {
     if (len) *len = 0;
-    if (!t || id < 0 || id >= t->n_vocab || t->piece_len[id] == LM_TOK_NO_PIECE) return NULL;
-    if (len) *len = t->piece_len[id];
-    return (const char *)piece_ptr(t, id);
+    return t ? bpe_piece(t->bpe, id, len) : NULL;
 }
 
-int lm_tokenizer_size(const lm_tokenizer *t) { return t ? t->n_vocab : 0; }
+int lm_tokenizer_size(const lm_tokenizer *t) { return t ? bpe_size(t->bpe) : 0; }
 int32_t lm_tokenizer_eos(const lm_tokenizer *t) { return t ? t->eos : -1; }
 size_t lm_tokenizer_max_piece(const lm_tokenizer *t) { return t ? t->max_piece : 0; }
 
@@ -353,138 +274,30 @@ static const lm_special *special_at(const lm_tokenizer *t, const uint8_t *s, siz
 /* ------------------------------------------------------------ BPE */
 
 typedef struct {
-    int32_t rank, pos;       /* pos: left symbol's start */
-    int32_t right, end;      /* right symbol's start and end when pushed */
-    int32_t merged;
-} cand;
-
-typedef struct {
-    int32_t *id, *next, *prev; /* (len+1) by byte offset; next[] of the last = len */
-    cand *heap;                /* (3*len) */
-    size_t cap, hn;
-    int32_t *ids;              /* output ids */
-    size_t n_ids, ids_cap;
+    bpe_work *work;
+    int32_t  *ids;  /* output ids */
+    size_t    n_ids, ids_cap;
 } scratch;
 
-static int scratch_reserve(scratch *s, size_t len) {
-    if (len <= s->cap) return 0;
-    size_t cap = len < 256 ? 256 : len;
-    free(s->id); free(s->next); free(s->prev); free(s->heap);
-    s->id = malloc((cap + 1) * sizeof *s->id);
-    s->next = malloc((cap + 1) * sizeof *s->next);
-    s->prev = malloc((cap + 1) * sizeof *s->prev);
-    s->heap = malloc(3 * (cap + 1) * sizeof *s->heap);
-    s->cap = (s->id && s->next && s->prev && s->heap) ? cap : 0;
-    return s->cap ? 0 : -1;
-}
-
-static int emit(scratch *s, int32_t id) {
-    if (s->n_ids == s->ids_cap) {
+static int emit(scratch *s, const int32_t *ids, size_t n) {
+    if (s->n_ids + n > s->ids_cap) {
         size_t cap = s->ids_cap ? 2 * s->ids_cap : 256;
+        while (cap < s->n_ids + n) cap *= 2;
         int32_t *p = realloc(s->ids, cap * sizeof *p);
-        if (!p) return -1;
+        if (!p) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
         s->ids = p;
         s->ids_cap = cap;
     }
-    s->ids[s->n_ids++] = id;
-    return 0;
+    memcpy(s->ids + s->n_ids, ids, n * sizeof *ids);
+    s->n_ids += n;
+    return ST_OK;
 }
 
-static inline int cand_less(const cand *a, const cand *b) {
-    return a->rank < b->rank || (a->rank == b->rank && a->pos < b->pos);
-}
-
-static void heap_push(scratch *s, cand c) {
-    cand *h = s->heap;
-    size_t i = s->hn++;
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (!cand_less(&c, &h[p])) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i] = c;
-}
-
-static cand heap_pop(scratch *s) {
-    cand *h = s->heap;
-    cand top = h[0];
-    cand last = h[--s->hn];
-    size_t i = 0, m = s->hn;
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, c = i;
-        const cand *best = &last;
-        if (l < m && cand_less(&h[l], best)) { c = l; best = &h[l]; }
-        if (r < m && cand_less(&h[r], best)) c = r;
-        if (c == i) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (m) h[i] = last;
-    return top;
-}
-
-uint32_t lm_tok_pair_slot(const lm_tokenizer *t, uint64_t key) {
-    uint32_t mask = t->pair_cap - 1;
-    uint64_t x = key;
-    x ^= x >> 30; x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27; x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    uint32_t h = (uint32_t)x & mask;
-    while (t->pair_keys[h] != UINT64_MAX && t->pair_keys[h] != key) h = (h + 1) & mask;
-    return h;
-}
-
-/* Push the candidate merge of the symbol at a with its right neighbour. */
-static void push_pair(const lm_tokenizer *t, scratch *s, const uint8_t *w, size_t len, int32_t a) {
-    int32_t b = s->next[a];
-    if (b >= (int32_t)len) return;
-    int32_t e = s->next[b];
-    cand c = {0, a, b, e, -1};
-    if (t->pair_keys) {
-        uint64_t key = ((uint64_t)(uint32_t)s->id[a] << 32) | (uint32_t)s->id[b];
-        uint32_t slot = lm_tok_pair_slot(t, key);
-        if (t->pair_keys[slot] == UINT64_MAX) return;
-        c.rank = t->pair_rank[slot];
-        c.merged = t->pair_merged[slot];
-    } else {
-        int32_t id = lm_tok_find(t, w + a, (size_t)(e - a));
-        if (id < 0) return;
-        c.rank = id;
-        c.merged = id;
-    }
-    heap_push(s, c);
-}
-
-static int bpe_piece(const lm_tokenizer *t, const uint8_t *w, size_t len, scratch *s) {
-    if (len == 0) return 0;
-    if (t->whole_piece) {
-        int32_t id = lm_tok_find(t, w, len);
-        if (id >= 0) return emit(s, id);
-    }
-    if (len == 1) return emit(s, t->byte_id[w[0]]);
-    if (len > INT32_MAX / 4 || scratch_reserve(s, len)) return -1;
-    for (size_t i = 0; i < len; i++) {
-        s->id[i] = t->byte_id[w[i]];
-        s->next[i] = (int32_t)i + 1;
-        s->prev[i] = (int32_t)i - 1;
-    }
-    s->hn = 0;
-    for (size_t i = 0; i + 1 < len; i++) push_pair(t, s, w, len, (int32_t)i);
-    while (s->hn > 0) {
-        cand c = heap_pop(s);
-        int32_t a = c.pos, b = c.right;
-        if (s->id[a] < 0 || s->next[a] != b || s->id[b] < 0 || s->next[b] != c.end) continue; /* stale */
-        s->id[a] = c.merged;
-        s->id[b] = -1;
-        s->next[a] = c.end;
-        if (c.end < (int32_t)len) s->prev[c.end] = a;
-        if (s->prev[a] >= 0) push_pair(t, s, w, len, s->prev[a]);
-        push_pair(t, s, w, len, a);
-    }
-    for (int32_t i = 0; i < (int32_t)len; i = s->next[i])
-        if (emit(s, s->id[i])) return -1;
-    return 0;
+static int encode_piece(const lm_tokenizer *t, const uint8_t *w, size_t len, scratch *s) {
+    const int32_t *ids;
+    size_t n;
+    int st = bpe_encode(t->bpe, s->work, w, len, &ids, &n);
+    return st ? st : emit(s, ids, n);
 }
 
 /* Regex + BPE over one stretch of text without specials. */
@@ -502,9 +315,10 @@ static int encode_ordinary(const lm_tokenizer *t, const uint8_t *text, size_t le
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
         if (ov[1] <= ov[0] || ov[0] < off)
             return status_fail(ST_INTERNAL, "lm tokenizer: empty regex match at byte %zu", (size_t)ov[0]);
-        if (ov[0] > off && bpe_piece(t, text + off, ov[0] - off, s)) /* unmatched gap: cannot happen */
-            return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
-        if (bpe_piece(t, text + ov[0], ov[1] - ov[0], s)) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
+        int st = ST_OK;
+        if (ov[0] > off) st = encode_piece(t, text + off, ov[0] - off, s); /* unmatched gap: cannot happen */
+        if (!st) st = encode_piece(t, text + ov[0], ov[1] - ov[0], s);
+        if (st) return st;
         off = ov[1];
     }
     return ST_OK;
@@ -527,8 +341,8 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, int32_t **ids, 
         len = strlen((const char *)norm);
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(t->re, NULL);
-    scratch s = {0};
-    int st = md ? ST_OK : status_fail(ST_NOMEM, "lm tokenizer: out of memory");
+    scratch s = {bpe_work_new(), NULL, 0, 0};
+    int st = md && s.work ? ST_OK : status_fail(ST_NOMEM, "lm tokenizer: out of memory");
     size_t start = 0;
     for (size_t i = 0; !st && i <= len; i++) {
         const lm_special *sp = i < len && t->special_first[src[i]] < t->special_first[src[i] + 1]
@@ -536,7 +350,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, int32_t **ids, 
         if (!sp && i < len) continue;
         if (i > start) st = encode_ordinary(t, src + start, i - start, md, &s);
         if (!st && sp) {
-            if (emit(&s, sp->id)) st = status_fail(ST_NOMEM, "lm tokenizer: out of memory");
+            st = emit(&s, &sp->id, 1);
             i += sp->len - 1;
             start = i + 1;
         }
@@ -544,7 +358,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, int32_t **ids, 
     if (!st && s.n_ids > (size_t)INT32_MAX) st = status_fail(ST_TOO_LARGE, "lm tokenizer: too many tokens");
     if (!st && !s.ids && !(s.ids = malloc(sizeof *s.ids))) st = status_fail(ST_NOMEM, "lm tokenizer: out of memory");
     pcre2_match_data_free(md);
-    free(s.id); free(s.next); free(s.prev); free(s.heap);
+    bpe_work_free(s.work);
     free(norm);
     if (st) {
         free(s.ids);
@@ -631,7 +445,7 @@ int lm_detok_push(lm_detok *d, int32_t id, char *out, size_t cap, size_t *len) {
     const lm_tokenizer *t = d->t;
     size_t plen;
     const char *piece = lm_tokenizer_piece(t, id, &plen);
-    if (!piece) return status_fail(ST_ARG, "lm detok: unknown token id %d (size %d)", (int)id, t->n_vocab);
+    if (!piece) return status_fail(ST_ARG, "lm detok: unknown token id %d (size %d)", (int)id, lm_tokenizer_size(t));
     if (t->is_special[id]) return detok_emit(d, NULL, 0, 0, piece, plen, out, cap, len);
     return detok_emit(d, (const uint8_t *)piece, plen, 0, NULL, 0, out, cap, len);
 }
@@ -649,7 +463,7 @@ int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, int n, char *
     for (int i = 0; i < n; i++) {
         size_t pl;
         if (!lm_tokenizer_piece(t, ids[i], &pl))
-            return status_fail(ST_ARG, "lm tokenizer: unknown token id %d at %d (size %d)", (int)ids[i], i, t->n_vocab);
+            return status_fail(ST_ARG, "lm tokenizer: unknown token id %d at %d (size %d)", (int)ids[i], i, lm_tokenizer_size(t));
         cap += 3 * pl + 12; /* worst case: every byte a U+FFFD, plus a flushed tail */
     }
     cap += 12;

@@ -1,11 +1,12 @@
-/* model/lm_tokenizer.h — the language-model tokenizers of MoE-LLaVA.
+/* model/text/lm_tokenizer.h — the language-model tokenizers of MoE-LLaVA.
  *
  * One API over the two byte-level BPE families the chat models use
  * (docs/model-spec.md §B6):
  *   - tiktoken (`arcade100k.tiktoken` for StableLM-2, `qwen.tiktoken` for
- *     Qwen-1): back end in model/tiktoken.c;
+ *     Qwen-1): back end in model/text/tiktoken.c;
  *   - GPT-2 byte-level BPE (`vocab.json` + `merges.txt` + `added_tokens.json`
- *     for Phi-2): back end in model/gpt2bpe.c.
+ *     for Phi-2): back end in model/text/gpt2bpe.c.
+ * Both load into the shared BPE engine (bpe.h: BPE_TIKTOKEN / BPE_GPT2).
  *
  *     lm_tokenizer *tok;
  *     if (lm_tokenizer_load("models/MoE-LLaVA-Qwen-1.8B-4e", &tok)) {
@@ -44,10 +45,10 @@
  *        tiktoken: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|
  *                   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *        GPT-2:    's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
- *   5. BPE on the piece's bytes: repeatedly merge the adjacent pair of lowest
- *      rank (leftmost on ties). tiktoken: rank = rank of the concatenated
- *      bytes, and a piece that is itself a token is emitted whole; GPT-2:
- *      rank = line of the pair in merges.txt.
+ *   5. BPE on the piece's bytes (bpe_encode): repeatedly merge the adjacent
+ *      pair of lowest rank (leftmost on ties). tiktoken: rank = rank of the
+ *      concatenated bytes, and a piece that is itself a token is emitted
+ *      whole; GPT-2: rank = line of the pair in merges.txt.
  * No BOS/EOS is added (none of these tokenizers adds one).
  *
  * Decoding: a token's piece is its raw bytes (specials: their text). Bytes
@@ -55,10 +56,13 @@
  * (Python's errors="replace"); a partial character left before a special
  * token or at the end is replaced the same way.
  *
- * Ownership and thread-safety: the tokenizer is immutable after load; any
- * number of threads may encode/decode with one tokenizer at once. Pieces
- * returned by lm_tokenizer_piece live as long as the tokenizer. An lm_detok
- * belongs to one thread (one stream) and must not outlive its tokenizer.
+ * Ownership and thread-safety: the tokenizer owns its BPE engine (every
+ * token's bytes, the index, the merges), its special-token table and its
+ * compiled regex, and is immutable after load; any number of threads may
+ * encode/decode with one tokenizer at once (encode allocates its scratch
+ * per call). Pieces returned by lm_tokenizer_piece live as long as the
+ * tokenizer. An lm_detok belongs to one thread (one stream) and must not
+ * outlive its tokenizer.
  */
 #ifndef SEER_LM_TOKENIZER_H
 #define SEER_LM_TOKENIZER_H

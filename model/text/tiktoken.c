@@ -1,5 +1,7 @@
-/* model/tiktoken.c — the tiktoken back end of lm_tokenizer (Arcade100k for
- * StableLM-2, qwen.tiktoken for Qwen-1). Internal; see lm_tokenizer.h.
+/* model/text/tiktoken.c — the tiktoken back end of lm_tokenizer (Arcade100k
+ * for StableLM-2, qwen.tiktoken for Qwen-1). Internal; see lm_tokenizer.h.
+ * It reads the file into the tokenizer's BPE_TIKTOKEN engine (bpe.h), which
+ * merges by the rank of the concatenated bytes; there is no merge table.
  *
  * File format (tiktoken's load_tiktoken_bpe): one token per line,
  *     <base64 of the token bytes> <rank>\n
@@ -104,9 +106,8 @@ int tiktoken_load(lm_tokenizer *t, const char *path, int kind) {
     size_t lines = 1;
     for (const uint8_t *p = buf, *e = buf + len; (p = memchr(p, '\n', (size_t)(e - p))); p++) lines++;
     if ((st = lm_tok_reserve(t, (int32_t)(lines < (1u << 27) ? lines + 512 : 1u << 27)))) goto out;
-    t->blob = malloc(len + 4096);
-    if (!t->blob) { st = status_fail(ST_NOMEM, "%s: out of memory", path); goto out; }
-    t->blob_cap = len + 4096;
+    /* base64 is longer than its bytes, even with a NUL after each token */
+    if ((st = bpe_reserve(t->bpe, 0, len + 4096))) goto out;
 
     uint8_t tok[1024];
     size_t pos = 0, lineno = 0, n_tokens = 0;
@@ -148,7 +149,6 @@ int tiktoken_load(lm_tokenizer *t, const char *path, int kind) {
     if (n_tokens == 0) { st = status_fail(ST_FORMAT, "%s: no tokens", path); goto out; }
     if ((st = add_specials(t, kind, path))) goto out;
     t->nfc = 1;
-    t->whole_piece = 1;
     st = lm_tok_finish(t, path);
 out:
     free(buf);
