@@ -91,3 +91,8 @@ int file_join(char *out, size_t cap, const char *dir, const char *name) {
     if (n < 0 || (size_t)n >= cap) return status_fail(ST_ARG, "path too long: %s/%s", dir, name);
     return ST_OK;
 }
+
+const char *file_base_name(const char *path) {
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}

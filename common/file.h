@@ -26,6 +26,9 @@ void file_map_close(file_map *m);
 /* 1 if path names a regular file (following links), else 0. */
 int  file_is_regular(const char *path);
 
+/* The part of path after its last '/' (path itself when there is none); a
+ * pointer into path. */
+const char *file_base_name(const char *path);
 /* Join dir and name into out (cap bytes); ST_ARG if it does not fit. */
 int  file_join(char *out, size_t cap, const char *dir, const char *name);
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli_embed.sh — the CLI of issue 2: help/version, seer embed (JSON
+# tests/cli_embed.sh — the first CLI commands: help/version, seer embed (JSON
 # lines, a failed input reported while the others print), seer tokenize,
 # seer similarity, with the demo CLIP (models/demo/clip) against
 # tests/data/clip/golden.json; with ../shared present, also its fixture model.

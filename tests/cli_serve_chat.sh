@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tests/cli_serve_chat.sh — `seer serve --chat-model` (issue 6, server side):
+# tests/cli_serve_chat.sh — `seer serve --chat-model` (the server side of chat):
 # a store of three pictures (tests/data/vlm/image.png and two generated PNGs,
 # embedded with the demo CLIP of models/demo), the tiny MoE-LLaVA fixture
 # tests/data/vlm/stablelm-clip as the chat model, one chat worker and no

@@ -1,4 +1,4 @@
-/* tests/test_eval_score.c — issue 7 scoring on hand-made cases whose right
+/* tests/test_eval_score.c — the evaluation scores on hand-made cases whose right
  * answers are worked out by hand: the VQA answer normalisation (with the
  * official script's quirks), VQAv2 soft accuracy, GQA exact match, POPE
  * parsing and metrics, the retrieval protocol's ranks, caption readers,

@@ -1,6 +1,6 @@
-/* tools/cmd_eval.c — `seer eval retrieval | vqa | pope | router`: the
- * benchmark runs of issue 7 on top of index/eval_retrieval, model/eval_run,
- * model/vqa_score, model/pope_score and model/router_report. */
+/* tools/cmd_eval.c — `seer eval retrieval | vqa | pope | router`: options,
+ * progress and printing over the evaluation layer (index/eval/: retrieval_run,
+ * eval_run, vqa_score, pope_score, router_report). */
 #include "captions.h"
 #include "chat.h"
 #include "cmd.h"
@@ -8,6 +8,7 @@
 #include "eval_questions.h"
 #include "eval_retrieval.h"
 #include "eval_run.h"
+#include "retrieval_run.h"
 #include "file.h"
 #include "log.h"
 #include "router_report.h"
@@ -106,27 +107,6 @@ static void on_sigint(int sig) {
 }
 
 
-static const char *base_name(const char *p) {
-    const char *s = strrchr(p, '/');
-    return s ? s + 1 : p;
-}
-
-typedef struct {
-    json_t *by_name;   /* base name → id */
-    size_t  n_dup;     /* base names stored under two paths with other content */
-} name_map;
-
-static int map_path(const char *path, uint64_t id, void *ctx) {
-    name_map *m = ctx;
-    const char *b = base_name(path);
-    json_t *have = json_object_get(m->by_name, b);
-    if (have) {
-        if ((uint64_t)json_integer_value(have) != id) m->n_dup++;
-        return 0;
-    }
-    return json_object_set_new(m->by_name, b, json_integer((json_int_t)id)) ? ST_NOMEM : 0;
-}
-
 static void print_recall(const char *name, const eval_recall *r) {
     printf("%-14s %7zu  %6.2f  %6.2f  %6.2f  %9.2f  %7.1f\n", name, r->n_queries, 100 * r->r1, 100 * r->r5, 100 * r->r10,
            r->mean_rank, r->median_rank);
@@ -137,82 +117,10 @@ static json_t *recall_json(const eval_recall *r) {
                      "r10", r->r10, "mean_rank", r->mean_rank, "median_rank", r->median_rank);
 }
 
-/* Only the images of the first `limit` captions, with all their captions
- * (limit 0: all). */
-static int limit_captions(captions *c, size_t limit) {
-    if (!limit || limit >= c->n_captions) return ST_OK;
-    unsigned char *keep = calloc(c->n_images, 1);
-    if (!keep) return status_fail(ST_NOMEM, "out of memory");
-    for (size_t i = 0; i < limit; i++) keep[c->image_of[i]] = 1;
-    int rc = captions_filter(c, keep);
-    free(keep);
-    return rc;
-}
-
-/* The caption images the store holds, found by base name: *ids gets their
- * store ids (malloc'd, in the order captions_filter leaves the images); the
- * others are dropped with their captions and counted in *n_missing (the
- * first five named on stderr). */
-static int match_images(store *st, captions *c, uint64_t **ids_out, size_t *n_missing) {
-    name_map nm = {json_object(), 0};
-    unsigned char *keep = NULL;
-    uint64_t *ids = NULL;
-    *n_missing = 0;
-    int rc = store_foreach_path(st, map_path, &nm);
-    if (rc) goto out;
-    if (nm.n_dup) log_warn("%zu stored file names appear under several paths with different content; the first is used", nm.n_dup);
-    keep = calloc(c->n_images ? c->n_images : 1, 1);
-    ids = malloc((c->n_images ? c->n_images : 1) * sizeof *ids);
-    if (!keep || !ids) {
-        rc = status_fail(ST_NOMEM, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < c->n_images; i++) {
-        json_t *id = json_object_get(nm.by_name, base_name(c->images[i]));
-        if (!id) {
-            if ((*n_missing)++ < 5) fprintf(stderr, "seer: %s: not in the store, skipped with its captions\n", c->images[i]);
-            continue;
-        }
-        keep[i] = 1;
-        ids[i] = (uint64_t)json_integer_value(id);
-    }
-    if (*n_missing > 5) fprintf(stderr, "seer: ... %zu caption images in all are not in the store\n", *n_missing);
-    size_t k = 0; /* compact ids like captions_filter does */
-    for (size_t i = 0; i < c->n_images; i++)
-        if (keep[i]) ids[k++] = ids[i];
-    rc = captions_filter(c, keep);
-out:
-    free(keep);
-    json_decref(nm.by_name);
-    if (rc) free(ids), ids = NULL;
-    *ids_out = ids;
-    return rc;
-}
-
-/* Every caption through the text tower → txt (n_captions, dim). */
-static int embed_captions(const embedder *e, const captions *c, int quiet, float *txt) {
-    progress pg;
-    progress_init(&pg, "captions", quiet);
-    for (size_t i = 0; i < c->n_captions; i++) {
-        if (embedder_text(e, c->texts[i], txt + i * (size_t)e->dim))
-            return status_wrap(ST_FORMAT, "caption %zu (%s)", i, c->texts[i]);
-        progress_show(&pg, i + 1, c->n_captions, 0);
-    }
-    return ST_OK;
-}
-
-/* What eval retrieval reports. */
-typedef struct {
-    const char *captions_path, *db, *identity;
-    size_t n_images, n_captions, n_missing, n_dropped;
-    eval_retrieval_result r;
-    double t_embed, t_score;
-} retrieval_report;
-
-static void print_retrieval(const retrieval_report *x, int json) {
+static void print_retrieval(const char *captions_path, const char *db, const retrieval_run_result *x, int json) {
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f}", "captions", x->captions_path,
-                              "db", x->db, "model", x->identity, "images", (json_int_t)x->n_images, "texts",
+        json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f}", "captions", captions_path,
+                              "db", db, "model", x->identity, "images", (json_int_t)x->n_images, "texts",
                               (json_int_t)x->n_captions, "images_missing", (json_int_t)x->n_missing, "texts_dropped",
                               (json_int_t)x->n_dropped, "t2i", recall_json(&x->r.t2i), "i2t", recall_json(&x->r.i2t),
                               "embed_s", x->t_embed, "score_s", x->t_score);
@@ -222,7 +130,7 @@ static void print_retrieval(const retrieval_report *x, int json) {
         json_decref(o);
         return;
     }
-    printf("%s: %zu images, %zu captions (model %s)\n", x->captions_path, x->n_images, x->n_captions, x->identity);
+    printf("%s: %zu images, %zu captions (model %s)\n", captions_path, x->n_images, x->n_captions, x->identity);
     if (x->n_missing)
         printf("%zu images (%zu captions) of the file are not in the store and were left out\n", x->n_missing,
                x->n_dropped);
@@ -233,60 +141,30 @@ static void print_retrieval(const retrieval_report *x, int json) {
     printf("(recall in %%; captions embedded in %.1fs, scored in %.2fs)\n", x->t_embed, x->t_score);
 }
 
+static void on_caption(size_t done, size_t total, void *ctx) { progress_show(ctx, done, total, 0); }
+
+static void on_missing(const char *image, void *ctx) {
+    (void)ctx;
+    fprintf(stderr, "seer: %s: not in the store, skipped with its captions\n", image);
+}
+
 static int eval_retrieval_cmd(const char *db, const char *captions_path, const char *model, size_t limit, int json,
                               int quiet) {
-    store *st;
-    if (store_open(db, STORE_RDONLY, &st)) {
+    progress pg;
+    progress_init(&pg, "captions", quiet || json);
+    retrieval_run_opts o = {.db = db, .captions = captions_path, .model = model, .limit = limit,
+                            .on_progress = on_caption, .on_missing = on_missing, .ctx = &pg};
+    retrieval_run_result x;
+    if (retrieval_run(&o, &x)) {
         cli_error("%s", status_message());
         return 1;
     }
-    int rc = 1;
-    captions c = {0};
-    embedder *e = NULL;
-    float *img = NULL, *txt = NULL;
-    uint64_t *ids = NULL;
-    char mpath[4096];
-    retrieval_report x = {.captions_path = captions_path, .db = db};
-    if (!model) {
-        if (store_get_model_path(st, mpath, sizeof mpath)) goto fail;
-        model = mpath;
-    }
-    if (captions_load(captions_path, &c) || limit_captions(&c, limit)) goto fail;
-    if (embedder_open(model, EMBED_TEXT, &e) || store_check_model(st, e->identity, e->dim)) goto fail;
-    size_t n_images_file = c.n_images, n_captions_file = c.n_captions;
-    if (match_images(st, &c, &ids, &x.n_missing)) goto fail;
-    if (!c.n_images) {
-        cli_error("none of the %zu images of %s is in the store %s", n_images_file, captions_path, db);
-        goto out;
-    }
-    const int dim = e->dim;
-    img = malloc(c.n_images * (size_t)dim * sizeof *img);
-    txt = malloc(c.n_captions * (size_t)dim * sizeof *txt);
-    if (!img || !txt) {
-        status_fail(ST_NOMEM, "out of memory");
-        goto fail;
-    }
-    for (size_t i = 0; i < c.n_images; i++)
-        if (store_get_vector(st, ids[i], img + i * dim)) goto fail;
-    double t0 = timer_now();
-    if (embed_captions(e, &c, quiet || json, txt)) goto fail;
-    x.t_embed = timer_now() - t0;
-    t0 = timer_now();
-    if (eval_retrieval_score(txt, c.n_captions, img, c.n_images, dim, c.image_of, &x.r)) goto fail;
-    x.t_score = timer_now() - t0;
-    x.identity = e->identity;
-    x.n_images = c.n_images, x.n_captions = c.n_captions, x.n_dropped = n_captions_file - c.n_captions;
-    print_retrieval(&x, json);
-    rc = 0;
-    goto out;
-fail:
-    cli_error("%s", status_message());
-out:
-    free(img), free(txt), free(ids);
-    captions_free(&c);
-    embedder_close(e);
-    store_close(st);
-    return rc;
+    if (x.n_dup_names)
+        log_warn("%zu stored file names appear under several paths with different content; the first is used",
+                 x.n_dup_names);
+    if (x.n_missing > 5) fprintf(stderr, "seer: ... %zu caption images in all are not in the store\n", x.n_missing);
+    print_retrieval(captions_path, db, &x, json);
+    return 0;
 }
 
 /* ---------------------------------------------------------------- the chat answerer */
@@ -412,7 +290,7 @@ static int eval_run_cmd(const char *mode, const run_args *a) {
     if (a->preds) {
         snprintf(preds, sizeof preds, "%s", a->preds);
     } else {
-        const char *b = base_name(a->questions), *dot = strrchr(b, '.');
+        const char *b = file_base_name(a->questions), *dot = strrchr(b, '.');
         snprintf(preds, sizeof preds, "%.*s.preds.jsonl", (int)(dot && dot != b ? dot - b : (long)strlen(b)), b);
     }
     eval_questions qs = {0};
@@ -467,7 +345,7 @@ static int eval_run_cmd(const char *mode, const run_args *a) {
     const char *fig_dir = !strcmp(mode, "router") ? a->out : a->router_out;
     if (fig_dir) {
         char what[600];
-        snprintf(what, sizeof what, "%s (%llu answers)", base_name(a->questions), (unsigned long long)r.router.n_answers);
+        snprintf(what, sizeof what, "%s (%llu answers)", file_base_name(a->questions), (unsigned long long)r.router.n_answers);
         if (write_router(&r.router, fig_dir, what)) {
             cli_error("%s", status_message());
             eval_run_result_free(&r);
@@ -509,7 +387,7 @@ static int eval_router_preds(const char *preds, const char *out) {
     router_stats rs = {0};
     size_t n = 0;
     int rc = 1;
-    if (eval_run_preds_router(preds, &rs, &n) || write_router(&rs, out, base_name(preds))) cli_error("%s", status_message());
+    if (eval_run_preds_router(preds, &rs, &n) || write_router(&rs, out, file_base_name(preds))) cli_error("%s", status_message());
     else rc = 0;
     router_stats_free(&rs);
     return rc;

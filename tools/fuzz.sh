@@ -14,7 +14,10 @@
 # to build-fuzz/artifacts/<target>/ and fails the script; minimise it
 # (FUZZER -minimize_crash=1 -runs=10000 FILE), fix the parser, and commit the
 # input under tests/fuzz/regressions/<target>/. Environment: SEER_FUZZ_JOBS
-# (default 2) parallel build jobs.
+# (default 2) parallel build jobs; SEER_FUZZ_SEED=N fixes libFuzzer's seed
+# and starts from the committed seeds only, so a run explores the same inputs
+# each time it is given the same time (tools/test.sh uses it: CI fails on a
+# regression or on what that fixed walk finds, never on chance).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -44,14 +47,20 @@ for t in "${targets[@]}"; do
       tail -40 "build-fuzz/$t.replay.log"; fail+=("$t (regressions)"); continue
     fi
   fi
-  echo "== $t: fuzzing for $secs s"
+  echo "== $t: fuzzing for $secs s${SEER_FUZZ_SEED:+ (seed $SEER_FUZZ_SEED)}"
   mkdir -p "build-fuzz/corpus/$t" "build-fuzz/artifacts/$t"
-  if ! "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-        -artifact_prefix="build-fuzz/artifacts/$t/" "build-fuzz/corpus/$t" "tests/fuzz/corpus/$t" \
+  seed=() corpus=("build-fuzz/corpus/$t")
+  if [ -n "${SEER_FUZZ_SEED:-}" ]; then
+    corpus=("$(mktemp -d)")          # new inputs go there; the walk starts from the committed seeds alone
+    seed=(-seed="$SEER_FUZZ_SEED")
+  fi
+  if ! "$bin" -max_total_time="$secs" "${seed[@]}" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+        -artifact_prefix="build-fuzz/artifacts/$t/" "${corpus[@]}" "tests/fuzz/corpus/$t" \
         > "build-fuzz/$t.log" 2>&1; then
     tail -60 "build-fuzz/$t.log"; fail+=("$t"); continue
   fi
   grep -E "^stat::number_of_executed_units|^stat::peak_rss_mb" "build-fuzz/$t.log" | tr '\n' ' '; echo
+  if [ -n "${SEER_FUZZ_SEED:-}" ]; then rm -rf "${corpus[0]}"; fi
 done
 if [ ${#fail[@]} -gt 0 ]; then
   echo "tools/fuzz.sh: FAILED: ${fail[*]} (inputs in build-fuzz/artifacts/, logs in build-fuzz/*.log)" >&2

@@ -62,4 +62,4 @@ if ! command -v clang >/dev/null || ! dpkg-query -W -f='${Status}' libclang-rt-1
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends clang libclang-rt-14-dev ||
     { echo "test.sh: could not install clang for the fuzz targets" >&2; exit 1; }
 fi
-tools/fuzz.sh 12
+SEER_FUZZ_SEED=1 tools/fuzz.sh 12

@@ -102,7 +102,7 @@ int  lm_forward(const lm_model *m, lm_state *s, const int32_t *ids, const float 
 const uint32_t *lm_state_router_counts(const lm_state *s, size_t *len);
 void lm_state_router_reset(lm_state *s);
 
-/* ---- additions (issue 5): tests, tools and diagnostics ---- */
+/* ---- for tests, tools and diagnostics ---- */
 
 /* lm_forward, but logits (n, vocab) receives every new position's logits. */
 int  lm_forward_all(const lm_model *m, lm_state *s, const int32_t *ids, const float *embeds, int n,
