@@ -487,6 +487,32 @@ void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]) {
     memcpy(hash, c.digest, 16);
 }
 
+int store_hash_fd(int fd, uint8_t hash[16], uint64_t *len) {
+    enum { CHUNK = 256 << 10 };
+    char *buf = malloc(CHUNK);
+    XXH3_state_t *hs = XXH3_createState();
+    uint64_t n = 0;
+    int rc = buf && hs ? ST_OK : status_fail(ST_NOMEM, "out of memory hashing a file");
+    if (!rc) XXH3_128bits_reset(hs);
+    while (!rc) {
+        ssize_t r = read(fd, buf, CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = status_fail(ST_IO, "reading a file to hash it: %s", strerror(errno));
+        if (r <= 0) break;
+        XXH3_128bits_update(hs, buf, (size_t)r);
+        n += (uint64_t)r;
+    }
+    if (!rc) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(hs));
+        memcpy(hash, c.digest, 16);
+        if (len) *len = n;
+    }
+    XXH3_freeState(hs);
+    free(buf);
+    return rc;
+}
+
 static int put_path(store *st, MDB_txn *txn, const char *path, size_t plen, uint64_t id, uint64_t size,
                     int64_t mtime) {
     uint8_t v[PATHVAL], ik[8 + STORE_PATH_MAX];

@@ -158,6 +158,10 @@ int  store_get_model_path(store *st, char *buf, size_t cap);
 
 /* xxh3-128 of bytes, in the canonical big-endian byte order. */
 void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]);
+/* The same hash of everything read from fd (from its current offset to EOF),
+ * in fixed-size pieces: memory does not grow with the file. *len (may be
+ * NULL) gets the bytes read. ST_IO when a read fails. */
+int  store_hash_fd(int fd, uint8_t hash[16], uint64_t *len);
 
 /* Commit n records in ONE write transaction across all tables (all or
  * nothing), bumping the generation once. results (may be NULL) receives n

@@ -32,6 +32,7 @@
  */
 #include "server_impl.h"
 
+#include "jsonx.h"
 #include "router_stats.h"
 #include "status.h"
 #include "timer.h"
@@ -336,6 +337,7 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
         nb = j->upload_n;
     }
     image_opts io = image_opts_default();
+    if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
     image_t img = {0};
     int rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
     free(bytes);
@@ -442,11 +444,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     char *body;
     size_t n;
     int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &body, &n);
-    if (rc == ST_TOO_LARGE) {
-        static const char *const h[] = {"Connection", "close", NULL};
-        return http_send_error(s, c, 413, h, "%s", status_message());
-    }
-    if (rc) return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
+    if (rc) return http_send_body_error(s, c, rc);
 
     const char *pj = body, *img = NULL;
     size_t pn = n, imgn = 0;
@@ -470,8 +468,8 @@ static int chat_post(server *s, struct mg_connection *c) {
                                    s->o.max_upload);
         }
     }
-    json_error_t jerr;
-    json_t *o = json_loadb(pj, pn, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o;
+    jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     char err[512] = "";
     int status = 400;
     chat_job j;
@@ -480,7 +478,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     double temp = 0, top_p = 1;
     long beams = 1, max_tokens = 1, top_k = 0, seed = 0;
     int idk = 0;
-    if (!o) snprintf(err, sizeof err, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object {\"image_id\", \"messages\"}");
     else if ((idk = parse_image_id(json_object_get(o, "image_id"), &j.image_id)) < 0)
         snprintf(err, sizeof err, "\"image_id\" must be a positive integer (an id from /api/search)");
@@ -581,13 +579,9 @@ static int feedback_post(server *s, struct mg_connection *c) {
     char *body;
     size_t n;
     int rc = http_read_body(c, CHAT_BODY_MAX, &body, &n);
-    if (rc == ST_TOO_LARGE) {
-        static const char *const h[] = {"Connection", "close", NULL};
-        return http_send_error(s, c, 413, h, "%s", status_message());
-    }
-    if (rc) return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
-    json_error_t jerr;
-    json_t *o = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (rc) return http_send_body_error(s, c, rc);
+    json_t *o;
+    jsonx_loadb_limited(body, n, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     free(body);
     char err[512] = "";
     int status = 400;
@@ -596,7 +590,7 @@ static int feedback_post(server *s, struct mg_connection *c) {
     conversation cv = {0};
     json_t *vote = o ? json_object_get(o, "vote") : NULL, *comment = o ? json_object_get(o, "comment") : NULL;
     json_t *rid = o ? json_object_get(o, "request_id") : NULL;
-    if (!o) snprintf(err, sizeof err, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object");
     else if (!json_is_string(vote) || (strcmp(json_string_value(vote), "up") && strcmp(json_string_value(vote), "down") &&
                                        strcmp(json_string_value(vote), "flag")))
@@ -653,7 +647,8 @@ typedef struct {
 
 static int fb_one(uint64_t time_ns, const char *json, size_t len, void *vctx) {
     fb_collect *x = vctx;
-    json_t *o = json_loadb(json, len, 0, NULL);
+    json_t *o;
+    jsonx_loadb_limited(json, len, 0, JSONX_MAX_DEPTH, &o);
     if (!json_is_object(o)) {
         json_decref(o);
         o = json_pack("{s:s%}", "raw", json, len);
