@@ -92,6 +92,7 @@ typedef struct {
     int    chat_waiting;       /* answers that may wait for a worker before 503 */
     int    chat_sessions;      /* cached image sessions per worker (LRU) */
     int    chat_max_ctx;       /* KV cache positions per session */
+    long   max_feedback;       /* feedback records the store may hold (507 above) */
 } server_opts;
 
 /* listen 127.0.0.1:8080, 32 threads, 30 s request timeout, 20 MiB and

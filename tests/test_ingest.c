@@ -5,7 +5,9 @@
  *   pruned; a corrupt file is reported and skipped while the rest goes in;
  *   kill -9 in the middle of a flickr8k-1000 ingest, then a re-run, ends with
  *   exactly 1000 images whose vectors equal a clean run's; search equals a
- *   brute-force ranking of the stored vectors; another model is refused. */
+ *   brute-force ranking of the stored vectors; another model is refused.
+ * With the demo model and samples/ (always): a path too long for the store
+ * skips only its file; --prune on a root left empty is refused. */
 #include "test.h"
 
 #include "ingest.h"
@@ -228,12 +230,106 @@ TEST(model_mismatch_refused) {
     embedder_close(other);
 }
 
+/* ---- with the repository's demo model and samples (no ../shared needed) */
+
+static embedder *demo;
+static char src[512];
+
+static int demo_ingest(const char *db, const char *root, int prune, int prune_empty, ingest_stats *s) {
+    store *st;
+    int rc = store_open(db, STORE_CREATE, &st);
+    if (rc) return rc;
+    rc = store_check_model(st, demo->identity, demo->dim);
+    ingest_opts o;
+    ingest_opts_default(&o);
+    o.roots = (const char *[]){root};
+    o.n_roots = 1;
+    o.prune = prune;
+    o.prune_empty = prune_empty;
+    if (!rc) rc = ingest_run(st, demo, &o, s);
+    store_close(st);
+    return rc;
+}
+
+static uint64_t stored_paths(const char *db) {
+    store *st;
+    store_counts c = {0};
+    if (store_open(db, STORE_RDONLY, &st)) return (uint64_t)-1;
+    store_counts_get(st, &c);
+    store_close(st);
+    return c.n_paths;
+}
+
+/* A path too long for the store skips that file only: the files of its
+ * batch and after it are stored, now and on every rerun. */
+TEST(long_path_skips_one_file) {
+    char root[300], deep[1200], db[300], cmd[4096];
+    snprintf(root, sizeof root, "%s/longpath", tmp);
+    snprintf(db, sizeof db, "%s/longpath.db", tmp);
+    int n = snprintf(deep, sizeof deep, "%s/a", root);
+    while (n < 470) n += snprintf(deep + n, sizeof deep - (size_t)n, "/%s", "dddddddddddddddddddddddddddddddddddddddddddddddddd");
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp '%s/samples/cifar10/cat/0000.jpg' '%s/zz_long_name_%s.jpg' && "
+             "cp '%s/samples/cifar10/cat/0001.jpg' '%s/b.jpg' && cp '%s/samples/cifar10/dog/0000.jpg' '%s/c.jpg' && "
+             "cp '%s/samples/cifar10/frog/0000.jpg' '%s/d.jpg'",
+             deep, src, deep, "xxxxxxxxxxxxxxxxxxxx", src, root, src, root, src, root);
+    CHECK(system(cmd) == 0);
+    ingest_stats s;
+    int rc = demo_ingest(db, root, 0, 0, &s);
+    CHECK_MSG(rc == 0, "%s", status_message());
+    CHECK_MSG(s.added == 3 && s.failed == 1, "added %llu failed %llu", (unsigned long long)s.added,
+              (unsigned long long)s.failed);
+    CHECK(stored_paths(db) == 3);
+    rc = demo_ingest(db, root, 0, 0, &s);   /* a rerun: the same file alone fails again */
+    CHECK_MSG(rc == 0 && s.unchanged == 3 && s.failed == 1, "rc %d unchanged %llu failed %llu", rc,
+              (unsigned long long)s.unchanged, (unsigned long long)s.failed);
+}
+
+/* --prune on a root that became empty (an unmounted drive) is refused and
+ * removes nothing; with prune_empty it prunes. */
+TEST(prune_refuses_empty_root) {
+    char root[300], db[300], cmd[4096];
+    snprintf(root, sizeof root, "%s/mnt", tmp);
+    snprintf(db, sizeof db, "%s/prune.db", tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/sub' && cp '%s/samples/cifar10/cat/0002.jpg' '%s/sub/' && "
+             "cp '%s/samples/cifar10/dog/0002.jpg' '%s/'", root, src, root, src, root);
+    CHECK(system(cmd) == 0);
+    ingest_stats s;
+    CHECK_MSG(demo_ingest(db, root, 0, 0, &s) == 0 && s.added == 2, "%s", status_message());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/* && touch '%s/notes.txt'", root, root);
+    CHECK(system(cmd) == 0);
+    int rc = demo_ingest(db, root, 1, 0, &s);
+    CHECK_MSG(rc == ST_ARG && strstr(status_message(), "--prune-empty"), "rc %d: %s", rc, status_message());
+    CHECK(stored_paths(db) == 2);
+    rc = demo_ingest(db, root, 1, 1, &s);
+    CHECK_MSG(rc == 0 && s.pruned == 2, "rc %d pruned %llu: %s", rc, (unsigned long long)s.pruned, status_message());
+    CHECK(stored_paths(db) == 0);
+}
+
 int main(void) {
+    snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
+    if (!mkdtemp(tmp)) return 1;
+    const char *srcdir = getenv("SEER_SOURCE");
+    snprintf(src, sizeof src, "%s", srcdir ? srcdir : ".");
+    char demo_model[600];
+    snprintf(demo_model, sizeof demo_model, "%s/models/demo/clip", src);
+    if (embedder_open(demo_model, EMBED_IMAGE, &demo)) {
+        printf("cannot open %s: %s\n", demo_model, status_message());
+        return 1;
+    }
+    RUN(long_path_skips_one_file);
+    RUN(prune_refuses_empty_root);
+    embedder_close(demo);
+    const char *sd = getenv("SEER_SHARED");
+    struct stat sb;
+    if (!sd || stat(sd, &sb) != 0) {
+        printf("(the ../shared tests are skipped: ../shared is absent)\n");
+        sh("rm -rf %s%s", tmp, "");
+        return test_summary();
+    }
     shared = test_shared();
     snprintf(model, sizeof model, "%s/fixtures/clip/clip-tiny-b32", shared);
     snprintf(model2, sizeof model2, "%s/fixtures/clip/clip-tiny-b32-f16", shared);
-    snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
-    if (!mkdtemp(tmp)) return 1;
     if (embedder_open(model, EMBED_IMAGE | EMBED_TEXT, &emb)) {
         printf("cannot open %s: %s\n", model, status_message());
         return 1;

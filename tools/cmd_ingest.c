@@ -31,6 +31,9 @@ static void ingest_usage(FILE *f) {
             "  --batch N          images per forward pass and per transaction (default 32)\n"
             "  --threads N        decode threads (default: the number of CPUs)\n"
             "  --prune            also drop stored files under PATH that no longer exist\n"
+            "                     (a PATH with no image file left is refused: an unmounted\n"
+            "                     drive would lose every image under it)\n"
+            "  --prune-empty      with --prune, prune such a PATH too\n"
             "  --index KIND       after ingesting, build the approximate index: hnsw\n"
             "                     (exact search needs none; default: keep what the store has)\n"
             "  --wait             wait for another ingest on the same store instead of failing\n"
@@ -101,6 +104,7 @@ int cmd_ingest(int argc, char **argv) {
         {"prune", no_argument, 0, 'p'},         {"index", required_argument, 0, 'x'},
         {"wait", no_argument, 0, 'w'},          {"no-exif-rotate", no_argument, 0, 'E'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+        {"prune-empty", no_argument, 0, 'P'},
         {0, 0, 0, 0}};
     const char *db = NULL, *model = NULL, *index = NULL;
     int wait = 0, c;
@@ -116,6 +120,7 @@ int cmd_ingest(int argc, char **argv) {
         case 'b': if (cli_parse_int("--batch", optarg, 1, 1024, &v)) return 2; o.batch = (int)v; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 256, &v)) return 2; o.threads = (int)v; break;
         case 'p': o.prune = 1; break;
+        case 'P': o.prune_empty = 1; break;
         case 'x': index = optarg; break;
         case 'w': wait = 1; break;
         case 'E': o.image.exif_rotate = 0; break;
@@ -127,6 +132,10 @@ int cmd_ingest(int argc, char **argv) {
     if (!db || !model || optind >= argc) {
         cli_error(!db ? "--db DIR is required" : !model ? "--model DIR is required" : "give at least one PATH");
         ingest_usage(stderr);
+        return 2;
+    }
+    if (o.prune_empty && !o.prune) {
+        cli_error("--prune-empty goes with --prune");
         return 2;
     }
     if (index && strcmp(index, "hnsw") && strcmp(index, "flat")) {

@@ -55,7 +55,9 @@ static void serve_usage(FILE *f) {
             "  --chat-queue N      answers that may wait for a worker before 503 (default 4)\n"
             "  --chat-sessions N   images whose features + KV cache each worker keeps (default 2)\n"
             "  --chat-context N    KV cache positions per session (default 2048; float32: 0.8 GB\n"
-            "                      per session for StableLM-1.6B)\n");
+            "                      per session for StableLM-1.6B)\n"
+            "  --max-feedback N    feedback records the store may hold; more are refused with\n"
+            "                      507 (default 100000)\n");
 }
 
 static sem_t stop_sem;
@@ -95,7 +97,7 @@ int cmd_serve(int argc, char **argv) {
         {"chat-workers", required_argument, 0, 'c'}, {"chat-queue", required_argument, 0, 'Z'},
         {"chat-sessions", required_argument, 0, 'S'}, {"chat-context", required_argument, 0, 'X'},
         {"allow-host", required_argument, 0, 'H'}, {"max-pixels", required_argument, 0, 'P'},
-        {"request-timeout", required_argument, 0, 'O'},
+        {"request-timeout", required_argument, 0, 'O'}, {"max-feedback", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *hosts[64];
     int n_hosts = 0;
@@ -163,6 +165,7 @@ int cmd_serve(int argc, char **argv) {
             o.max_pixels = (long long)px;
             break;
         }
+        case 'F': if (cli_parse_int("--max-feedback", optarg, 0, 100000000, &v)) return 2; o.max_feedback = v; break;
         case 'O': if (cli_parse_int("--request-timeout", optarg, 1, 3600, &v)) return 2; o.request_timeout_ms = (int)v * 1000; break;
         case 'h': serve_usage(stdout); return 0;
         default: serve_usage(stderr); return 2;
