@@ -263,7 +263,7 @@ static uint64_t stored_paths(const char *db) {
 /* A path too long for the store skips that file only: the files of its
  * batch and after it are stored, now and on every rerun. */
 TEST(long_path_skips_one_file) {
-    char root[300], deep[1200], db[300], cmd[4096];
+    char root[300], deep[1200], db[300], cmd[8192];
     snprintf(root, sizeof root, "%s/longpath", tmp);
     snprintf(db, sizeof db, "%s/longpath.db", tmp);
     int n = snprintf(deep, sizeof deep, "%s/a", root);
