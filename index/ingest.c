@@ -182,6 +182,13 @@ static void fail_result(result *r, const char *fmt, const char *msg) {
 static void process_file(pipeline *p, char *path, result *r, double t[4]) {
     memset(r, 0, sizeof *r);
     r->path = path;
+    size_t plen = strlen(path);
+    if (plen >= STORE_PATH_MAX) {   /* the store cannot hold it: skip this file only */
+        char why[96];
+        snprintf(why, sizeof why, "path of %zu bytes; the store holds paths up to %d bytes", plen, STORE_PATH_MAX - 1);
+        fail_result(r, "%s", why);
+        return;
+    }
     struct stat sb;
     if (stat(path, &sb) != 0) {
         fail_result(r, "%s", strerror(errno));
@@ -324,10 +331,27 @@ static int flush(pipeline *p, batch *b, ingest_stats *s) {
     }
     double t0 = timer_now();
     st = store_commit(p->st, b->n, b->recs, b->res);
+    int one_by_one = st == ST_TOO_LARGE || st == ST_ARG;
+    if (one_by_one) {
+        /* a record the store refuses (not the store failing): commit the
+         * batch record by record so that only that file is skipped */
+        st = ST_OK;
+        for (size_t i = 0; i < b->n && !st; i++) {
+            int r1 = store_commit(p->st, 1, &b->recs[i], &b->res[i]);
+            if (r1 == ST_TOO_LARGE || r1 == ST_ARG) {
+                b->res[i].outcome = 0;
+                if (p->o->on_error) p->o->on_error(b->items[i].path, status_message(), p->o->ctx);
+            } else {
+                st = r1;
+            }
+        }
+    }
     s->t_commit += timer_now() - t0;
-    if (st) return status_wrap(st, "ingest: committing a batch of %zu files (nothing of it was stored)", b->n);
+    if (st) return status_wrap(st, "ingest: committing a batch of %zu files (%s)", b->n,
+                               one_by_one ? "part of it was stored" : "nothing of it was stored");
     for (size_t i = 0; i < b->n; i++) {
         switch (b->res[i].outcome) {
+        case 0: s->failed++; break;   /* refused alone above */
         case STORE_ADDED: s->added++; break;
         case STORE_REPLACED: s->replaced++; break;
         case STORE_DUPLICATE: s->duplicates++; break;
@@ -358,6 +382,45 @@ static int prune_gone(const char *path, void *ctx) {
     return lstat(path, &sb) != 0 && errno == ENOENT;
 }
 
+/* A root with no image file left under it while the store holds some: an
+ * unmounted drive or a vanished folder, more likely than a deliberate
+ * emptying. Pruning it would drop every image under it, so that needs
+ * o->prune_empty. files: the walk's sorted list. */
+typedef struct {
+    const char *root;
+    uint64_t n;
+} under_ctx;
+
+static int count_under(const char *path, uint64_t id, void *vctx) {
+    (void)id;
+    under_ctx *u = vctx;
+    size_t n = strlen(u->root);
+    if (!strncmp(path, u->root, n) && (path[n] == '/' || path[n] == 0 || (n && u->root[n - 1] == '/'))) u->n++;
+    return 0;
+}
+
+static int prune_guard(store *st, const pathlist *files, const ingest_opts *o) {
+    char real[PATH_MAX];
+    for (int i = 0; i < o->n_roots; i++) {
+        if (!realpath(o->roots[i], real)) continue;   /* the walk refused it already */
+        size_t n = strlen(real);
+        int found = 0;
+        for (size_t f = 0; f < files->n && !found; f++)
+            found = !strncmp(files->v[f], real, n) && (files->v[f][n] == '/' || files->v[f][n] == 0 || real[n - 1] == '/');
+        if (found) continue;
+        under_ctx u = {real, 0};
+        int rc = store_foreach_path(st, count_under, &u);
+        if (rc) return rc;
+        if (u.n)
+            return status_fail(ST_ARG,
+                               "--prune: %s holds no image file now, but the store has %llu under it (an unmounted "
+                               "drive?); nothing was ingested or pruned. To drop them, prune again with "
+                               "--prune-empty",
+                               o->roots[i], (unsigned long long)u.n);
+    }
+    return ST_OK;
+}
+
 /* ------------------------------------------------------------------ run */
 
 int ingest_run(store *st, const embedder *e, const ingest_opts *o, ingest_stats *s) {
@@ -373,6 +436,10 @@ int ingest_run(store *st, const embedder *e, const ingest_opts *o, ingest_stats 
     }
     s->total = p.files.n;
     log_info("ingest: %zu image files to consider", p.files.n);
+    if (o->prune && !o->prune_empty && (rc = prune_guard(st, &p.files, o))) {
+        pathlist_free(&p.files);
+        return rc;
+    }
 
     batch b = {0};
     const size_t plen = embedder_pixels_len(e);

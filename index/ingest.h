@@ -19,7 +19,9 @@
  *             image tower as one GEMM batch, and the batch's records (new,
  *             replaced, duplicates) are committed in ONE write transaction.
  *   prune     (o.prune) afterwards, stored paths under the roots that no
- *             longer exist are removed.
+ *             longer exist are removed. A root without any image file left
+ *             while the store holds some under it is refused before the run
+ *             unless o.prune_empty.
  * A kill at any point loses only the uncommitted batch; the next run sees the
  * committed paths as unchanged and finishes the job.
  *
@@ -53,6 +55,9 @@ typedef struct {
     int   batch;               /* images per encode + commit (default 32) */
     int   threads;             /* decode workers (default: online CPUs) */
     int   prune;               /* drop stored paths under the roots that are gone */
+    int   prune_empty;         /* with prune: also when a root has no image file left
+                                  (else that refuses the run: an unmounted drive
+                                  would lose every image under it) */
     int   thumb_side;          /* default 256 */
     int   thumb_quality;       /* default 85 */
     image_opts image;          /* decode limits, EXIF */
@@ -70,7 +75,10 @@ void ingest_opts_default(ingest_opts *o);
 
 /* Run an ingest into a writable store whose model (store_check_model) is the
  * embedder's. Returns ST_OK when the run completed, even if files failed
- * (see stats); ST_CANCELLED when *cancel stopped it (committed work kept). */
+ * (see stats; a path too long for the store is one such file); ST_CANCELLED
+ * when *cancel stopped it (committed work kept); ST_ARG before anything is
+ * done when pruning would empty a root that has no image file left (see
+ * prune_empty). */
 int ingest_run(store *st, const embedder *e, const ingest_opts *o, ingest_stats *stats);
 
 /* 1 if the file name's extension is one the decoder reads. */

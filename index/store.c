@@ -56,6 +56,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -141,9 +142,26 @@ static int64_t now_ns(void) {
  * code (MDB_* or errno) that the caller turns into ST_STORE. */
 static int is_st(int rc) { return rc < 0 && rc >= ST_INTERNAL; }
 
+/* LMDB reports a short write (what a full disk gives) as EIO: a write that
+ * failed so while the filesystem has next to no room left is a full disk. */
+#define DISK_FULL_BELOW ((uint64_t)1 << 20)
+
+static int disk_full(const store *st, int rc, uint64_t *avail) {
+    struct statvfs vs;
+    *avail = 0;
+    if (rc != ENOSPC && rc != EIO && rc != EDQUOT) return 0;
+    if (statvfs(st->dir, &vs) != 0) return rc == ENOSPC;
+    *avail = (uint64_t)vs.f_bavail * vs.f_frsize;
+    return rc == ENOSPC || rc == EDQUOT || *avail < DISK_FULL_BELOW;
+}
+
 static int mdb_fail(const store *st, int rc, const char *what) {
     if (is_st(rc)) return rc;
-    if (rc == ENOSPC) return status_fail(ST_IO, "%s: %s: disk full", st->dir, what);
+    uint64_t avail;
+    if (disk_full(st, rc, &avail))
+        return status_fail(ST_IO, "%s: %s: disk full (%llu KiB free on its filesystem); nothing of this write was "
+                           "stored: free some space and run it again",
+                           st->dir, what, (unsigned long long)(avail >> 10));
     return status_fail(ST_STORE, "%s: %s: %s", st->dir, what, mdb_strerror(rc));
 }
 
@@ -165,7 +183,16 @@ static int txn_begin(store *st, unsigned flags, MDB_txn **txn) {
         int rc = mdb_txn_begin(st->env, NULL, flags, txn);
         if (!rc) return 0;
         pthread_rwlock_unlock(&st->resize);
-        if (rc != MDB_MAP_RESIZED || tries > 3) return rc;
+        if (tries > 3) return rc;
+        if (rc == MDB_READERS_FULL) {
+            /* slots of reader processes that died (kill -9) stay taken until
+             * someone clears them */
+            int dead = 0;
+            if (mdb_reader_check(st->env, &dead) || dead == 0) return rc;
+            log_info("store %s: cleared %d reader slots of processes that died", st->dir, dead);
+            continue;
+        }
+        if (rc != MDB_MAP_RESIZED) return rc;
         if ((rc = adopt_map_size(st, 0))) return rc;
     }
 }
@@ -279,8 +306,20 @@ static int take_writer_lock(store *st, int wait) {
     return 0;
 }
 
+/* An environment without a single table: a store whose creation (one write
+ * transaction, all tables or none) never committed, e.g. killed in between. */
+static int never_created(MDB_txn *txn) {
+    MDB_dbi main;
+    MDB_stat ms;
+    return !mdb_dbi_open(txn, NULL, 0, &main) && !mdb_stat(txn, main, &ms) && ms.ms_entries == 0;
+}
+
 static int open_body(store *st, MDB_txn *txn, void *ctx) {
     int create = *(int *)ctx;
+    if (!create && never_created(txn))
+        return status_fail(ST_NOT_FOUND,
+                           "no seer database at %s yet: its creation did not finish (seer ingest --db %s completes it)",
+                           st->dir, st->dir);
     for (int t = 0; t < T_COUNT; t++) {
         int rc = mdb_dbi_open(txn, table_names[t], create ? MDB_CREATE : 0, &st->dbi[t]);
         if (rc == MDB_NOTFOUND)
@@ -333,6 +372,10 @@ int store_open_with(const char *dir, int flags, uint64_t map_bytes, store **out)
     }
     if (!create && stat(dp, &sb) != 0)
         return status_fail(ST_NOT_FOUND, "no seer database at %s (no data.mdb)", dir);
+    if (!create && sb.st_size == 0)   /* killed before LMDB wrote its first page */
+        return status_fail(ST_NOT_FOUND,
+                           "no seer database at %s yet: its creation did not finish (seer ingest --db %s completes it)",
+                           dir, dir);
 
     store *st = calloc(1, sizeof *st);
     if (!st) return status_fail(ST_NOMEM, "store_open: out of memory");
@@ -345,7 +388,7 @@ int store_open_with(const char *dir, int flags, uint64_t map_bytes, store **out)
 
     if ((rc = mdb_env_create(&st->env))) { rc = mdb_fail(st, rc, "mdb_env_create"); goto fail; }
     mdb_env_set_maxdbs(st->env, 16);
-    mdb_env_set_maxreaders(st->env, 256);
+    mdb_env_set_maxreaders(st->env, STORE_MAX_READERS);
     if ((rc = mdb_env_set_mapsize(st->env, (size_t)(map_bytes ? map_bytes : STORE_DEFAULT_MAP)))) {
         rc = mdb_fail(st, rc, "mdb_env_set_mapsize");
         goto fail;
@@ -358,6 +401,9 @@ int store_open_with(const char *dir, int flags, uint64_t map_bytes, store **out)
     MDB_envinfo info;
     mdb_env_info(st->env, &info);
     st->map_bytes = info.me_mapsize;
+    int dead = 0;
+    if (!mdb_reader_check(st->env, &dead) && dead)
+        log_info("store %s: cleared %d reader slots of processes that died", dir, dead);
 
     if (flags & STORE_RDONLY) {
         /* handles opened in a read transaction survive only if it commits */
@@ -485,6 +531,32 @@ void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]) {
     XXH128_canonical_t c;
     XXH128_canonicalFromHash(&c, h);
     memcpy(hash, c.digest, 16);
+}
+
+int store_hash_fd(int fd, uint8_t hash[16], uint64_t *len) {
+    enum { CHUNK = 256 << 10 };
+    char *buf = malloc(CHUNK);
+    XXH3_state_t *hs = XXH3_createState();
+    uint64_t n = 0;
+    int rc = buf && hs ? ST_OK : status_fail(ST_NOMEM, "out of memory hashing a file");
+    if (!rc) XXH3_128bits_reset(hs);
+    while (!rc) {
+        ssize_t r = read(fd, buf, CHUNK);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) rc = status_fail(ST_IO, "reading a file to hash it: %s", strerror(errno));
+        if (r <= 0) break;
+        XXH3_128bits_update(hs, buf, (size_t)r);
+        n += (uint64_t)r;
+    }
+    if (!rc) {
+        XXH128_canonical_t c;
+        XXH128_canonicalFromHash(&c, XXH3_128bits_digest(hs));
+        memcpy(hash, c.digest, 16);
+        if (len) *len = n;
+    }
+    XXH3_freeState(hs);
+    free(buf);
+    return rc;
 }
 
 static int put_path(store *st, MDB_txn *txn, const char *path, size_t plen, uint64_t id, uint64_t size,
@@ -1022,6 +1094,33 @@ static int feedback_list_body(store *st, MDB_txn *txn, void *vctx) {
 int store_feedback_list(store *st, store_feedback_fn fn, void *ctx) {
     fb_iter c = {fn, ctx};
     return store_read(st, feedback_list_body, &c, "reading feedback");
+}
+
+typedef struct { size_t limit; store_feedback_fn fn; void *ctx; } fb_latest;
+
+static int feedback_latest_body(store *st, MDB_txn *txn, void *vctx) {
+    fb_latest *c = vctx;
+    MDB_cursor *cur;
+    int rc;
+    if ((rc = mdb_cursor_open(txn, st->dbi[T_FEEDBACK], &cur))) return rc;
+    MDB_val k, v;
+    size_t n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); !rc && n < c->limit; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), n++) {
+        char *s = malloc(v.mv_size + 1);
+        if (!s) { rc = status_fail(ST_NOMEM, "out of memory"); break; }
+        memcpy(s, v.mv_data, v.mv_size);
+        s[v.mv_size] = 0;
+        rc = c->fn(k.mv_size == 16 ? be64_get(k.mv_data) : 0, s, v.mv_size, c->ctx);
+        free(s);
+        if (rc) break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_feedback_latest(store *st, size_t limit, store_feedback_fn fn, void *ctx) {
+    fb_latest c = {limit, fn, ctx};
+    return store_read(st, feedback_latest_body, &c, "reading feedback");
 }
 
 /* ---------------------------------------------------------------- verify */

@@ -36,7 +36,9 @@
  *                 while an ingest runs; LMDB serialises the transactions).
  *
  * The map size grows by itself: a transaction that hits MDB_MAP_FULL is
- * aborted, the map doubled and the transaction retried.
+ * aborted, the map doubled and the transaction retried. A full disk fails the
+ * write with ST_IO and a message saying "disk full" (the store keeps its last
+ * committed state).
  *
  * Thread-safety: a store handle may be used from many threads for reads
  * (LMDB readers with MDB_NOTLS, each call in its own read transaction). Write
@@ -57,6 +59,8 @@
                                            511 bytes and idpaths keys are id + path */
 #define STORE_FORMAT_MAX     16         /* "jpeg", "png", ... including the NUL */
 #define STORE_MODEL_MAX      256        /* model identity string, including the NUL */
+#define STORE_MAX_READERS    2048       /* LMDB reader slots: above seer serve's 1024 HTTP
+                                           threads plus its worker pools */
 
 enum {
     STORE_RDONLY = 1,
@@ -127,7 +131,11 @@ typedef struct {
 
 /* ---------------------------------------------------------------- open/close */
 
-/* Open the db in directory dir (created with STORE_CREATE). Errors:
+/* Open the db in directory dir (created with STORE_CREATE). Creation is one
+ * transaction: a store killed while being created has no tables at all; it
+ * opens as ST_NOT_FOUND (the message says so), and STORE_CREATE completes
+ * it. Reader slots left by processes that died are cleared at open (and when
+ * the slots run out). Errors:
  * ST_NOT_FOUND (no db and no STORE_CREATE), ST_BUSY (writer lock held by
  * another process; the message names its pid), ST_UNSUPPORTED (schema version
  * of another seer), ST_STORE / ST_IO. */
@@ -158,6 +166,10 @@ int  store_get_model_path(store *st, char *buf, size_t cap);
 
 /* xxh3-128 of bytes, in the canonical big-endian byte order. */
 void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]);
+/* The same hash of everything read from fd (from its current offset to EOF),
+ * in fixed-size pieces: memory does not grow with the file. *len (may be
+ * NULL) gets the bytes read. ST_IO when a read fails. */
+int  store_hash_fd(int fd, uint8_t hash[16], uint64_t *len);
 
 /* Commit n records in ONE write transaction across all tables (all or
  * nothing), bumping the generation once. results (may be NULL) receives n
@@ -228,5 +240,8 @@ int  store_feedback_put(store *st, const char *json, uint64_t *time_ns);
  * only during the call. */
 typedef int (*store_feedback_fn)(uint64_t time_ns, const char *json, size_t len, void *ctx);
 int  store_feedback_list(store *st, store_feedback_fn fn, void *ctx);
+/* The newest limit records, newest first (reads only those: the table may be
+ * large). */
+int  store_feedback_latest(store *st, size_t limit, store_feedback_fn fn, void *ctx);
 
 #endif

@@ -12,6 +12,7 @@
 #include "server_impl.h"
 
 #include "search.h"
+#include "jsonx.h"
 #include "status.h"
 #include "timer.h"
 
@@ -202,6 +203,7 @@ static int search_image(server *s, struct mg_connection *c, const char *bytes, s
         return http_send_error(s, c, 413, NULL, "upload of %zu bytes exceeds the limit of %zu bytes", n, s->o.max_upload);
     search_job j = {.q = search_query_default()};
     j.q.image_bytes = bytes, j.q.image_len = n, j.q.image_name = "upload", j.q.k = k;
+    j.q.image.max_pixels = s->o.max_pixels;   /* the upload memory budget, checked from the header */
     return search_run_reply(s, c, s->image_q, &j, json_null());
 }
 
@@ -231,17 +233,13 @@ static int handle_search(server *s, struct mg_connection *c) {
     char *body;
     size_t n;
     int rc = http_read_body(c, max, &body, &n);
-    if (rc == ST_TOO_LARGE) {
-        static const char *const h[] = {"Connection", "close", NULL};
-        return http_send_error(s, c, 413, h, "%s", status_message());
-    }
-    if (rc) return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
+    if (rc) return http_send_body_error(s, c, rc);
     int out;
     if (is_json) {
-        json_error_t err;
-        json_t *j = json_loadb(body, n, JSON_REJECT_DUPLICATES, &err);
+        json_t *j;
+        jsonx_loadb_limited(body, n, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &j);
         json_t *jq = j ? json_object_get(j, "q") : NULL, *jk = j ? json_object_get(j, "k") : NULL;
-        if (!j) out = http_send_error(s, c, 400, NULL, "malformed JSON at line %d, column %d: %s", err.line, err.column, err.text);
+        if (!j) out = http_send_error(s, c, 400, NULL, "%s", status_message());
         else if (!json_is_object(j)) out = http_send_error(s, c, 400, NULL, "the JSON body must be an object {\"q\": TEXT, \"k\": N}");
         else if (!json_is_string(jq)) out = http_send_error(s, c, 400, NULL, "the JSON body needs \"q\": a string");
         else if (jk && (!json_is_integer(jk) || json_integer_value(jk) < 1 || json_integer_value(jk) > s->o.max_k))
@@ -317,19 +315,55 @@ int api_image_bytes(server *s, uint64_t id, char **out, size_t *out_len) {
     return ST_OK;
 }
 
+/* The original file, streamed: its bytes are hashed in a first pass and
+ * checked against the store (a changed file is a 404), then sent in
+ * IMAGE_CHUNK pieces, so a request holds one chunk whatever the file size. */
+#define IMAGE_CHUNK ((size_t)256 << 10)
+
 static int handle_image(server *s, struct mg_connection *c, uint64_t id) {
     store_image im;
     int rc = store_get_image(s->st, id, &im);
     if (rc == ST_NOT_FOUND) return http_send_error(s, c, 404, NULL, "no image with id %llu", (unsigned long long)id);
     if (rc) return http_send_error(s, c, 500, NULL, "%s", status_message());
-    char *buf;
-    size_t got;
-    rc = api_image_bytes(s, id, &buf, &got);
-    if (rc) return http_send_error(s, c, rc == ST_NOT_FOUND ? 404 : 500, NULL, "%s", status_message());
-    static const char *const h[] = {"Cache-Control", "private, max-age=3600", "Content-Security-Policy",
-                                    "default-src 'none'", NULL};
-    http_send(c, 200, content_type_of(im.format), h, buf, got);
+    /* the only file path the server ever opens comes from the store */
+    int fd = open(im.path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
+        if (fd >= 0) close(fd);
+        return http_send_error(s, c, 404, NULL, "image %llu: its file is no longer at its path", (unsigned long long)id);
+    }
+    uint8_t hash[16];
+    uint64_t got = 0;
+    if ((uint64_t)sb.st_size != im.size || store_hash_fd(fd, hash, &got) || got != im.size || memcmp(hash, im.hash, 16) ||
+        lseek(fd, 0, SEEK_SET) != 0) {
+        close(fd);
+        return http_send_error(s, c, 404, NULL,
+                               "image %llu: its file changed since it was ingested (run seer ingest again)",
+                               (unsigned long long)id);
+    }
+    char *buf = malloc(IMAGE_CHUNK);
+    if (!buf) {
+        close(fd);
+        return http_send_error(s, c, 500, NULL, "out of memory");
+    }
+    char clen[32];
+    snprintf(clen, sizeof clen, "%llu", (unsigned long long)im.size);
+    mg_response_header_start(c, 200);
+    mg_response_header_add(c, "Content-Type", content_type_of(im.format), -1);
+    mg_response_header_add(c, "Content-Length", clen, -1);
+    mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_add(c, "Cache-Control", "private, max-age=3600", -1);
+    mg_response_header_add(c, "Content-Security-Policy", "default-src 'none'", -1);
+    mg_response_header_send(c);
+    if (!method_is(c, "HEAD")) {
+        for (uint64_t sent = 0; sent < im.size;) {
+            ssize_t r = read(fd, buf, IMAGE_CHUNK);
+            if (r <= 0 || mg_write(c, buf, (size_t)r) <= 0) break;   /* short: the client sees the length differ */
+            sent += (uint64_t)r;
+        }
+    }
     free(buf);
+    close(fd);
     return 200;
 }
 

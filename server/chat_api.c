@@ -32,6 +32,7 @@
  */
 #include "server_impl.h"
 
+#include "jsonx.h"
 #include "router_stats.h"
 #include "status.h"
 #include "timer.h"
@@ -53,6 +54,7 @@
 #define CHAT_ADMIT_WAIT_MS 250        /* a full chat queue: wait this long for a place before 503 */
 #define FEEDBACK_COMMENT_MAX 2000
 #define FEEDBACK_LIST_MAX 1000
+#define FEEDBACK_RECORD_MAX (64 << 10)  /* bytes of one stored record (413 above) */
 
 typedef struct {
     uint8_t       key[16];    /* image content hash */
@@ -344,7 +346,10 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
     }
     chat_entry *e = &sl->e[pick];
     double t0 = timer_now();
+    /* used and key are read under chat_mu (slot choice, stats): written so too */
+    pthread_mutex_lock(&s->chat_mu);
     e->used = 0;
+    pthread_mutex_unlock(&s->chat_mu);
     if (!e->cs && !(e->cs = chat_session_new(s->cm))) {
         status_fail(ST_NOMEM, "out of memory for a chat session");
         return NULL;
@@ -359,6 +364,7 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
         nb = j->upload_n;
     }
     image_opts io = image_opts_default();
+    if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
     image_t img = {0};
     int rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
     free(bytes);
@@ -369,8 +375,10 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
     rc = chat_set_image(e->cs, &img);
     image_free(&img);
     if (rc) return NULL;
+    pthread_mutex_lock(&s->chat_mu);
     memcpy(e->key, j->key, 16);
     e->used = 1;
+    pthread_mutex_unlock(&s->chat_mu);
     e->last = sl->tick;
     j->t_image = timer_now() - t0;
     return e->cs;
@@ -465,11 +473,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     char *body;
     size_t n;
     int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &body, &n);
-    if (rc == ST_TOO_LARGE) {
-        static const char *const h[] = {"Connection", "close", NULL};
-        return http_send_error(s, c, 413, h, "%s", status_message());
-    }
-    if (rc) return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
+    if (rc) return http_send_body_error(s, c, rc);
 
     const char *pj = body, *img = NULL;
     size_t pn = n, imgn = 0;
@@ -493,8 +497,8 @@ static int chat_post(server *s, struct mg_connection *c) {
                                    s->o.max_upload);
         }
     }
-    json_error_t jerr;
-    json_t *o = json_loadb(pj, pn, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *o;
+    jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     char err[512] = "";
     int status = 400;
     chat_job j;
@@ -503,7 +507,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     double temp = 0, top_p = 1;
     long beams = 1, max_tokens = 1, top_k = 0, seed = 0;
     int idk = 0;
-    if (!o) snprintf(err, sizeof err, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object {\"image_id\", \"messages\"}");
     else if ((idk = parse_image_id(json_object_get(o, "image_id"), &j.image_id)) < 0)
         snprintf(err, sizeof err, "\"image_id\" must be a positive integer (an id from /api/search)");
@@ -604,13 +608,9 @@ static int feedback_post(server *s, struct mg_connection *c) {
     char *body;
     size_t n;
     int rc = http_read_body(c, CHAT_BODY_MAX, &body, &n);
-    if (rc == ST_TOO_LARGE) {
-        static const char *const h[] = {"Connection", "close", NULL};
-        return http_send_error(s, c, 413, h, "%s", status_message());
-    }
-    if (rc) return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
-    json_error_t jerr;
-    json_t *o = json_loadb(body, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (rc) return http_send_body_error(s, c, rc);
+    json_t *o;
+    jsonx_loadb_limited(body, n, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     free(body);
     char err[512] = "";
     int status = 400;
@@ -619,7 +619,7 @@ static int feedback_post(server *s, struct mg_connection *c) {
     conversation cv = {0};
     json_t *vote = o ? json_object_get(o, "vote") : NULL, *comment = o ? json_object_get(o, "comment") : NULL;
     json_t *rid = o ? json_object_get(o, "request_id") : NULL;
-    if (!o) snprintf(err, sizeof err, "malformed JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+    if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object");
     else if (!json_is_string(vote) || (strcmp(json_string_value(vote), "up") && strcmp(json_string_value(vote), "down") &&
                                        strcmp(json_string_value(vote), "flag")))
@@ -658,35 +658,44 @@ static int feedback_post(server *s, struct mg_connection *c) {
     json_decref(rec);
     json_decref(o);
     if (!txt) return http_send_error(s, c, 500, NULL, "out of memory");
+    size_t tlen = strlen(txt);
+    if (tlen > FEEDBACK_RECORD_MAX) {
+        free(txt);
+        return http_send_error(s, c, 413, NULL, "the feedback record would be %zu bytes; at most %d", tlen,
+                               FEEDBACK_RECORD_MAX);
+    }
     uint64_t t_ns = 0;
+    store_counts cn;
     pthread_mutex_lock(&s->feedback_mu);
-    rc = store_feedback_put(s->st, txt, &t_ns);
+    rc = store_counts_get(s->st, &cn);
+    int full = !rc && cn.n_feedback >= (uint64_t)s->o.max_feedback;
+    if (!rc && !full) rc = store_feedback_put(s->st, txt, &t_ns);
     pthread_mutex_unlock(&s->feedback_mu);
     free(txt);
+    if (full)
+        return http_send_error(s, c, 507, NULL,
+                               "the store holds %ld feedback records, the limit (--max-feedback): export them "
+                               "(seer feedback --export) and raise the limit or start a new store",
+                               s->o.max_feedback);
     if (rc) return http_send_error(s, c, 500, NULL, "recording the feedback failed: %s", status_message());
     atomic_fetch_add(&s->n_feedback, 1);
     return http_send_json(c, 201, json_pack("{s:b, s:I, s:s}", "ok", 1, "time_ns", (json_int_t)t_ns, "time", iso), NULL);
 }
 
 typedef struct {
-    json_t **ring;    /* the last `limit` records */
-    int      limit, n;
-    uint64_t total;
+    json_t *arr;      /* newest first */
 } fb_collect;
 
 static int fb_one(uint64_t time_ns, const char *json, size_t len, void *vctx) {
     fb_collect *x = vctx;
-    json_t *o = json_loadb(json, len, 0, NULL);
+    json_t *o;
+    jsonx_loadb_limited(json, len, 0, JSONX_MAX_DEPTH, &o);
     if (!json_is_object(o)) {
         json_decref(o);
         o = json_pack("{s:s%}", "raw", json, len);
     }
     if (o) json_object_set_new(o, "time_ns", json_integer((json_int_t)time_ns));
-    int at = (int)(x->total % (uint64_t)x->limit);
-    json_decref(x->ring[at]);
-    x->ring[at] = o;
-    x->total++;
-    if (x->n < x->limit) x->n++;
+    if (o) json_array_append_new(x->arr, o);
     return 0;
 }
 
@@ -702,21 +711,16 @@ static int feedback_get(server *s, struct mg_connection *c) {
         if (r <= 0 || *end || errno || limit < 1 || limit > FEEDBACK_LIST_MAX)
             return http_send_error(s, c, 400, NULL, "limit must be an integer from 1 to %d", FEEDBACK_LIST_MAX);
     }
-    fb_collect x = {calloc((size_t)limit, sizeof(json_t *)), (int)limit, 0, 0};
-    if (!x.ring) return http_send_error(s, c, 500, NULL, "out of memory");
-    int rc = store_feedback_list(s->st, fb_one, &x);
-    json_t *arr = json_array();
-    for (int i = 0; i < x.n; i++) { /* newest first */
-        int at = (int)((x.total - 1 - (uint64_t)i) % (uint64_t)x.limit);
-        if (x.ring[at]) json_array_append(arr, x.ring[at]);
-    }
-    for (int i = 0; i < x.limit; i++) json_decref(x.ring[i]);
-    free(x.ring);
+    /* only the newest `limit` records are read; the total is the table's count */
+    store_counts cn;
+    fb_collect x = {json_array()};
+    int rc = x.arr ? store_counts_get(s->st, &cn) : status_fail(ST_NOMEM, "out of memory");
+    if (!rc) rc = store_feedback_latest(s->st, (size_t)limit, fb_one, &x);
     if (rc) {
-        json_decref(arr);
+        json_decref(x.arr);
         return http_send_error(s, c, 500, NULL, "%s", status_message());
     }
-    return http_send_json(c, 200, json_pack("{s:I, s:o}", "total", (json_int_t)x.total, "feedback", arr), NULL);
+    return http_send_json(c, 200, json_pack("{s:I, s:o}", "total", (json_int_t)cn.n_feedback, "feedback", x.arr), NULL);
 }
 
 int feedback_api_handle(server *s, struct mg_connection *c) {

@@ -2,8 +2,15 @@
 #include "server_impl.h"
 
 #include "status.h"
+#include "timer.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <netinet/in.h>
 #include <stdarg.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +62,49 @@ int http_send_error(server *s, struct mg_connection *c, int status, const char *
     return http_send_json(c, status, j, headers);
 }
 
+/* The socket of connection c. civetweb does not expose it, so the process's
+ * descriptors are searched for the TCP socket with c's local port and peer
+ * address and port. -1 when none is found. */
+static int conn_fd(struct mg_connection *c) {
+    const struct mg_request_info *ri = mg_get_request_info(c);
+    DIR *d = opendir("/proc/self/fd");
+    if (!d) return -1;
+    int found = -1;
+    struct dirent *de;
+    while (found < 0 && (de = readdir(d))) {
+        char *end;
+        long fd = strtol(de->d_name, &end, 10);
+        if (*end || end == de->d_name || fd == dirfd(d)) continue;
+        struct sockaddr_storage local, peer;
+        socklen_t ll = sizeof local, pl = sizeof peer;
+        if (getsockname((int)fd, (struct sockaddr *)&local, &ll) || getpeername((int)fd, (struct sockaddr *)&peer, &pl))
+            continue;
+        char addr[64];
+        int lport, pport;
+        if (peer.ss_family == AF_INET) {
+            const struct sockaddr_in *p = (const struct sockaddr_in *)&peer;
+            inet_ntop(AF_INET, &p->sin_addr, addr, sizeof addr);
+            pport = ntohs(p->sin_port);
+            lport = ntohs(((const struct sockaddr_in *)&local)->sin_port);
+        } else if (peer.ss_family == AF_INET6) {
+            const struct sockaddr_in6 *p = (const struct sockaddr_in6 *)&peer;
+            inet_ntop(AF_INET6, &p->sin6_addr, addr, sizeof addr);
+            pport = ntohs(p->sin6_port);
+            lport = ntohs(((const struct sockaddr_in6 *)&local)->sin6_port);
+        } else {
+            continue;
+        }
+        if (pport == ri->remote_port && lport == ri->server_port && !strcmp(addr, ri->remote_addr)) found = (int)fd;
+    }
+    closedir(d);
+    return found;
+}
+
+void http_close_after(struct mg_connection *c) {
+    int fd = conn_fd(c);
+    if (fd >= 0) shutdown(fd, SHUT_RDWR);
+}
+
 int http_read_body(struct mg_connection *c, size_t max, char **body, size_t *len) {
     *body = NULL;
     *len = 0;
@@ -62,19 +112,46 @@ int http_read_body(struct mg_connection *c, size_t max, char **body, size_t *len
     long long cl = ri->content_length;
     if (cl > (long long)max)
         return status_fail(ST_TOO_LARGE, "request body of %lld bytes exceeds the limit of %zu bytes", cl, max);
-    size_t cap = cl >= 0 ? (size_t)cl + 1 : 65536, n = 0;
+    /* mg_read waits up to request_timeout_ms for each piece, so a client
+     * sending a byte every few seconds would hold this thread for ever: the
+     * whole body gets the same deadline, counted from here */
+    const server *s = mg_get_user_data(mg_get_context(c));
+    const double limit = s ? s->o.request_timeout_ms / 1e3 : 30.0, t0 = timer_now();
+    /* and mg_read returns only when all it was asked for came (or nothing came
+     * for request_timeout_ms): so it is asked only for what the socket holds
+     * already, or for one byte when it holds nothing (that byte may be in
+     * civetweb's buffer) */
+    const int fd = conn_fd(c);
+    /* grow as the bytes arrive: a Content-Length promise alone reserves at most 1 MiB */
+    size_t cap = cl >= 0 ? ((size_t)cl < (1u << 20) ? (size_t)cl + 1 : (1u << 20)) : 65536, n = 0;
     char *buf = malloc(cap);
     if (!buf) return status_fail(ST_NOMEM, "out of memory for a %zu-byte body", cap);
     for (;;) {
+        if (timer_now() - t0 > limit) {
+            free(buf);
+            return status_fail(ST_CANCELLED, "the request body did not arrive within %.0f s (%zu bytes came)",
+                               limit, n);
+        }
         if (n + 1 >= cap) {
-            if (cl >= 0) break;                   /* read exactly Content-Length */
+            if (cl >= 0 && n >= (size_t)cl) break;  /* read exactly Content-Length */
             if (n > max) break;
-            size_t ncap = cap * 2 > max + 2 ? max + 2 : cap * 2;
+            size_t want = cl >= 0 ? (size_t)cl + 1 : max + 2;
+            size_t ncap = cap * 2 > want ? want : cap * 2;
             char *nb = realloc(buf, ncap);
             if (!nb) { free(buf); return status_fail(ST_NOMEM, "out of memory reading the body"); }
             buf = nb, cap = ncap;
         }
-        int r = mg_read(c, buf + n, cap - 1 - n);
+        size_t room = cap - 1 - n;
+        if (cl >= 0 && room > (size_t)cl - n) room = (size_t)cl - n;
+        if (room == 0) break;
+        if (fd >= 0) {
+            int avail = 0;
+            if (ioctl(fd, FIONREAD, &avail) || avail < 1) avail = 1;
+            if (room > (size_t)avail) room = (size_t)avail;
+        } else if (room > (64u << 10)) {
+            room = 64u << 10;
+        }
+        int r = mg_read(c, buf + n, room);
         if (r < 0) { free(buf); return status_fail(ST_IO, "the client stopped sending the body"); }
         if (r == 0) break;
         n += (size_t)r;
@@ -85,6 +162,19 @@ int http_read_body(struct mg_connection *c, size_t max, char **body, size_t *len
     *body = buf;
     *len = n;
     return ST_OK;
+}
+
+int http_send_body_error(server *s, struct mg_connection *c, int rc) {
+    static const char *const close_h[] = {"Connection", "close", NULL};
+    /* civetweb would read (and drop) the rest of the body before the next
+     * request on the connection: end the connection instead */
+    int status = rc == ST_TOO_LARGE ? 413 : rc == ST_CANCELLED ? 408 : 0;
+    if (status) {
+        http_send_error(s, c, status, close_h, "%s", status_message());
+        http_close_after(c);
+        return status;
+    }
+    return http_send_error(s, c, rc == ST_NOMEM ? 500 : 400, NULL, "%s", status_message());
 }
 
 /* ---------------------------------------------------------------- multipart */

@@ -31,6 +31,7 @@ void server_opts_default(server_opts *o) {
         .threads = 32,
         .request_timeout_ms = 30000,
         .max_upload = (size_t)20 << 20,
+        .max_pixels = 50000000,
         .max_query = 1000,
         .max_k = 100,
         .text_workers = 2,
@@ -42,12 +43,15 @@ void server_opts_default(server_opts *o) {
         .chat_waiting = 4,
         .chat_sessions = 2,
         .chat_max_ctx = 2048,
+        .max_feedback = 100000,
     };
 }
 
 /* ---------------------------------------------------------------- dispatch */
 
 static int route(server *s, struct mg_connection *c) {
+    int g = guard_check(s, c);    /* Host and Origin, before anything else */
+    if (g) return g;
     const struct mg_request_info *ri = mg_get_request_info(c);
     /* local_uri_raw: URL-decoded but not cleaned, so "..", "%2e%2e" and
      * encoded slashes reach the router as they are and are refused there */
@@ -169,9 +173,18 @@ int server_start(const server_opts *o, server **out) {
     if (!o->db) return status_fail(ST_ARG, "no store directory given (--db DIR)");
     if (o->threads < 2 || o->threads > 1024) return status_fail(ST_ARG, "--threads: expected 2..1024, got %d", o->threads);
     if (o->max_upload < 1024) return status_fail(ST_ARG, "--max-upload: at least 1024 bytes");
+    if (o->max_pixels < 1) return status_fail(ST_ARG, "--max-pixels: at least 1");
+    if (o->n_allow_hosts < 0 || (o->n_allow_hosts && !o->allow_hosts)) return status_fail(ST_ARG, "bad allow_hosts");
+    for (int i = 0; i < o->n_allow_hosts; i++) {
+        const char *h = o->allow_hosts[i];
+        size_t n = h ? strlen(h) : 0;
+        if (!n || n > 253 || strspn(h, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") != n)
+            return status_fail(ST_ARG, "--allow-host '%s': expected a host name (letters, digits, '.', '-')",
+                               h ? h : "");
+    }
     if (o->max_k < 1 || o->max_query < 1 || o->image_slots < 1 || o->image_waiting < 0 || o->text_workers < 1 || o->text_waiting < 0 || o->reload_s < 0 ||
         o->request_timeout_ms < 100 || o->chat_workers < 1 || o->chat_workers > 64 || o->chat_waiting < 0 ||
-        o->chat_sessions < 1 || o->chat_sessions > 64 || o->chat_max_ctx < 256)
+        o->chat_sessions < 1 || o->chat_sessions > 64 || o->chat_max_ctx < 256 || o->max_feedback < 0)
         return status_fail(ST_ARG, "server options out of range");
     if (strcmp(o->index, "auto") && strcmp(o->index, "flat") && strcmp(o->index, "hnsw"))
         return status_fail(ST_ARG, "--index: expected auto, flat or hnsw, got '%s'", o->index);
@@ -194,6 +207,13 @@ int server_start(const server_opts *o, server **out) {
     s->token = has_token ? dupstr(o->token) : NULL;
     s->index_kind = dupstr(o->index);
     s->o.db = s->db, s->o.token = s->token, s->o.index = s->index_kind, s->o.model = NULL, s->o.listen = NULL;
+    s->o.allow_hosts = NULL;
+    if (o->n_allow_hosts && !(s->allow_hosts = calloc((size_t)o->n_allow_hosts, sizeof *s->allow_hosts))) {
+        free(s->db), free(s->token), free(s->index_kind), free(s);
+        return status_fail(ST_NOMEM, "out of memory");
+    }
+    for (; s->n_allow_hosts < o->n_allow_hosts; s->n_allow_hosts++)
+        s->allow_hosts[s->n_allow_hosts] = dupstr(o->allow_hosts[s->n_allow_hosts]);
     /* chat_api_start reads these during server_start only */
     s->o.chat_model = o->chat_model, s->o.vision_tower = o->vision_tower, s->o.models_root = o->models_root;
     s->loopback = loopback;
@@ -300,5 +320,7 @@ void server_stop(server *s) {
     pthread_mutex_destroy(&s->chat_mu);
     pthread_mutex_destroy(&s->feedback_mu);
     free(s->db), free(s->token), free(s->index_kind);
+    for (int i = 0; i < s->n_allow_hosts; i++) free(s->allow_hosts[i]);
+    free(s->allow_hosts);
     free(s);
 }

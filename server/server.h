@@ -42,10 +42,14 @@
  * images (decode + embed, the heavy kind). When text_waiting / image_waiting
  * jobs already wait, the API answers 503 with Retry-After.
  *
- * Security: binds 127.0.0.1 unless listen names another address; a
- * non-loopback address needs a token (or allow_no_token). With a token every
- * /api/ request must carry `Authorization: Bearer TOKEN` (or, for <img> URLs,
- * `?access_token=TOKEN`); the page itself loads without it.
+ * Security (docs/api.md, "Security model"): binds 127.0.0.1 unless listen
+ * names another address; a non-loopback address needs a token (or
+ * allow_no_token). With a token every /api/ request must carry
+ * `Authorization: Bearer TOKEN` (or, for <img> URLs, `?access_token=TOKEN`);
+ * the page itself loads without it. Every request's Host must be a loopback
+ * name, an IP literal or one of allow_hosts (DNS rebinding); a POST or a
+ * request with a body from another origin is refused (server/guard.c).
+ * request_timeout_ms bounds the whole request (headers and body).
  *
  * Ownership: server_start copies every string of opts. server_stop blocks
  * until civetweb's threads have finished and frees everything.
@@ -64,9 +68,14 @@ typedef struct {
     const char *token;         /* bearer token for /api/; NULL or "" = none */
     const char *index;         /* "auto" (hnsw when the store has one), "flat", "hnsw" */
     int    allow_no_token;     /* allow a non-loopback listen address without a token */
+    const char *const *allow_hosts; /* extra Host names answered (besides localhost and IP
+                                  literals), n_allow_hosts of them; see docs/api.md */
+    int    n_allow_hosts;
     int    threads;            /* civetweb worker threads (>= 2) */
     int    request_timeout_ms;
     size_t max_upload;         /* bytes of an uploaded image (413 above) */
+    long long max_pixels;      /* width x height of an uploaded image (413 above, read from
+                                  its header before decoding) */
     int    max_query;          /* bytes of q (400 above) */
     int    max_k;              /* k in 1..max_k */
     int    text_workers;       /* threads embedding text queries (and searching) */
@@ -83,9 +92,11 @@ typedef struct {
     int    chat_waiting;       /* answers that may wait for a worker before 503 */
     int    chat_sessions;      /* cached image sessions per worker (LRU) */
     int    chat_max_ctx;       /* KV cache positions per session */
+    long   max_feedback;       /* feedback records the store may hold (507 above) */
 } server_opts;
 
-/* listen 127.0.0.1:8080, 32 threads, 30 s request timeout, 20 MiB uploads,
+/* listen 127.0.0.1:8080, 32 threads, 30 s request timeout, 20 MiB and
+ * 50 Mpx uploads,
  * q up to 1000 bytes, k up to 100, 2 text workers + 64 waiting, 2 image
  * workers + 8 waiting, reload every 10 s; chat: 1 worker + 4 waiting, 2
  * sessions per worker, 2048 positions (a float32 KV cache: 0.8 GB per

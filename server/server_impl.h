@@ -24,6 +24,8 @@ struct server {
     char             model_path[4096];
     char             url[80];
     int              loopback;       /* listening on 127.0.0.0/8 only */
+    char           **allow_hosts;    /* --allow-host names (copies), n_allow_hosts of them */
+    int              n_allow_hosts;
     double           started;        /* timer_now() at start */
 
     store           *st;             /* STORE_RDONLY; thread-safe reads */
@@ -71,8 +73,17 @@ int http_send_error(server *s, struct mg_connection *c, int status, const char *
     __attribute__((format(printf, 5, 6)));
 /* Read the whole request body (malloc'd into *body, NUL-terminated; caller
  * frees). ST_TOO_LARGE when it exceeds max bytes (by Content-Length, before
- * reading, or while reading a chunked body), ST_IO when the client stopped. */
+ * reading, or while reading a chunked body), ST_IO when the client stopped,
+ * ST_CANCELLED when the whole body did not arrive within the server's
+ * request_timeout_ms (a slow client may not hold a thread longer). The
+ * buffer grows with the bytes received, not with the Content-Length claimed. */
 int http_read_body(struct mg_connection *c, size_t max, char **body, size_t *len);
+/* End the connection once the response written so far is sent (the socket
+ * is shut down: civetweb reads no more of the request). */
+void http_close_after(struct mg_connection *c);
+/* The response to a failed http_read_body: 413 (too large) or 408 (too slow),
+ * both closing the connection; 500 out of memory; else 400. */
+int http_send_body_error(server *s, struct mg_connection *c, int rc);
 /* The first file part (one with a filename; else the first part) of a
  * multipart/form-data body whose Content-Type is ctype. *data points into
  * body. ST_FORMAT with a message when the body is not well-formed multipart. */
@@ -82,6 +93,12 @@ int http_multipart_file(const char *ctype, const char *body, size_t n, const cha
  * above. *data points into body. */
 int http_multipart_field(const char *ctype, const char *body, size_t n, const char *name, const char **data,
                          size_t *len);
+
+/* ---------------------------------------------------------------- guard.c */
+
+/* The Host and Origin rules (docs/api.md, "Security model"): 0 when the
+ * request may proceed; else the 400/403 was sent and its status returned. */
+int guard_check(server *s, struct mg_connection *c);
 
 /* ---------------------------------------------------------------- api.c */
 

@@ -266,7 +266,7 @@ check('stop_ends_answer', rest and rest[-1][0] == 'done' and rest[-1][1]['stop']
 st, before = get_json('/api/stats')
 s = socket.create_connection((host, port))
 pl = json.dumps(long).encode()
-s.sendall(b'POST /api/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(pl) + pl)
+s.sendall(b'POST /api/chat HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(pl) + pl)
 buf = b''
 while buf.count(b'event: token') < 2: buf += s.recv(4096)
 s.close()

@@ -7,7 +7,8 @@
  *   skipped while the rest goes in; kill -9 in the middle of an ingest (at a
  *   random point of a clean run's duration), then a re-run, ends with exactly
  *   the clean run's images and vectors; search equals a brute-force ranking
- *   of the stored vectors; another model is refused. */
+ *   of the stored vectors; another model is refused; a path too long for
+ *   the store skips only its file; --prune on a root left empty is refused. */
 #include "test.h"
 
 #include "ingest.h"
@@ -299,6 +300,80 @@ TEST(shared_photos) {
     if (shared) shared_checks(shared);
 }
 
+/* ---- with the repository's demo model and samples (no ../shared needed) */
+
+
+static int demo_ingest(const char *db, const char *root, int prune, int prune_empty, ingest_stats *s) {
+    store *st;
+    int rc = store_open(db, STORE_CREATE, &st);
+    if (rc) return rc;
+    rc = store_check_model(st, emb->identity, emb->dim);
+    ingest_opts o;
+    ingest_opts_default(&o);
+    o.roots = (const char *[]){root};
+    o.n_roots = 1;
+    o.prune = prune;
+    o.prune_empty = prune_empty;
+    if (!rc) rc = ingest_run(st, emb, &o, s);
+    store_close(st);
+    return rc;
+}
+
+static uint64_t stored_paths(const char *db) {
+    store *st;
+    store_counts c = {0};
+    if (store_open(db, STORE_RDONLY, &st)) return (uint64_t)-1;
+    store_counts_get(st, &c);
+    store_close(st);
+    return c.n_paths;
+}
+
+/* A path too long for the store skips that file only: the files of its
+ * batch and after it are stored, now and on every rerun. */
+TEST(long_path_skips_one_file) {
+    char root[300], deep[1200], db[300], cmd[24576];
+    snprintf(root, sizeof root, "%s/longpath", tmp);
+    snprintf(db, sizeof db, "%s/longpath.db", tmp);
+    int n = snprintf(deep, sizeof deep, "%s/a", root);
+    while (n < 470) n += snprintf(deep + n, sizeof deep - (size_t)n, "/%s", "dddddddddddddddddddddddddddddddddddddddddddddddddd");
+    snprintf(cmd, sizeof cmd,
+             "mkdir -p '%s' && cp '%s/samples/cifar10/cat/0000.jpg' '%s/zz_long_name_%s.jpg' && "
+             "cp '%s/samples/cifar10/cat/0001.jpg' '%s/b.jpg' && cp '%s/samples/cifar10/dog/0000.jpg' '%s/c.jpg' && "
+             "cp '%s/samples/cifar10/frog/0000.jpg' '%s/d.jpg'",
+             deep, src_dir, deep, "xxxxxxxxxxxxxxxxxxxx", src_dir, root, src_dir, root, src_dir, root);
+    CHECK(system(cmd) == 0);
+    ingest_stats s;
+    int rc = demo_ingest(db, root, 0, 0, &s);
+    CHECK_MSG(rc == 0, "%s", status_message());
+    CHECK_MSG(s.added == 3 && s.failed == 1, "added %llu failed %llu", (unsigned long long)s.added,
+              (unsigned long long)s.failed);
+    CHECK(stored_paths(db) == 3);
+    rc = demo_ingest(db, root, 0, 0, &s);   /* a rerun: the same file alone fails again */
+    CHECK_MSG(rc == 0 && s.unchanged == 3 && s.failed == 1, "rc %d unchanged %llu failed %llu", rc,
+              (unsigned long long)s.unchanged, (unsigned long long)s.failed);
+}
+
+/* --prune on a root that became empty (an unmounted drive) is refused and
+ * removes nothing; with prune_empty it prunes. */
+TEST(prune_refuses_empty_root) {
+    char root[300], db[300], cmd[16384];
+    snprintf(root, sizeof root, "%s/mnt", tmp);
+    snprintf(db, sizeof db, "%s/prune.db", tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/sub' && cp '%s/samples/cifar10/cat/0002.jpg' '%s/sub/' && "
+             "cp '%s/samples/cifar10/dog/0002.jpg' '%s/'", root, src_dir, root, src_dir, root);
+    CHECK(system(cmd) == 0);
+    ingest_stats s;
+    CHECK_MSG(demo_ingest(db, root, 0, 0, &s) == 0 && s.added == 2, "%s", status_message());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'/* && touch '%s/notes.txt'", root, root);
+    CHECK(system(cmd) == 0);
+    int rc = demo_ingest(db, root, 1, 0, &s);
+    CHECK_MSG(rc == ST_ARG && strstr(status_message(), "--prune-empty"), "rc %d: %s", rc, status_message());
+    CHECK(stored_paths(db) == 2);
+    rc = demo_ingest(db, root, 1, 1, &s);
+    CHECK_MSG(rc == 0 && s.pruned == 2, "rc %d pruned %llu: %s", rc, (unsigned long long)s.pruned, status_message());
+    CHECK(stored_paths(db) == 0);
+}
+
 int main(void) {
     snprintf(src_dir, sizeof src_dir, "%s", test_source());
     snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
@@ -309,6 +384,8 @@ int main(void) {
     RUN(samples_changes_duplicates_prune_corrupt);
     RUN(samples_kill9_resume);
     RUN(samples_model_mismatch_refused);
+    RUN(long_path_skips_one_file);
+    RUN(prune_refuses_empty_root);
     embedder_close(emb);
     emb = NULL;
     RUN(shared_photos);

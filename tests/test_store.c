@@ -1,13 +1,16 @@
 /* tests/test_store.c — the LMDB store: commit/read back, map growth,
  * duplicates, replacement, prune, model and schema refusal, the writer lock
- * and crash safety under kill -9. */
+ * and crash safety under kill -9; a store killed while being created, dead
+ * reader processes, a full disk. */
 #include "test.h"
 
 #include "status.h"
 #include "store.h"
 
 #include <lmdb.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <stdint.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -370,7 +373,7 @@ TEST(second_writer_busy) {
 
 /* The child of crash_safety: commit batches of 20 new contents + 5 duplicate
  * paths, forever, on a small map (so growth happens under the kill too). */
-static void crash_child(const char *dir) {
+static void crash_child(const char *dir, int ready_fd) {
     store *st;
     if (store_open_with(dir, STORE_CREATE, 1 << 20, &st)) _exit(3);
     if (store_check_model(st, "test-model", DIM)) _exit(4);
@@ -390,18 +393,181 @@ static void crash_child(const char *dir) {
             recs[i] = b[i].rec;
         }
         if (store_commit(st, 25, recs, NULL)) _exit(6);
+        if (ready_fd >= 0) {   /* one commit done: the parent may kill from now on */
+            if (write(ready_fd, "c", 1) != 1) _exit(7);
+            close(ready_fd);
+            ready_fd = -1;
+        }
     }
 }
 
+/* A store killed while being created: LMDB made data.mdb (meta pages, or
+ * not even those), the transaction creating the tables never committed.
+ * Opening it says so, and STORE_CREATE completes it. */
+TEST(half_created_store) {
+    for (int kind = 0; kind < 2; kind++) {
+        char dir[64], f[128];
+        tmpdir(dir, sizeof dir);
+        if (kind == 0) {
+            MDB_env *env;
+            CHECK(mdb_env_create(&env) == 0);
+            CHECK(mdb_env_open(env, dir, 0, 0644) == 0);   /* the environment, no table */
+            mdb_env_close(env);
+        } else {
+            snprintf(f, sizeof f, "%s/data.mdb", dir);   /* killed inside mdb_env_open */
+            FILE *fp = fopen(f, "w");
+            CHECK(fp != NULL);
+            if (fp) fclose(fp);
+        }
+        store *st = NULL;
+        int rc = store_open(dir, STORE_RDONLY, &st);
+        CHECK_MSG(rc == ST_NOT_FOUND && strstr(status_message(), "did not finish"), "kind %d: rc %d: %s", kind, rc,
+                  status_message());
+        rc = store_open(dir, STORE_WRITE, &st);
+        CHECK_MSG(rc == ST_NOT_FOUND, "kind %d: rc %d: %s", kind, rc, status_message());
+        rc = store_open(dir, STORE_CREATE, &st);
+        CHECK_MSG(rc == 0, "kind %d: %s", kind, status_message());
+        if (!rc) {
+            CHECK(store_verify(st) == 0);
+            store_close(st);
+        }
+        CHECK_MSG(store_open(dir, STORE_RDONLY, &st) == 0, "kind %d: %s", kind, status_message());
+        store_close(st);
+        rmdir_all(dir);
+    }
+}
+
+/* Reader processes killed inside a read keep their LMDB reader slots; more
+ * of them than there are slots must not lock everyone else out. */
+TEST(dead_readers_cleared) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    store *st;
+    CHECK(store_open(dir, STORE_CREATE, &st) == 0);
+    CHECK(store_check_model(st, "test-model", DIM) == 0);
+    rec_buf b;
+    make_rec(&b, "/r/one.jpg", 1, 1);
+    CHECK(store_commit(st, 1, &b.rec, NULL) == 0);
+    /* st stays open, so the lock file (and its reader table) persists */
+    const int per_child = 100, children = STORE_MAX_READERS / per_child + 2;
+    for (int i = 0; i < children; i++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            MDB_env *env;
+            if (mdb_env_create(&env) || mdb_env_set_maxreaders(env, STORE_MAX_READERS) ||
+                mdb_env_set_maxdbs(env, 16) || mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644))
+                _exit(3);
+            for (int k = 0; k < per_child; k++) {
+                MDB_txn *txn;
+                if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn)) break;   /* full: stop taking slots */
+            }
+            kill(getpid(), SIGKILL);   /* dies holding its slots */
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        CHECK(WIFSIGNALED(status));
+    }
+    store_counts c;
+    int rc = store_counts_get(st, &c);
+    CHECK_MSG(rc == 0 && c.n_images == 1, "rc %d: %s", rc, status_message());
+    store *r2;
+    rc = store_open(dir, STORE_RDONLY, &r2);
+    CHECK_MSG(rc == 0, "%s", status_message());
+    if (!rc) {
+        CHECK(store_counts_get(r2, &c) == 0 && c.n_images == 1);
+        store_close(r2);
+    }
+    store_close(st);
+    rmdir_all(dir);
+}
+
+/* A full disk: the commit fails with "disk full" and the store keeps its
+ * last committed state. Needs a small filesystem: a tmpfs mounted in a
+ * private mount namespace (as root, or in a user namespace). */
+TEST(disk_full_reported) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    int up[2];
+    CHECK(pipe(up) == 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(up[0]);
+        if (unshare(CLONE_NEWNS) != 0 && unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) _exit(77);
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) _exit(77);
+        if (mount("tmpfs", dir, "tmpfs", 0, "size=3m") != 0) _exit(77);
+        char db[128];
+        snprintf(db, sizeof db, "%s/db", dir);
+        store *st;
+        if (store_open_with(db, STORE_CREATE, 1 << 20, &st) || store_check_model(st, "test-model", DIM)) _exit(3);
+        static uint8_t thumb[60000];
+        for (size_t i = 0; i < sizeof thumb; i++) thumb[i] = (uint8_t)(i * 7919 >> 3);
+        uint64_t committed = 0;
+        int rc = 0;
+        for (uint64_t g = 0; g < 200 && !rc; g++) {
+            rec_buf rb[4];
+            store_record recs[4];
+            for (int i = 0; i < 4; i++) {
+                char p[64];
+                snprintf(p, sizeof p, "/full/%llu_%d.jpg", (unsigned long long)g, i);
+                make_rec(&rb[i], p, g * 4 + (uint64_t)i, 1);
+                rb[i].rec.thumb = thumb;
+                rb[i].rec.thumb_len = sizeof thumb;
+                recs[i] = rb[i].rec;
+            }
+            rc = store_commit(st, 4, recs, NULL);
+            if (!rc) committed += 4;
+        }
+        char msg[600];
+        snprintf(msg, sizeof msg, "%d %llu %s", rc, (unsigned long long)committed, rc ? status_message() : "");
+        store_close(st);
+        int v = 9;
+        store_counts c = {0};
+        if (!store_open(db, STORE_RDONLY, &st)) {
+            v = store_verify(st) == 0 && store_counts_get(st, &c) == 0 && c.n_images == committed ? 0 : 8;
+            store_close(st);
+        }
+        if (write(up[1], msg, strlen(msg)) < 0) _exit(4);
+        _exit(v);
+    }
+    close(up[1]);
+    char msg[600] = "";
+    ssize_t n = read(up[0], msg, sizeof msg - 1);
+    msg[n > 0 ? n : 0] = 0;
+    close(up[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+        printf("  skipped: no private mount namespace here to make a small filesystem\n");
+    } else {
+        CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d (%s)", status, msg);
+        int rc = atoi(msg);
+        CHECK_MSG(rc == ST_IO && strstr(msg, "disk full"), "%s", msg);
+    }
+    rmdir_all(dir);
+}
+
+/* Kill -9 a writer in the middle of its commits, four times. The kill comes
+ * 0-250 ms after the child reports its first commit in this round, so each
+ * round tests a kill during commits (not one before the store exists, which
+ * half_created_store tests on its own). */
 TEST(crash_safety_kill9) {
     char dir[64];
     tmpdir(dir, sizeof dir);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     uint64_t last_gen = 0;
     for (int round = 0; round < 4; round++) {
+        int up[2];
+        CHECK(pipe(up) == 0);
         pid_t pid = fork();
-        if (pid == 0) crash_child(dir);
-        usleep((useconds_t)(50000 + rand() % 300000));
+        if (pid == 0) {
+            close(up[0]);
+            crash_child(dir, up[1]);
+        }
+        close(up[1]);
+        char ch;
+        CHECK_MSG(read(up[0], &ch, 1) == 1, "round %d: the child died before its first commit", round);
+        close(up[0]);
+        usleep((useconds_t)(rand() % 250000));
         kill(pid, SIGKILL);
         int status;
         waitpid(pid, &status, 0);
@@ -437,5 +603,8 @@ int main(void) {
     RUN(schema_version_refused);
     RUN(second_writer_busy);
     RUN(crash_safety_kill9);
+    RUN(half_created_store);
+    RUN(dead_readers_cleared);
+    RUN(disk_full_reported);
     return test_summary();
 }

@@ -31,6 +31,9 @@ static void ingest_usage(FILE *f) {
             "  --batch N          images per forward pass and per transaction (default 32)\n"
             "  --threads N        decode threads (default: the number of CPUs)\n"
             "  --prune            also drop stored files under PATH that no longer exist\n"
+            "                     (a PATH with no image file left is refused: an unmounted\n"
+            "                     drive would lose every image under it)\n"
+            "  --prune-empty      with --prune, prune such a PATH too\n"
             "  --index KIND       after ingesting, build the approximate index: hnsw\n"
             "                     (exact search needs none; default: keep what the store has)\n"
             "  --wait             wait for another ingest on the same store instead of failing\n"
@@ -110,6 +113,7 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         {"prune", no_argument, 0, 'p'},         {"index", required_argument, 0, 'x'},
         {"wait", no_argument, 0, 'w'},          {"no-exif-rotate", no_argument, 0, 'E'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
+        {"prune-empty", no_argument, 0, 'P'},
         {0, 0, 0, 0}};
     a->db = a->model = a->index = NULL;
     a->wait = 0;
@@ -124,6 +128,7 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         case 'b': if (cli_parse_int("--batch", optarg, 1, 1024, &v)) return 2; a->o.batch = (int)v; break;
         case 't': if (cli_parse_int("--threads", optarg, 1, 256, &v)) return 2; a->o.threads = (int)v; break;
         case 'p': a->o.prune = 1; break;
+        case 'P': a->o.prune_empty = 1; break;
         case 'x': a->index = optarg; break;
         case 'w': a->wait = 1; break;
         case 'E': a->o.image.exif_rotate = 0; break;
@@ -135,6 +140,10 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
     if (!a->db || !a->model || optind >= argc) {
         cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH");
         ingest_usage(stderr);
+        return 2;
+    }
+    if (a->o.prune_empty && !a->o.prune) {
+        cli_error("--prune-empty goes with --prune");
         return 2;
     }
     if (a->index && strcmp(a->index, "hnsw") && strcmp(a->index, "flat")) {

@@ -143,21 +143,25 @@ int cmd_search(int argc, char **argv) {
 
 static void info_usage(FILE *f) {
     fprintf(f,
-            "usage: seer info --db DIR [--json]\n"
+            "usage: seer info --db DIR [--json] [--verify]\n"
             "\n"
-            "Image count, embedding model, index kind and sizes on disk of a store.\n");
+            "Image count, embedding model, index kind and sizes on disk of a store.\n"
+            "--verify also checks every invariant of the store (docs/storage.md; reads\n"
+            "everything) and exits 1 naming the first violation.\n");
 }
 
 int cmd_info(int argc, char **argv) {
     static const struct option opts[] = {
-        {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+        {"db", required_argument, 0, 'd'}, {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'},
+        {"verify", no_argument, 0, 'v'},   {0, 0, 0, 0}};
     const char *db = NULL;
-    int json = 0, c;
+    int json = 0, verify = 0, c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'd': db = optarg; break;
         case 'j': json = 1; break;
+        case 'v': verify = 1; break;
         case 'h': info_usage(stdout); return 0;
         default: info_usage(stderr); return 2;
         }
@@ -177,6 +181,11 @@ int cmd_info(int argc, char **argv) {
     int dim = 0;
     if (store_counts_get(st, &cn)) {
         cli_error("%s", status_message());
+        store_close(st);
+        return 1;
+    }
+    if (verify && store_verify(st)) {
+        cli_error("verify: %s", status_message());
         store_close(st);
         return 1;
     }
@@ -209,6 +218,7 @@ int cmd_info(int argc, char **argv) {
         printf("thumbnails  %llu\n", (unsigned long long)cn.n_thumbs);
         printf("disk        %.1f MB (map %.1f MB)\n", disk / 1e6, cn.map_bytes / 1e6);
         printf("generation  %llu\n", (unsigned long long)cn.generation);
+        if (verify) printf("verify      ok (every invariant holds)\n");
     }
     store_close(st);
     return 0;

@@ -30,9 +30,15 @@ static void serve_usage(FILE *f) {
             "  --token TOKEN       require 'Authorization: Bearer TOKEN' on /api/ (also: env\n"
             "                      SEER_TOKEN); needed for a non-loopback --listen address\n"
             "  --no-token          allow a non-loopback address without a token\n"
+            "  --allow-host NAME   also answer requests whose Host is NAME (repeatable); by\n"
+            "                      default only localhost and IP addresses are answered\n"
+            "                      (a defence against DNS rebinding; docs/api.md)\n"
             "  --index KIND        auto (hnsw when the store has one, else exact), flat, hnsw\n"
             "  --threads N         HTTP worker threads (default 32)\n"
             "  --max-upload SIZE   largest image upload, e.g. 20M (default 20M)\n"
+            "  --max-pixels N      largest uploaded image, width x height, read from its\n"
+            "                      header before decoding, e.g. 50M (default 50M)\n"
+            "  --request-timeout S seconds a request (headers and body) may take (default 30)\n"
             "  --max-k N           largest k a search may ask for (default 100)\n"
             "  --text-workers N    threads embedding text queries (default 2)\n"
             "  --text-queue N      text searches that may wait for one before 503 (default 64)\n"
@@ -49,7 +55,9 @@ static void serve_usage(FILE *f) {
             "  --chat-queue N      answers that may wait for a worker before 503 (default 4)\n"
             "  --chat-sessions N   images whose features + KV cache each worker keeps (default 2)\n"
             "  --chat-context N    KV cache positions per session (default 2048; float32: 0.8 GB\n"
-            "                      per session for StableLM-1.6B)\n");
+            "                      per session for StableLM-1.6B)\n"
+            "  --max-feedback N    feedback records the store may hold; more are refused with\n"
+            "                      507 (default 100000)\n");
 }
 
 static sem_t stop_sem;
@@ -88,7 +96,11 @@ int cmd_serve(int argc, char **argv) {
         {"models-root", required_argument, 0, 'R'}, {"quant", required_argument, 0, 'Q'},
         {"chat-workers", required_argument, 0, 'c'}, {"chat-queue", required_argument, 0, 'Z'},
         {"chat-sessions", required_argument, 0, 'S'}, {"chat-context", required_argument, 0, 'X'},
+        {"allow-host", required_argument, 0, 'H'}, {"max-pixels", required_argument, 0, 'P'},
+        {"request-timeout", required_argument, 0, 'O'}, {"max-feedback", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+    const char *hosts[64];
+    int n_hosts = 0;
     server_opts o;
     server_opts_default(&o);
     o.token = getenv("SEER_TOKEN");
@@ -130,6 +142,31 @@ int cmd_serve(int argc, char **argv) {
         case 'Z': if (cli_parse_int("--chat-queue", optarg, 0, 4096, &v)) return 2; o.chat_waiting = (int)v; break;
         case 'S': if (cli_parse_int("--chat-sessions", optarg, 1, 64, &v)) return 2; o.chat_sessions = (int)v; break;
         case 'X': if (cli_parse_int("--chat-context", optarg, 256, 1 << 20, &v)) return 2; o.chat_max_ctx = (int)v; break;
+        case 'H':
+            if (n_hosts == (int)(sizeof hosts / sizeof *hosts)) {
+                cli_error("--allow-host: at most %d names", (int)(sizeof hosts / sizeof *hosts));
+                return 2;
+            }
+            hosts[n_hosts++] = optarg;
+            break;
+        case 'P': {
+            size_t px;
+            /* a pixel count: K = 1000, M = 1000000 */
+            char *end;
+            errno = 0;
+            double d = strtod(optarg, &end);
+            double mul = *end == 'M' || *end == 'm' ? 1e6 : *end == 'K' || *end == 'k' ? 1e3 : 1;
+            if (mul != 1) end++;
+            if (errno || end == optarg || *end || d < 1 || d * mul > 1e12) {
+                cli_error("--max-pixels: expected a pixel count such as 50M or 12000000, got '%s'", optarg);
+                return 2;
+            }
+            px = (size_t)(d * mul);
+            o.max_pixels = (long long)px;
+            break;
+        }
+        case 'F': if (cli_parse_int("--max-feedback", optarg, 0, 100000000, &v)) return 2; o.max_feedback = v; break;
+        case 'O': if (cli_parse_int("--request-timeout", optarg, 1, 3600, &v)) return 2; o.request_timeout_ms = (int)v * 1000; break;
         case 'h': serve_usage(stdout); return 0;
         default: serve_usage(stderr); return 2;
         }
@@ -156,6 +193,8 @@ int cmd_serve(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    o.allow_hosts = hosts;
+    o.n_allow_hosts = n_hosts;
     server *s;
     if (server_start(&o, &s)) {
         cli_error("%s", status_message());
