@@ -31,14 +31,14 @@ image_opts image_opts_default(void) {
     return o;
 }
 
-void image_free(image_t *img) {
+void image_release(image *img) {
     if (!img) return;
     free(img->rgb);
     img->rgb = NULL;
     img->w = img->h = 0;
 }
 
-int image_alloc(int w, int h, image_t *out) {
+int image_alloc(int w, int h, image *out) {
     out->w = out->h = 0;
     out->rgb = NULL;
     if (w <= 0 || h <= 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE)
@@ -175,7 +175,7 @@ int image_exif_orientation(const void *bytes, size_t n) {
     return orient;
 }
 
-int image_orient(image_t *img, int orientation) {
+int image_orient(image *img, int orientation) {
     if (orientation < 2 || orientation > 8 || !img->rgb) return ST_OK;
     const int w = img->w, h = img->h;
     const int swap = orientation >= 5;
@@ -282,7 +282,7 @@ static int jpeg_dht_ok(const uint8_t *b, size_t n) {
 }
 
 int image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
-                 image_t *out, const char **format) {
+                 image *out, const char **format) {
     image_opts def = image_opts_default();
     if (!o) o = &def;
     if (!what) what = "image";
@@ -355,13 +355,13 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     if (o->exif_rotate && strcmp(fmt, "jpeg") == 0) {
         int orient = image_exif_orientation(b, n);
         st = image_orient(out, orient);
-        if (st) { image_free(out); return status_wrap(st, "%s", what); }
+        if (st) { image_release(out); return status_wrap(st, "%s", what); }
     }
     if (format) *format = fmt;
     return ST_OK;
 }
 
-int image_load(const char *path, const image_opts *o, image_t *out, const char **format) {
+int image_load(const char *path, const image_opts *o, image *out, const char **format) {
     out->w = out->h = 0;
     out->rgb = NULL;
     uint8_t *buf = NULL;
@@ -375,7 +375,7 @@ int image_load(const char *path, const image_opts *o, image_t *out, const char *
 
 /* ---------------------------------------------------------------- pad */
 
-int image_pad_square(const image_t *in, const uint8_t fill[3], image_t *out) {
+int image_pad_square(const image *in, const uint8_t fill[3], image *out) {
     if (!in || !in->rgb || in->w <= 0 || in->h <= 0)
         return status_fail(ST_ARG, "image_pad_square: empty input image");
     const int side = in->w > in->h ? in->w : in->h;

@@ -1,12 +1,12 @@
 /* encode/image.h — decode untrusted image bytes into 8-bit RGB.
  *
  *     image_opts o = image_opts_default();
- *     image_t img;
+ *     image img;
  *     const char *fmt;
  *     int st = image_load("cat.jpg", &o, &img, &fmt);
  *     if (st) { log_warn("skip: %s", status_message()); return st; }
  *     ... img.rgb[(y * img.w + x) * 3 + c] ...
- *     image_free(&img);
+ *     image_release(&img);
  *
  * Formats (stb_image, compiled in encode/stb_impl.c): JPEG baseline and
  * progressive (incl. Adobe CMYK), PNG (1-16 bit, palette, grey, alpha,
@@ -33,8 +33,8 @@
  * colour.) No input can crash the decoder (stb is fuzzed upstream; seer's
  * bad-input tests run under ASan).
  *
- * Ownership: image_t.rgb is malloc'd by the function that fills the image_t
- * and released by image_free() (which leaves {0, 0, NULL}, so a second free is
+ * Ownership: image.rgb is malloc'd by the function that fills the image
+ * and released by image_release() (which leaves {0, 0, NULL}, so a second free is
  * harmless). On failure the output image is left as {0, 0, NULL}.
  * The *format strings are static constants.
  *
@@ -56,7 +56,7 @@
 typedef struct {
     int w, h;
     uint8_t *rgb; /* (h, w, 3) row-major, malloc'd; NULL when empty */
-} image_t;
+} image;
 
 typedef struct {
     long long max_pixels; /* refuse w*h above this before decoding (<= 0: IMAGE_DEFAULT_MAX_PIXELS) */
@@ -71,29 +71,29 @@ image_opts image_opts_default(void);
  * "gif", "tga" or "pnm" on success. Error messages start with `what` (a path,
  * "upload"...; NULL reads as "image"). */
 int  image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
-                  image_t *out, const char **format);
+                  image *out, const char **format);
 
 /* Read path (at most IMAGE_MAX_FILE_BYTES) and image_decode() it. */
-int  image_load(const char *path, const image_opts *o, image_t *out, const char **format);
+int  image_load(const char *path, const image_opts *o, image *out, const char **format);
 
 /* Free img->rgb and reset img to {0, 0, NULL}. NULL is ignored. */
-void image_free(image_t *img);
+void image_release(image *img);
 
 /* Allocate an uninitialised w x h image (ST_ARG for sides <= 0 or above
  * IMAGE_MAX_SIDE, ST_NOMEM). */
-int  image_alloc(int w, int h, image_t *out);
+int  image_alloc(int w, int h, image *out);
 
 /* Pad to a max(w,h) square filled with `fill`, the original pasted at
  * ((side-w)/2, (side-h)/2) — LLaVA's expand2square (fill (122,116,104) for the
  * CLIP mean, (127,127,127) for SigLIP). A square input is copied. *out is a
  * new image; in is not modified and may not alias out. */
-int  image_pad_square(const image_t *in, const uint8_t fill[3], image_t *out);
+int  image_pad_square(const image *in, const uint8_t fill[3], image *out);
 
 /* Apply EXIF orientation code 1-8 (the TIFF Orientation tag: 6 = the stored
  * picture must be turned 90 degrees clockwise to display upright) to *img in
  * place (the buffer is replaced; w and h swap for 5-8). Codes outside 1-8 are
  * treated as 1. Returns ST_OK or ST_NOMEM (img unchanged). */
-int  image_orient(image_t *img, int orientation);
+int  image_orient(image *img, int orientation);
 
 /* The EXIF orientation (1-8) of a JPEG file in memory, or 1 when the bytes are
  * not a JPEG, carry no EXIF, or the EXIF is corrupt (logged at debug level).

@@ -164,7 +164,7 @@ static void shortest_edge_size(int w, int h, int s, int *ow, int *oh) {
 
 /* ---------------------------------------------------------------- pixels */
 
-int preprocess_image(const preprocess_cfg *cfg, const image_t *img, float *out) {
+int preprocess_image(const preprocess_cfg *cfg, const image *img, float *out) {
     if (!img || !img->rgb || img->w <= 0 || img->h <= 0) return status_fail(ST_ARG, "preprocess: empty image");
     int oh, ow;
     preprocess_out_size(cfg, &oh, &ow);
@@ -172,8 +172,8 @@ int preprocess_image(const preprocess_cfg *cfg, const image_t *img, float *out) 
         return status_fail(ST_UNSUPPORTED, "preprocess: the config gives no fixed output size "
                                            "(needs do_center_crop or a height/width resize)");
 
-    image_t resized = {0};
-    const image_t *src = img;
+    image resized = {0};
+    const image *src = img;
     if (cfg->do_resize) {
         int rw, rh;
         if (cfg->shortest_edge > 0) shortest_edge_size(img->w, img->h, cfg->shortest_edge, &rw, &rh);
@@ -201,7 +201,7 @@ int preprocess_image(const preprocess_cfg *cfg, const image_t *img, float *out) 
         top = (src->h - oh) >= 0 ? (src->h - oh) / 2 : -((oh - src->h + 1) / 2);
         left = (src->w - ow) >= 0 ? (src->w - ow) / 2 : -((ow - src->w + 1) / 2);
     } else if (src->w != ow || src->h != oh) {
-        image_free(&resized);
+        image_release(&resized);
         return status_fail(ST_INTERNAL, "preprocess: resized to %dx%d, expected %dx%d", src->w, src->h, ow, oh);
     }
     const size_t plane = (size_t)oh * ow;
@@ -220,6 +220,6 @@ int preprocess_image(const preprocess_cfg *cfg, const image_t *img, float *out) 
             d2[x] = lut[2][p[2]];
         }
     }
-    image_free(&resized);
+    image_release(&resized);
     return ST_OK;
 }

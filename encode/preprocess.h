@@ -18,7 +18,7 @@
  *      crop larger than the image pads with 0 pixels, as HF does;
  *   3. x * rescale (float32 of the double product, as HF/numpy);
  *   4. (x - mean[c]) / std[c] in float32.
- * do_convert_rgb is implied: image_t is always RGB (see image.h).
+ * do_convert_rgb is implied: image is always RGB (see image.h).
  *
  * Ownership: a preprocess_cfg is a plain value (no pointers). preprocess_image
  * writes exactly 3*out_h*out_w floats to the caller's buffer.
@@ -66,6 +66,6 @@ void preprocess_out_size(const preprocess_cfg *cfg, int *h, int *w);
 /* img (RGB) -> out, float32 (3, out_h, out_w) per preprocess_out_size.
  * ST_ARG for an empty image, ST_UNSUPPORTED for a cfg whose output size is not
  * fixed, ST_NOMEM. */
-int  preprocess_image(const preprocess_cfg *cfg, const image_t *img, float *out);
+int  preprocess_image(const preprocess_cfg *cfg, const image *img, float *out);
 
 #endif

@@ -212,7 +212,7 @@ static void pass_vertical(const uint8_t *restrict src, int w, uint8_t *restrict 
 
 /* ---------------------------------------------------------------- entry points */
 
-int resize_image(const image_t *in, int out_w, int out_h, resize_filter filter, image_t *out) {
+int resize_image(const image *in, int out_w, int out_h, resize_filter filter, image *out) {
     out->w = out->h = 0;
     out->rgb = NULL;
     if (!in || !in->rgb || in->w <= 0 || in->h <= 0) return status_fail(ST_ARG, "resize: empty input image");
@@ -235,7 +235,7 @@ int resize_image(const image_t *in, int out_w, int out_h, resize_filter filter, 
     }
 
     coeffs ch = {0}, cv = {0};
-    image_t tmp = {0};
+    image tmp = {0};
     int32_t *acc = NULL, *row4 = NULL;
     int st = ST_OK;
     if (need_h && (st = coeffs_build(in->w, out_w, f, support, &ch))) goto done;
@@ -262,13 +262,13 @@ int resize_image(const image_t *in, int out_w, int out_h, resize_filter filter, 
 done:
     free(acc);
     free(row4);
-    image_free(&tmp);
+    image_release(&tmp);
     coeffs_free(&ch);
     coeffs_free(&cv);
-    if (st) image_free(out);
+    if (st) image_release(out);
     return st;
 }
 
-int resize_bicubic(const image_t *in, int out_w, int out_h, image_t *out) {
+int resize_bicubic(const image *in, int out_w, int out_h, image *out) {
     return resize_image(in, out_w, out_h, RESIZE_BICUBIC, out);
 }

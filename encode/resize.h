@@ -1,9 +1,9 @@
 /* encode/resize.h — Pillow-exact resampling of 8-bit RGB images.
  *
- *     image_t small;
+ *     image small;
  *     int st = resize_bicubic(&img, 298, 224, &small);   // == PIL img.resize((298, 224), Image.BICUBIC)
  *     ...
- *     image_free(&small);
+ *     image_release(&small);
  *
  * Output is byte-identical to Pillow's Image.resize(size, filter) with no box
  * and no reducing_gap (Pillow's `ImagingResample` convolution resampler),
@@ -22,7 +22,7 @@
  * Cost: O((out_w * in_h * taps_x) + (out_w * out_h * taps_y)) int32 MACs; the
  * coefficient tables are built once per call (no global state).
  *
- * Ownership: *out is a new malloc'd image (free with image_free); in is not
+ * Ownership: *out is a new malloc'd image (free with image_release); in is not
  * modified and must not alias out. On failure *out is {0, 0, NULL}.
  * Thread-safety: reentrant.
  */
@@ -39,9 +39,9 @@ typedef enum {
 
 /* Resize in to out_w x out_h with `filter`. ST_ARG for an empty input, sizes
  * <= 0 or above IMAGE_MAX_SIDE, or an unknown filter; ST_NOMEM. */
-int resize_image(const image_t *in, int out_w, int out_h, resize_filter filter, image_t *out);
+int resize_image(const image *in, int out_w, int out_h, resize_filter filter, image *out);
 
 /* resize_image(in, out_w, out_h, RESIZE_BICUBIC, out). */
-int resize_bicubic(const image_t *in, int out_w, int out_h, image_t *out);
+int resize_bicubic(const image *in, int out_w, int out_h, image *out);
 
 #endif

@@ -30,13 +30,13 @@ static void membuf_write(void *ctx, void *data, int size) {
     m->len += (size_t)size;
 }
 
-int thumb_jpeg(const image_t *img, int max_side, int quality, uint8_t **jpeg, size_t *len) {
+int thumb_jpeg(const image *img, int max_side, int quality, uint8_t **jpeg, size_t *len) {
     *jpeg = NULL;
     *len = 0;
     if (!img->rgb || img->w <= 0 || img->h <= 0 || max_side <= 0)
         return status_fail(ST_ARG, "thumbnail: empty image or size");
-    image_t small = {0};
-    const image_t *src = img;
+    image small = {0};
+    const image *src = img;
     int longest = img->w > img->h ? img->w : img->h;
     if (longest > max_side) {
         int w = img->w >= img->h ? max_side : (int)((long)img->w * max_side / img->h);
@@ -47,7 +47,7 @@ int thumb_jpeg(const image_t *img, int max_side, int quality, uint8_t **jpeg, si
     }
     membuf m = {0};
     int ok = stbi_write_jpg_to_func(membuf_write, &m, src->w, src->h, 3, src->rgb, quality);
-    image_free(&small);
+    image_release(&small);
     if (!ok || m.failed) {
         free(m.buf);
         return status_fail(ST_NOMEM, "thumbnail: JPEG encoding failed");

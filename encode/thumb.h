@@ -14,6 +14,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-int thumb_jpeg(const image_t *img, int max_side, int quality, uint8_t **jpeg, size_t *len);
+int thumb_jpeg(const image *img, int max_side, int quality, uint8_t **jpeg, size_t *len);
 
 #endif

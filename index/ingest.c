@@ -220,7 +220,7 @@ static void process_file(pipeline *p, char *path, result *r, double t[4]) {
         return;
     }
     t0 = timer_now();
-    image_t img = {0};
+    image img = {0};
     int st = image_decode(bytes, len, path, &p->o->image, &img, &r->format);
     free(bytes);
     t[1] += timer_now() - t0;
@@ -238,7 +238,7 @@ static void process_file(pipeline *p, char *path, result *r, double t[4]) {
         st = thumb_jpeg(&img, p->o->thumb_side, p->o->thumb_quality, &r->thumb, &r->thumb_len);
         t[3] += timer_now() - t0;
     }
-    image_free(&img);
+    image_release(&img);
     if (st) {
         char *why = strdup(status_message());
         result_free(r);

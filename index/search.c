@@ -69,7 +69,7 @@ int search_run(const searcher *sr, const search_query *q, search_result *out) {
     return ST_OK;
 }
 
-void search_result_free(search_result *r) {
+void search_result_release(search_result *r) {
     if (!r) return;
     free(r->hits);
     r->hits = NULL;

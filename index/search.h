@@ -11,7 +11,7 @@
  *     if (search_run(&sr, &q, &r)) die(status_message());
  *     for (int i = 0; i < r.n; i++)
  *         printf("%.4f %s\n", r.hits[i].score, r.hits[i].found ? r.hits[i].image.path : "");
- *     search_result_free(&r);
+ *     search_result_release(&r);
  *
  * Steps: the query becomes a vector through the embedder (model/pipeline/
  * embed.h: text tower, or decode once + preprocess + image tower), the vindex
@@ -21,7 +21,7 @@
  * Ownership and lifetimes: a searcher only borrows. emb, st, *vi and lock
  * belong to the caller and must outlive every search_run on them; nothing of
  * the query is kept after search_run returns. A search_result owns its hits
- * array (free it with search_result_free); each hit's store_image is a copy,
+ * array (free it with search_result_release); each hit's store_image is a copy,
  * with no pointer into the store. result.format is a static string.
  *
  * Thread-safety: search_run may run on many threads at once over one
@@ -89,7 +89,7 @@ search_query search_query_default(void);
 int  search_run(const searcher *sr, const search_query *q, search_result *out);
 
 /* Free the hits; NULL and an empty result are fine. */
-void search_result_free(search_result *r);
+void search_result_release(search_result *r);
 
 /* vindex parameters for an index kind named "auto" (HNSW when the store has
  * a persisted one, else exact), "flat" or "hnsw": *p gets the defaults with

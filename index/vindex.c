@@ -180,7 +180,7 @@ void vindex_free(vindex *vi) {
 
 size_t vindex_size(const vindex *vi) { return vi->n; }
 int vindex_dim(const vindex *vi) { return vi->dim; }
-int vindex_kind_of(const vindex *vi) { return vi->p.kind; }
+vindex_kind vindex_kind_of(const vindex *vi) { return vi->p.kind; }
 uint64_t vindex_generation(const vindex *vi) { return vi->generation; }
 
 int vindex_set_ef_search(vindex *vi, int ef) {
@@ -411,7 +411,7 @@ static int collect_vec(uint64_t id, const float *vec, void *ctx) {
     return 0;
 }
 
-int vindex_open(store *st, const vindex_params *p, vindex **out, int *how) {
+int vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how) {
     *out = NULL;
     if (how) *how = 0;
     char model[STORE_MODEL_MAX];

@@ -4,7 +4,7 @@
  *     vindex_params_default(&p);            // exact (flat), own BLAS scan
  *     p.kind = VINDEX_HNSW;                 // or approximate, for large collections
  *     vindex *vi;
- *     if (vindex_open(st, &p, &vi, NULL)) die(status_message());
+ *     if (vindex_load(st, &p, &vi, NULL)) die(status_message());
  *     vindex_hit hits[15];
  *     int n;
  *     if (vindex_search(vi, query, 15, hits, &n)) die(...);
@@ -26,7 +26,7 @@
  *                store's `index` table under the name "hnsw" together with the
  *                generation it reflects (format in docs/storage.md).
  *
- * Generation rule (vindex_open, HNSW): the persisted index records the store
+ * Generation rule (vindex_load, HNSW): the persisted index records the store
  * generation G, its id count n and its largest id M. Store ids are allocated
  * in increasing order and never reused, and an id's vector never changes, so
  * if the store now holds exactly n ids <= M, only additions happened since G:
@@ -55,8 +55,8 @@ typedef enum { VINDEX_FLAT = 0, VINDEX_HNSW = 1 } vindex_kind;
 typedef enum { VINDEX_SCAN_OWN = 0, VINDEX_SCAN_FAISS = 1 } vindex_scan;
 
 typedef struct {
-    int kind;              /* vindex_kind */
-    int scan;              /* vindex_scan, for VINDEX_FLAT */
+    vindex_kind kind;
+    vindex_scan scan;      /* for VINDEX_FLAT */
     int threads;           /* own-scan OpenMP threads (default 2) */
     int hnsw_m;            /* graph degree (default 32) */
     int ef_construction;   /* default 64 */
@@ -68,7 +68,7 @@ typedef struct {
     float    score;        /* cosine similarity, best first */
 } vindex_hit;
 
-/* How vindex_open obtained the index. */
+/* How vindex_load obtained the index. */
 typedef enum { VINDEX_BUILT = 1, VINDEX_LOADED = 2, VINDEX_CAUGHT_UP = 3, VINDEX_REBUILT = 4 } vindex_how;
 
 typedef struct vindex vindex;
@@ -81,7 +81,7 @@ int  vindex_build(const vindex_params *p, int dim, size_t n, const float *vecs, 
 
 /* Build, load, catch up or rebuild from the store (see the generation rule);
  * *how (may be NULL) says which. An empty store gives an empty index. */
-int  vindex_open(store *st, const vindex_params *p, vindex **out, int *how);
+int  vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how);
 
 /* Persist an HNSW index with the generation it reflects (no-op for FLAT).
  * The store must be writable. */
@@ -104,7 +104,7 @@ int  vindex_set_ef_search(vindex *vi, int ef);
 
 size_t   vindex_size(const vindex *vi);
 int      vindex_dim(const vindex *vi);
-int      vindex_kind_of(const vindex *vi);
+vindex_kind vindex_kind_of(const vindex *vi);
 /* The store generation the index reflects (0 for vindex_build). */
 uint64_t vindex_generation(const vindex *vi);
 

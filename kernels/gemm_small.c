@@ -38,7 +38,7 @@ int gemm_pack_inplace(gemm_packed *p, float *W, int N, int K) {
     return ST_OK;
 }
 
-void gemm_packed_free(gemm_packed *p) {
+void gemm_packed_release(gemm_packed *p) {
     if (p->owned) free(p->panels);
     p->panels = NULL;
 }

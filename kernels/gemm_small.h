@@ -8,7 +8,7 @@
  * 6 rows of x, broadcasting x[m][k] against 16 columns (AVX2/FMA, 12
  * accumulators), panels split over the OpenMP threads.
  *
- * Ownership: a gemm_packed owns its panel buffer (gemm_packed_free).
+ * Ownership: a gemm_packed owns its panel buffer (gemm_packed_release).
  * Thread-safety: gemm_small only reads the packed weights.
  */
 #ifndef SEER_GEMM_SMALL_H
@@ -26,7 +26,7 @@ int  gemm_pack(gemm_packed *p, const float *W, int N, int K);
  * memory, which must be 64-byte aligned and stay alive); otherwise as
  * gemm_pack. W's row-major contents are gone afterwards. */
 int  gemm_pack_inplace(gemm_packed *p, float *W, int N, int K);
-void gemm_packed_free(gemm_packed *p);
+void gemm_packed_release(gemm_packed *p);
 
 /* y (M, N) = x (M, K) · Wᵀ + b (N, may be NULL); with accumulate, y += that. */
 void gemm_small(float *y, const float *x, const gemm_packed *W, const float *b, int M, int accumulate);

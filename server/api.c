@@ -169,7 +169,7 @@ static int search_run_reply(server *s, struct mg_connection *c, queue *q, search
     json_t *arr = json_array();
     for (int i = 0; i < j->r.n; i++)
         if (j->r.hits[i].found) json_array_append_new(arr, hit_json(&j->r.hits[i]));  /* else removed since the index was built */
-    search_result_free(&j->r);
+    search_result_release(&j->r);
     json_t *o = json_object();
     json_object_set_new(o, "query", query);
     if (!j->q.text)

@@ -90,7 +90,7 @@ int chat_api_start(server *s) {
     for (int i = 0; i < s->o.chat_workers; i++)
         if (!(s->slots[i].e = calloc((size_t)s->o.chat_sessions, sizeof(chat_entry))))
             return status_fail(ST_NOMEM, "out of memory");
-    return queue_create(s->o.chat_workers, s->o.chat_waiting, &s->chat_q);
+    return queue_new(s->o.chat_workers, s->o.chat_waiting, &s->chat_q);
 }
 
 void chat_api_stop(server *s) {
@@ -321,7 +321,7 @@ static json_t *router_of(const chat_model *cm, chat_session *cs) {
     router_stats rs;
     if (router_stats_init(&rs, cfg->n_moe_layers, cfg->n_experts, cfg->moe_layers)) return json_null();
     json_t *o = router_stats_add(&rs, c, len) ? NULL : router_stats_json(&rs);
-    router_stats_free(&rs);
+    router_stats_release(&rs);
     return o ? o : json_null();
 }
 
@@ -365,7 +365,7 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
     }
     image_opts io = image_opts_default();
     if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
-    image_t img = {0};
+    image img = {0};
     int rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
     free(bytes);
     if (rc) {
@@ -373,7 +373,7 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
         return NULL;
     }
     rc = chat_set_image(e->cs, &img);
-    image_free(&img);
+    image_release(&img);
     if (rc) return NULL;
     pthread_mutex_lock(&s->chat_mu);
     memcpy(e->key, j->key, 16);
@@ -444,7 +444,7 @@ static void chat_job_run(void *arg) {
         sse_send(j, "done", json_pack("{s:s, s:o, s:s, s:o, s:o}", "request_id", j->req.id, "text",
                                       text ? text : json_string(""), "stop", stop_name(r.stop), "router",
                                       router_of(s->cm, cs), "timing", timing));
-        gen_result_free(&r);
+        gen_result_release(&r);
     }
     if (j->disconnected) atomic_fetch_add(&s->n_chat_disconnects, 1);
     else if (mg_send_chunk(j->c, "", 0) < 0) j->disconnected = 1;  /* the last chunk */

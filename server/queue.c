@@ -48,7 +48,7 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
-int queue_create(int workers, int max_pending, queue **out) {
+int queue_new(int workers, int max_pending, queue **out) {
     *out = NULL;
     if (workers < 1 || max_pending < 0)
         return status_fail(ST_ARG, "queue: need workers >= 1 and max_pending >= 0 (got %d, %d)", workers, max_pending);

@@ -3,7 +3,7 @@
  * runs here, off civetweb's request threads.
  *
  *     queue *q;
- *     if (queue_create(2, 8, &q)) die(status_message());   // 2 workers, 8 may wait
+ *     if (queue_new(2, 8, &q)) die(status_message());   // 2 workers, 8 may wait
  *     if (queue_run(q, embed_and_search, &job) == ST_BUSY)
  *         return reply_503();                               // full: shed load
  *     ... job's results are ready here ...
@@ -40,7 +40,7 @@ typedef struct {
 } queue_stats;
 
 /* workers >= 1 threads, max_pending >= 0. ST_ARG, ST_NOMEM, ST_INTERNAL (no thread). */
-int  queue_create(int workers, int max_pending, queue **out);
+int  queue_new(int workers, int max_pending, queue **out);
 /* Run fn(arg) on a worker and wait for it. ST_BUSY (with a message) when the
  * queue is full; ST_OK once fn has returned. */
 int  queue_run(queue *q, queue_fn fn, void *arg);

@@ -98,7 +98,7 @@ static int on_log_message(const struct mg_connection *c, const char *message) {
 /* ---------------------------------------------------------------- index reload */
 
 static int open_index(server *s, vindex **out) {
-    return vindex_open(s->st, &s->vp, out, NULL);
+    return vindex_load(s->st, &s->vp, out, NULL);
 }
 
 static void *reloader_main(void *arg) {
@@ -233,15 +233,15 @@ int server_start(const server_opts *o, server **out) {
     if ((rc = store_open(s->db, o->chat_model ? STORE_SHARED : STORE_RDONLY, &s->st))) goto fail;
     if (o->model) snprintf(s->model_path, sizeof s->model_path, "%s", o->model);
     else if ((rc = store_get_model_path(s->st, s->model_path, sizeof s->model_path))) goto fail;
-    if ((rc = embedder_open(s->model_path, EMBED_TEXT | EMBED_IMAGE, &s->emb))) goto fail;
+    if ((rc = embedder_load(s->model_path, EMBED_TEXT | EMBED_IMAGE, &s->emb))) goto fail;
     if ((rc = store_check_model(s->st, s->emb->identity, s->emb->dim))) goto fail;
     if ((rc = search_index_params(s->st, o->index, &s->vp))) goto fail;
     /* the worker pools search concurrently: one OpenMP thread per scan */
     s->vp.threads = 1;
     if ((rc = open_index(s, &s->vi))) goto fail;
-    if ((rc = queue_create(o->text_workers, o->text_waiting, &s->text_q))) goto fail;
-    if ((rc = queue_create(o->image_slots, o->image_waiting, &s->image_q))) goto fail;
-    if ((rc = queue_create(o->threads, o->threads, &s->request_q))) goto fail;
+    if ((rc = queue_new(o->text_workers, o->text_waiting, &s->text_q))) goto fail;
+    if ((rc = queue_new(o->image_slots, o->image_waiting, &s->image_q))) goto fail;
+    if ((rc = queue_new(o->threads, o->threads, &s->request_q))) goto fail;
     if (o->chat_model && (rc = chat_api_start(s))) goto fail;
     s->o.chat_model = s->o.vision_tower = s->o.models_root = NULL;
 
@@ -312,7 +312,7 @@ void server_stop(server *s) {
     queue_free(s->image_q);
     queue_free(s->request_q);
     vindex_free(s->vi);
-    embedder_close(s->emb);
+    embedder_free(s->emb);
     store_close(s->st);
     pthread_rwlock_destroy(&s->ix_lock);
     pthread_mutex_destroy(&s->stop_mu);

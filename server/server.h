@@ -106,8 +106,8 @@ void server_opts_default(server_opts *o);
 /* Open the store, model and index, and start listening. Errors: ST_ARG (bad
  * option; a non-loopback address without a token), ST_NOT_FOUND (no store or
  * no recorded model), ST_MISMATCH (model and store disagree), ST_IO (the
- * address cannot be bound), and those of store_open / embedder_open /
- * vindex_open. Nothing is left running on failure. */
+ * address cannot be bound), and those of store_open / embedder_load /
+ * vindex_load. Nothing is left running on failure. */
 int  server_start(const server_opts *o, server **out);
 
 /* "http://127.0.0.1:8080/" — the address actually bound (the real port when

@@ -75,7 +75,7 @@ static void ref_free(reference *r) {
     free(r->logits);
 }
 
-static int load_image(image_t *img) {
+static int load_image(image *img) {
     char path[1100];
     snprintf(path, sizeof path, "%s/tests/data/vlm/image.png", test_source());
     image_opts io = image_opts_default();
@@ -119,7 +119,7 @@ static void print_ids(const char *what, const int32_t *a, int n) {
     printf("\n");
 }
 
-static chat_session *session(chat_model *cm, const image_t *img) {
+static chat_session *session(chat_model *cm, const image *img) {
     chat_session *cs = chat_session_new(cm);
     CHECK(cs != NULL);
     if (cs) CHECK_MSG(chat_set_image(cs, img) == ST_OK, "%s", status_message());
@@ -130,7 +130,7 @@ static chat_session *session(chat_model *cm, const image_t *img) {
 
 static void prompt_and_logits(const char *name, int by_root) {
     reference r;
-    image_t img = {0};
+    image img = {0};
     if (ref_load(name, &r) || load_image(&img)) return;
     chat_model *cm = load(&r, by_root);
     if (cm) {
@@ -157,7 +157,7 @@ static void prompt_and_logits(const char *name, int by_root) {
         chat_session_free(cs);
     }
     chat_model_free(cm);
-    image_free(&img);
+    image_release(&img);
     ref_free(&r);
 }
 
@@ -196,7 +196,7 @@ static void check_counts(const chat_session *cs, const chat_model *cm, const cha
 
 static void conversation(const char *name) {
     reference r;
-    image_t img = {0};
+    image img = {0};
     if (ref_load(name, &r) || load_image(&img)) return;
     chat_model *cm = load(&r, 0);
     if (!cm) goto out;
@@ -237,37 +237,37 @@ static void conversation(const char *name) {
             /* the prompt is a prefix of what the cache holds: only its last
              * id runs again; the image counts stay those of the features */
             check_counts(cs, cm, name, r.n_img, 1, g4.stop == GEN_STOP_EOS ? g4.n : g4.n - 1);
-            gen_result_free(&g4);
+            gen_result_release(&g4);
         }
         if (!chat_regenerate(cs, &o, &g4)) {
             CHECK(same_ids(g4.ids, g4.n, r.greedy, r.n_greedy));
-            gen_result_free(&g4);
+            gen_result_release(&g4);
         }
-        gen_result_free(&g3);
-        gen_result_free(&g2);
+        gen_result_release(&g3);
+        gen_result_release(&g2);
     }
-    if (!st || g1.ids) gen_result_free(&g1);
+    if (!st || g1.ids) gen_result_release(&g1);
     /* A fresh session asked both questions equals the cached one (above, the
      * reference); and after a new image the history is gone. */
     chat_session *fresh = session(cm, &img);
     if (fresh && !chat_ask(fresh, r.q1, &o, &g1)) {
         CHECK(same_ids(g1.ids, g1.n, r.greedy, r.n_greedy));
-        gen_result_free(&g1);
+        gen_result_release(&g1);
         if (!chat_ask(fresh, r.q2, &o, &g2)) {
             CHECK(same_ids(g2.ids, g2.n, r.greedy2, r.n_greedy2));
-            gen_result_free(&g2);
+            gen_result_release(&g2);
         }
         CHECK(chat_set_image(fresh, &img) == ST_OK);
         if (!chat_ask(fresh, r.q1, &o, &g1)) {
             CHECK_MSG(same_ids(g1.ids, g1.n, r.greedy, r.n_greedy), "%s: after a new image", name);
-            gen_result_free(&g1);
+            gen_result_release(&g1);
         }
     }
     chat_session_free(fresh);
     chat_session_free(cs);
 out:
     chat_model_free(cm);
-    image_free(&img);
+    image_release(&img);
     ref_free(&r);
 }
 
@@ -278,7 +278,7 @@ out:
  * token (the history keeps that token, the client's text does not). */
 static void history(const char *name) {
     reference r;
-    image_t img = {0};
+    image img = {0};
     if (ref_load(name, &r) || load_image(&img)) return;
     chat_model *cm = load(&r, 0);
     if (!cm) goto out;
@@ -304,31 +304,31 @@ static void history(const char *name) {
             long text = 0;
             for (int e = 0; e < cfg->n_experts; e++) text += c[(size_t)e * LM_TOK_KINDS + LM_TOK_TEXT];
             CHECK_MSG(text / 2 < r.n1, "%s: %ld text positions ran again (prompt 1 has %d)", name, text / 2, r.n1);
-            gen_result_free(&g2);
+            gen_result_release(&g2);
         }
         /* history of zero turns = clear */
         CHECK(chat_set_history(cs, NULL, NULL, 0) == ST_OK);
         if (!chat_ask(cs, r.q1, &o, &g2)) {
             CHECK(same_ids(g2.ids, g2.n, r.greedy, r.n_greedy));
-            gen_result_free(&g2);
+            gen_result_release(&g2);
         }
         if (g1.stop != GEN_STOP_EOS) {
             CHECK(chat_set_history(fresh, q, a, 1) == ST_OK);
             if (!chat_ask(fresh, r.q2, &o, &g2)) {
                 CHECK_MSG(same_ids(g2.ids, g2.n, r.greedy2, r.n_greedy2), "%s: fresh session restored", name);
-                gen_result_free(&g2);
+                gen_result_release(&g2);
             }
         }
         const char *eq[] = {""};
         CHECK(chat_set_history(fresh, eq, a, 1) == ST_ARG);
         CHECK(chat_set_history(fresh, q, a, -1) == ST_ARG);
-        gen_result_free(&g1);
+        gen_result_release(&g1);
     }
     chat_session_free(fresh);
     chat_session_free(cs);
 out:
     chat_model_free(cm);
-    image_free(&img);
+    image_release(&img);
     ref_free(&r);
 }
 
@@ -339,7 +339,7 @@ TEST(conversation_phi_siglip) { conversation("phi-siglip"); }
 
 static void beams(const char *name) {
     reference r;
-    image_t img = {0};
+    image img = {0};
     if (ref_load(name, &r) || load_image(&img)) return;
     chat_model *cm = load(&r, 0);
     if (!cm) goto out;
@@ -350,7 +350,7 @@ static void beams(const char *name) {
     o.num_beams = 1;
     if (!chat_ask(cs, r.q1, &o, &a)) {
         CHECK(same_ids(a.ids, a.n, r.greedy, r.n_greedy));
-        gen_result_free(&a);
+        gen_result_release(&a);
     } else {
         CHECK_MSG(0, "%s", status_message());
     }
@@ -366,22 +366,22 @@ static void beams(const char *name) {
         }
         if (!chat_regenerate(cs, &o, &b)) {
             CHECK_MSG(same_ids(a.ids, a.n, b.ids, b.n), "%s: beam search is not deterministic", name);
-            gen_result_free(&b);
+            gen_result_release(&b);
         }
         /* the conversation goes on after a beam answer: as after any answer */
         o.num_beams = 1;
         if (!chat_ask(cs, r.q2, &o, &b)) {
             CHECK(b.n > 0);
-            gen_result_free(&b);
+            gen_result_release(&b);
         } else {
             CHECK_MSG(0, "%s", status_message());
         }
-        gen_result_free(&a);
+        gen_result_release(&a);
     }
     chat_session_free(cs);
 out:
     chat_model_free(cm);
-    image_free(&img);
+    image_release(&img);
     ref_free(&r);
 }
 
@@ -433,7 +433,7 @@ TEST(tower_wrong_width) {
 
 TEST(bad_questions) {
     reference r;
-    image_t img = {0};
+    image img = {0};
     if (ref_load("phi-siglip", &r) || load_image(&img)) return;
     chat_model *cm = load(&r, 0);
     if (cm) {
@@ -446,7 +446,7 @@ TEST(bad_questions) {
         /* a failed ask leaves the history untouched: the next one is turn 1 */
         if (!chat_ask(cs, r.q1, &o, &g)) {
             CHECK(same_ids(g.ids, g.n, r.greedy, r.n_greedy));
-            gen_result_free(&g);
+            gen_result_release(&g);
         }
         /* more than the context can hold */
         o.max_tokens = 100000;
@@ -454,12 +454,12 @@ TEST(bad_questions) {
         o.max_tokens = 8;
         if (!chat_ask(cs, r.q2, &o, &g)) {
             CHECK(same_ids(g.ids, g.n, r.greedy2, r.n_greedy2));
-            gen_result_free(&g);
+            gen_result_release(&g);
         }
         chat_session_free(cs);
     }
     chat_model_free(cm);
-    image_free(&img);
+    image_release(&img);
     ref_free(&r);
 }
 
@@ -487,7 +487,7 @@ TEST(generate_context_full) {
             CHECK(g.stop == GEN_STOP_CONTEXT || g.stop == GEN_STOP_EOS);
             if (g.stop == GEN_STOP_CONTEXT) CHECK(g.n == 4); /* 3 fed after the prompt + the last one chosen */
             CHECK(lm_state_pos(s) <= 7);
-            gen_result_free(&g);
+            gen_result_release(&g);
         }
         /* beam search on the same small state: clamped to the room left */
         lm_state_truncate(s, 0);
@@ -497,7 +497,7 @@ TEST(generate_context_full) {
         if (!st) {
             CHECK(g.n <= 4);
             CHECK(g.stop == GEN_STOP_CONTEXT || g.stop == GEN_STOP_EOS);
-            gen_result_free(&g);
+            gen_result_release(&g);
         }
         lm_state_free(s);
     }

@@ -151,12 +151,12 @@ TEST(bulk_conversion) {
     CHECK(tensor_to_f32(out, raw64 + 1, DT_F64, N) == ST_OK);
     CHECK(out[0] == -3.0f && out[N - 1] == (N - 1) * 0.25f - 3);
     CHECK(tensor_to_f32(out, raw, DT_I64, 1) == ST_UNSUPPORTED);
-    tensor_t t = {.ndim = 4, .shape = {768, 3, 32, 32}};
+    tensor t = {.ndim = 4, .shape = {768, 3, 32, 32}};
     char buf[64];
     CHECK(strcmp(tensor_shape_str(&t, buf, sizeof buf), "[768, 3, 32, 32]") == 0);
     t.ndim = 0;
     CHECK(strcmp(tensor_shape_str(&t, buf, sizeof buf), "[]") == 0);
-    dtype_t dt;
+    dtype dt;
     CHECK(dtype_parse("BF16", &dt) == ST_OK && dt == DT_BF16 && dtype_size(dt) == 2);
     CHECK(dtype_parse("F8_E4M3", &dt) == ST_UNSUPPORTED);
 }
@@ -203,7 +203,7 @@ TEST(safetensors_values) {
     CHECK(v[0] == 1 && v[1] == -2 && v[2] == ldexpf(1, -24));
     CHECK(checkpoint_read_f32(ck, "b", 1, s2, v) == ST_OK);
     CHECK(v[0] == 1 && v[1] == -3.140625f);
-    const tensor_t *t;
+    const tensor *t;
     CHECK(checkpoint_get(ck, "s", 0, s2, &t) == ST_OK && t->ndim == 0 && t->numel == 1);
     CHECK(checkpoint_read_f32(ck, "s", 0, NULL, v) == ST_OK && v[0] == 2.5f);
     CHECK(checkpoint_get(ck, "e", 0, NULL, &t) == ST_OK && t->numel == 0 && t->nbytes == 0);
@@ -247,7 +247,7 @@ TEST(safetensors_dir_layout) {
     if (ck) {
         CHECK(strcmp(checkpoint_path(ck), dir) == 0);
         int64_t s[] = {3, 3};
-        const tensor_t *t;
+        const tensor *t;
         CHECK(checkpoint_get(ck, "w", 2, s, &t) == ST_MISMATCH && msg_has(dir, "\"w\""));
         checkpoint_close(ck);
     }
@@ -734,10 +734,10 @@ static void check_against(checkpoint *ck, json_t *exp, const char *what) {
         int64_t shape[TENSOR_MAX_DIMS];
         int nd = (int)json_array_size(js);
         for (int i = 0; i < nd; i++) shape[i] = json_integer_value(json_array_get(js, i));
-        const tensor_t *t;
+        const tensor *t;
         CHECK_MSG(checkpoint_get(ck, name, nd, shape, &t) == ST_OK, "%s: %s", what, status_message());
         if (!t) continue;
-        dtype_t dt;
+        dtype dt;
         dtype_parse(json_string_value(json_object_get(e, "dtype")), &dt);
         CHECK_MSG(t->dtype == dt, "%s: %s dtype %s", what, name, dtype_name(t->dtype));
         CHECK(t->numel == json_array_size(jv));
@@ -773,9 +773,9 @@ TEST(torch_fixtures) {
         CHECK(checkpoint_count(ck) == 9);
         CHECK(strcmp(checkpoint_at(ck, 0)->name, "f32") == 0); /* state-dict order */
         check_against(ck, json_object_get(exp, "basic.bin"), "basic.bin");
-        const tensor_t *a = checkpoint_find(ck, "emb.weight"), *b = checkpoint_find(ck, "lm_head.weight");
+        const tensor *a = checkpoint_find(ck, "emb.weight"), *b = checkpoint_find(ck, "lm_head.weight");
         CHECK(a && b && a->data == b->data); /* tied weights share bytes */
-        const tensor_t *s = checkpoint_find(ck, "scalar");
+        const tensor *s = checkpoint_find(ck, "scalar");
         CHECK(s && s->ndim == 0 && s->numel == 1);
         checkpoint_close(ck);
     }
@@ -816,7 +816,7 @@ TEST(clip_demo) {
     checkpoint *ck;
     CHECK_MSG(checkpoint_open_file(p, &ck) == ST_OK, "%s", status_message());
     if (!ck) return;
-    const tensor_t *t;
+    const tensor *t;
     int64_t pe[] = {128, 3, 8, 8}, pos[] = {17, 128}, cls[] = {128}, proj[] = {64, 128}, tpos[] = {32, 128};
     CHECK(checkpoint_get(ck, "vision_model.embeddings.patch_embedding.weight", 4, pe, &t) == ST_OK &&
           t->dtype == DT_F16);
@@ -848,7 +848,7 @@ TEST(clip_fixture) {
     checkpoint *ck;
     CHECK_MSG(checkpoint_open_file(p, &ck) == ST_OK, "%s", status_message());
     if (!ck) return;
-    const tensor_t *t;
+    const tensor *t;
     int64_t pe[] = {128, 3, 32, 32}, pos[] = {50, 128}, cls[] = {128}, proj[] = {32, 128};
     CHECK(checkpoint_get(ck, "vision_model.embeddings.patch_embedding.weight", 4, pe, &t) == ST_OK);
     CHECK(checkpoint_get(ck, "vision_model.embeddings.position_embedding.weight", 2, pos, &t) == ST_OK);

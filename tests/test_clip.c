@@ -44,7 +44,7 @@ static void check_golden(const char *dir, const char *golden, const char *inputs
         return;
     }
     embedder *e;
-    int st = embedder_open(dir, EMBED_IMAGE | EMBED_TEXT, &e);
+    int st = embedder_load(dir, EMBED_IMAGE | EMBED_TEXT, &e);
     CHECK_MSG(st == 0, "%s", status_message());
     if (st) {
         json_decref(g);
@@ -61,12 +61,12 @@ static void check_golden(const char *dir, const char *golden, const char *inputs
         json_t *im = json_array_get(images, (size_t)i);
         const char *file = json_string_value(json_object_get(im, "file"));
         snprintf(path, sizeof path, "%s/%s", inputs, file);
-        image_t img = {0};
+        image img = {0};
         st = image_load(path, &io, &img, NULL);
         CHECK_MSG(st == 0, "%s", status_message());
         if (st) continue;
         CHECK(embedder_preprocess(e, &img, pix) == 0);
-        image_free(&img);
+        image_release(&img);
         CHECK(embedder_images(e, pix, 1, ie + (size_t)i * dim) == 0);
         json_t *ref = json_object_get(im, "embedding");
         int is_jpeg = strstr(file, ".jpg") != NULL;
@@ -123,7 +123,7 @@ static void check_golden(const char *dir, const char *golden, const char *inputs
     }
     CHECK_MSG(worst <= 1e-2, "%s logits_per_image: max |diff| %.3g", dir, worst);
     free(ie), free(te), free(pix);
-    embedder_close(e);
+    embedder_free(e);
     json_decref(g);
 }
 
@@ -171,7 +171,7 @@ TEST(random_geometry_runs) {
 
 TEST(missing_model_dir) {
     embedder *e;
-    CHECK(embedder_open("/nonexistent/model", EMBED_TEXT, &e) != 0);
+    CHECK(embedder_load("/nonexistent/model", EMBED_TEXT, &e) != 0);
     CHECK(strstr(status_message(), "/nonexistent/model") != NULL);
 }
 

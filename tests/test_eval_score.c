@@ -273,11 +273,11 @@ TEST(captions_csv_tsv_coco) {
         CHECK(!strcmp(c.texts[3], "say \"hi\"\nnext line"));
         CHECK(c.image_of[0] == 0 && c.image_of[1] == 0 && c.image_of[2] == 1 && c.image_of[3] == 1);
     }
-    captions_free(&c);
+    captions_release(&c);
     write_file("c.tsv", "id\tcaption\timage\n1\tA cat, sitting\tx.jpg\n2\tA cat\tx.jpg\n3\tcar\ty.png\n");
     CHECK(captions_load(tpath("c.tsv"), &c) == 0);
     CHECK(c.n_images == 2 && c.n_captions == 3 && !strcmp(c.texts[0], "A cat, sitting") && !strcmp(c.images[1], "y.png"));
-    captions_free(&c);
+    captions_release(&c);
     write_file("c.json", "{\"images\": [{\"id\": 7, \"file_name\": \"7.jpg\"}, {\"id\": 3, \"file_name\": \"3.jpg\"},"
                          " {\"id\": 9, \"file_name\": \"nocap.jpg\"}],"
                          " \"annotations\": [{\"image_id\": 3, \"caption\": \"three\"}, {\"image_id\": 7, \"caption\": \"seven\"},"
@@ -291,7 +291,7 @@ TEST(captions_csv_tsv_coco) {
     unsigned char keep[2] = {0, 1};
     CHECK(captions_filter(&c, keep) == 0 && c.n_images == 1 && c.n_captions == 2 && c.image_of[1] == 0 &&
           !strcmp(c.texts[1], "tres"));
-    captions_free(&c);
+    captions_release(&c);
     write_file("bad1.csv", "file,text\na,b\n");
     CHECK(captions_load(tpath("bad1.csv"), &c) == ST_FORMAT);
     write_file("bad2.csv", "image,caption\na.jpg,\"unterminated\n");
@@ -317,14 +317,14 @@ TEST(questions_formats) {
         CHECK(qs.q[0].gt == EVAL_GT_VQA && qs.q[0].n_answers == 2 && !strcmp(qs.q[0].answers[1], "two"));
         CHECK(qs.q[1].gt == EVAL_GT_NONE);
     }
-    eval_questions_free(&qs);
+    eval_questions_release(&qs);
     write_file("p.jsonl", "{\"question_id\": \"a\", \"image\": \"x.jpg\", \"text\": \"Is there a dog?\", \"label\": \"yes\", "
                           "\"category\": \"random\"}\n\n"
                           "{\"question_id\": \"b\", \"image\": \"x.jpg\", \"question\": \"Color?\", \"answer\": \"red\"}\n");
     CHECK(eval_questions_load(tpath("p.jsonl"), NULL, &qs) == 0);
     CHECK(qs.n == 2 && qs.q[0].gt == EVAL_GT_POPE && !strcmp(qs.q[0].category, "random") && qs.q[1].gt == EVAL_GT_EXACT &&
           !strcmp(qs.q[1].question, "Color?") && !qs.q[0].id_is_int);
-    eval_questions_free(&qs);
+    eval_questions_release(&qs);
     write_file("dup.jsonl", "{\"question_id\": 1, \"image\": \"x.jpg\", \"text\": \"q\"}\n"
                             "{\"question_id\": 1, \"image\": \"x.jpg\", \"text\": \"q\"}\n");
     CHECK(eval_questions_load(tpath("dup.jsonl"), NULL, &qs) == ST_FORMAT);
@@ -383,7 +383,7 @@ TEST(run_resume_rescore) {
     }
     CHECK(r.router.n_layers == 2 && r.router.n_experts == 2 && r.router.n_answers == 4);
     if (r.router.n_layers == 2) CHECK(r.router.counts[(0 * 2 + 0) * 3 + 1] == 12); /* image, layer 0, expert 0: 3 x 4 */
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     /* resume: only the failed ones are asked again; a torn line is skipped */
     FILE *f = fopen(tpath("preds.jsonl"), "a");
     fputs("{\"question_id\": 5, \"te", f);
@@ -391,30 +391,30 @@ TEST(run_resume_rescore) {
     fake_calls = 0;
     CHECK(eval_run(&qs, &o, &r) == 0);
     CHECK(r.n_resumed == 4 && r.n_asked == 0 && r.n_failed == 2 && fake_calls == 1 && r.n_bad_lines == 1);
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     /* the file is still line-clean after the torn line: a new answer lands on its own line */
     qs.q[4].question[0] = 'f'; /* "fAIL": answers now */
     fake_calls = 0;
     CHECK(eval_run(&qs, &o, &r) == 0);
     CHECK(r.n_asked == 1 && r.n_predicted == 5 && r.n_bad_lines == 1);
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     /* rescore: nothing asked */
     o.rescore = 1;
     fake_calls = 0;
     CHECK(eval_run(&qs, &o, &r) == 0);
     CHECK(fake_calls == 0 && r.n_predicted == 5 && r.n_exact == 2);
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     /* limit */
     o.rescore = 0;
     o.limit = 2;
     CHECK(eval_run(&qs, &o, &r) == 0);
     CHECK(r.n_questions == 2 && r.n_predicted == 2);
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     router_stats rs = {0};
     size_t lines = 0;
     CHECK(eval_run_preds_router(tpath("preds.jsonl"), &rs, &lines) == 0 && lines == 5 && rs.n_answers == 5);
-    router_stats_free(&rs);
-    eval_questions_free(&qs);
+    router_stats_release(&rs);
+    eval_questions_release(&qs);
 }
 
 /* ---------------------------------------------------------------- router report */
@@ -443,7 +443,7 @@ TEST(router_report) {
     router_stats rs2 = {0};
     CHECK(router_stats_add_json(&rs2, t) == 0);
     CHECK(rs2.n_layers == 2 && rs2.layer_ids[1] == 3 && !memcmp(rs2.counts, rs.counts, 24 * sizeof *rs.counts));
-    router_stats_free(&rs2);
+    router_stats_release(&rs2);
     json_decref(t);
     char *svg = NULL;
     size_t len = 0;
@@ -454,7 +454,7 @@ TEST(router_report) {
     CHECK(router_svg_modality(&rs, NULL, &svg, &len) == 0);
     CHECK(svg && strstr(svg, "expert 4") && strstr(svg, "image 38.5%"));
     free(svg);
-    router_stats_free(&rs);
+    router_stats_release(&rs);
     router_stats empty = {0};
     CHECK(router_svg_load(&empty, NULL, &svg, &len) == ST_ARG);
 }

@@ -74,7 +74,7 @@ static void resize_one(const char *rest) {
     int flt, w, h;
     CHECK(sscanf(rest, "%255s %d %d %d %255s", in, &flt, &w, &h, exp) == 5);
     image_opts o = image_opts_default();
-    image_t img, out;
+    image img, out;
     int st = image_load(data_path(in), &o, &img, NULL);
     CHECK_MSG(st == 0, "%s: %s", in, status_message());
     if (st) return;
@@ -92,8 +92,8 @@ static void resize_one(const char *rest) {
         }
     }
     free(ref);
-    image_free(&out);
-    image_free(&img);
+    image_release(&out);
+    image_release(&img);
 }
 
 TEST(resize_matches_pillow) { CHECK(for_manifest("resize", resize_one) >= 19); }
@@ -103,7 +103,7 @@ static void lcg_one(const char *rest) {
     int w, h, flt, ow, oh;
     unsigned long long want;
     CHECK(sscanf(rest, "%u %d %d %d %d %d %llx", &seed, &w, &h, &flt, &ow, &oh, &want) == 7);
-    image_t img, out;
+    image img, out;
     if (image_alloc(w, h, &img)) { CHECK(0); return; }
     uint32_t s = seed;
     for (size_t i = 0; i < (size_t)w * h * 3; i++) {
@@ -115,14 +115,14 @@ static void lcg_one(const char *rest) {
     for (size_t i = 0; out.rgb && i < (size_t)ow * oh * 3; i++) hsh = (hsh ^ out.rgb[i]) * 0x100000001B3ull;
     CHECK_MSG(hsh == want, "%dx%d -> %dx%d filter %d: hash %016llx, Pillow %016llx", w, h, ow, oh, flt,
               (unsigned long long)hsh, want);
-    image_free(&out);
-    image_free(&img);
+    image_release(&out);
+    image_release(&img);
 }
 
 TEST(resize_full_size_matches_pillow) { CHECK(for_manifest("lcg", lcg_one) == 5); }
 
 TEST(resize_args) {
-    image_t img, out;
+    image img, out;
     CHECK(image_alloc(4, 3, &img) == 0);
     memset(img.rgb, 7, 4 * 3 * 3);
     CHECK(resize_bicubic(&img, 0, 3, &out) == ST_ARG && out.rgb == NULL);
@@ -130,8 +130,8 @@ TEST(resize_args) {
     CHECK(resize_bicubic(&img, 9, 5, &out) == 0);
     /* a flat image stays flat under every filter */
     for (int i = 0; i < 9 * 5 * 3; i++) CHECK(out.rgb[i] == 7);
-    image_free(&out);
-    image_free(&img);
+    image_release(&out);
+    image_release(&img);
 }
 
 /* ---------------------------------------------------------------- decode */
@@ -141,7 +141,7 @@ static void decode_one(const char *rest) {
     int w, h, tol;
     CHECK(sscanf(rest, "%255s %d %d %d %255s", in, &w, &h, &tol, exp) == 5);
     image_opts o = image_opts_default();
-    image_t img;
+    image img;
     const char *fmt = NULL;
     int st = image_load(data_path(in), &o, &img, &fmt);
     CHECK_MSG(st == 0, "%s: %s", in, status_message());
@@ -155,7 +155,7 @@ static void decode_one(const char *rest) {
         CHECK_MSG(md <= tol, "%s (%s): max |diff| %d > %d", in, fmt, md, tol);
     }
     free(ref);
-    image_free(&img);
+    image_release(&img);
 }
 
 TEST(decode_formats_like_pil) { CHECK(for_manifest("decode", decode_one) >= 10); }
@@ -164,11 +164,11 @@ TEST(decode_reports_format) {
     const char *names[][2] = {{"small.bmp", "bmp"}, {"small.gif", "gif"}, {"small.tga", "tga"},
                               {"small.ppm", "pnm"}, {"baseline.jpg", "jpeg"}, {"grey_15x13.png", "png"}};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        image_t img;
+        image img;
         const char *fmt = NULL;
         CHECK(image_load(data_path(names[i][0]), NULL, &img, &fmt) == 0);
         CHECK_MSG(fmt && strcmp(fmt, names[i][1]) == 0, "%s: %s", names[i][0], fmt ? fmt : "(null)");
-        image_free(&img);
+        image_release(&img);
     }
 }
 
@@ -186,7 +186,7 @@ static void orient_one(const char *rest) {
               image_exif_orientation(bytes, n), orient);
 
     image_opts o = image_opts_default();
-    image_t up, raw;
+    image up, raw;
     CHECK(o.exif_rotate == 1);
     int st = image_decode(bytes, n, in, &o, &up, NULL);
     CHECK_MSG(st == 0, "%s", status_message());
@@ -201,8 +201,8 @@ static void orient_one(const char *rest) {
             CHECK_MSG(md <= tol, "%s: max |diff| %d vs Pillow exif_transpose", in, md);
         }
     }
-    image_free(&up);
-    image_free(&raw);
+    image_release(&up);
+    image_release(&raw);
     free(bytes);
     free(ref);
 }
@@ -211,7 +211,7 @@ TEST(exif_orientation) { CHECK(for_manifest("orient", orient_one) == 9); }
 
 TEST(exif_orient_6_is_clockwise) {
     /* 2x1 image [A B] turned 90 degrees clockwise is the column [A; B]. */
-    image_t img;
+    image img;
     CHECK(image_alloc(2, 1, &img) == 0);
     const uint8_t px[6] = {1, 2, 3, 4, 5, 6};
     memcpy(img.rgb, px, 6);
@@ -220,7 +220,7 @@ TEST(exif_orient_6_is_clockwise) {
     CHECK(img.rgb[0] == 1 && img.rgb[3] == 4);
     CHECK(image_orient(&img, 8) == 0); /* and back */
     CHECK(img.w == 2 && img.h == 1 && memcmp(img.rgb, px, 6) == 0);
-    image_free(&img);
+    image_release(&img);
 }
 
 /* ---------------------------------------------------------------- bad inputs */
@@ -228,7 +228,7 @@ TEST(exif_orient_6_is_clockwise) {
 static void bad_one(const char *rest) {
     char in[256];
     CHECK(sscanf(rest, "%255s", in) == 1);
-    image_t img = {1, 1, (uint8_t *)1};
+    image img = {1, 1, (uint8_t *)1};
     int st = image_load(data_path(in), NULL, &img, NULL);
     CHECK_MSG(st == ST_FORMAT, "%s: status %d (%s)", in, st, status_message());
     CHECK(img.rgb == NULL && img.w == 0 && img.h == 0);
@@ -278,7 +278,7 @@ static size_t bmp_header(uint8_t *b, uint32_t w, uint32_t h) {
 
 TEST(decompression_bombs) {
     uint8_t buf[128];
-    image_t img;
+    image img;
     size_t n = png_header(buf, 100000, 100000);
     int st = image_decode(buf, n, "bomb.png", NULL, &img, NULL);
     CHECK_MSG(st == ST_TOO_LARGE, "status %d: %s", st, status_message());
@@ -318,12 +318,12 @@ TEST(truncated_everywhere) {
         if (!b) continue;
         int fails = 0;
         for (size_t cut = 0; cut < n; cut += 1 + cut / 16) {
-            image_t img;
+            image img;
             uint8_t *copy = malloc(cut ? cut : 1); /* exact-size copy: ASan sees overreads */
             memcpy(copy, b, cut);
             int st = image_decode(copy, cut, files[f], NULL, &img, NULL);
             if (st) { fails++; CHECK(img.rgb == NULL); }
-            image_free(&img);
+            image_release(&img);
             free(copy);
         }
         CHECK(fails > 0);
@@ -335,7 +335,7 @@ TEST(truncated_everywhere) {
 
 TEST(pad_square_llava) {
     const uint8_t fill[3] = {122, 116, 104};
-    image_t img, sq;
+    image img, sq;
     CHECK(image_alloc(3, 6, &img) == 0); /* tall: pad left/right */
     for (int i = 0; i < 3 * 6 * 3; i++) img.rgb[i] = (uint8_t)i;
     CHECK(image_pad_square(&img, fill, &sq) == 0);
@@ -347,8 +347,8 @@ TEST(pad_square_llava) {
             if (x >= 1 && x < 4) CHECK(memcmp(p, img.rgb + (y * 3 + x - 1) * 3, 3) == 0);
             else CHECK(p[0] == 122 && p[1] == 116 && p[2] == 104);
         }
-    image_free(&sq);
-    image_free(&img);
+    image_release(&sq);
+    image_release(&img);
 
     CHECK(image_alloc(5, 2, &img) == 0); /* wide: pad top/bottom, y0 = (5-2)/2 = 1 */
     memset(img.rgb, 9, 5 * 2 * 3);
@@ -356,8 +356,8 @@ TEST(pad_square_llava) {
     CHECK(sq.w == 5 && sq.h == 5);
     CHECK(sq.rgb[0] == 122 && sq.rgb[(1 * 5) * 3] == 9 && sq.rgb[(2 * 5 + 4) * 3 + 2] == 9);
     CHECK(sq.rgb[(3 * 5) * 3] == 122 && sq.rgb[(4 * 5 + 4) * 3 + 1] == 116);
-    image_free(&sq);
-    image_free(&img);
+    image_release(&sq);
+    image_release(&img);
 }
 
 /* ---------------------------------------------------------------- preprocess config */
@@ -396,13 +396,13 @@ TEST(preprocess_siglip_and_small_crop) {
     preprocess_cfg c;
     CHECK(cfg_from("{\"image_processor_type\": \"SiglipImageProcessor\", \"size\": {\"height\": 4, \"width\": 4},"
                    " \"image_mean\": [0.5,0.5,0.5], \"image_std\": [0.5,0.5,0.5]}", &c) == 0);
-    image_t img;
+    image img;
     CHECK(image_alloc(8, 2, &img) == 0);
     memset(img.rgb, 255, 8 * 2 * 3);
     float out[3 * 4 * 4];
     CHECK(preprocess_image(&c, &img, out) == 0);
     for (int i = 0; i < 48; i++) CHECK_NEAR(out[i], 1.0, 1e-6);
-    image_free(&img);
+    image_release(&img);
 
     /* A crop bigger than the (unresized) image pads with pixel 0, HF-style. */
     c = preprocess_cfg_clip(4);
@@ -416,7 +416,7 @@ TEST(preprocess_siglip_and_small_crop) {
     CHECK_NEAR(out[1 * 4 + 1], hi, 1e-6);
     CHECK_NEAR(out[2 * 4 + 2], hi, 1e-6);
     CHECK_NEAR(out[3 * 4 + 3], lo, 1e-6);
-    image_free(&img);
+    image_release(&img);
 
     c.do_center_crop = 0;
     CHECK(preprocess_image(&c, &img, out) == ST_UNSUPPORTED || img.rgb == NULL);
@@ -449,14 +449,14 @@ static int check_golden_pixels(const char *mdir, const char *golden, const char 
             snprintf(path, sizeof path, "%s/%s", inputs, file);
             image_opts o = image_opts_default();
             o.exif_rotate = 0; /* the reference (PIL) did not apply EXIF orientation */
-            image_t img;
+            image img;
             if ((st = image_load(path, &o, &img, NULL))) {
                 CHECK_MSG(0, "%s", status_message());
                 continue;
             }
             st = preprocess_image(&cfg, &img, x);
             CHECK_MSG(st == 0, "%s", status_message());
-            image_free(&img);
+            image_release(&img);
             double sum = 0, asum = 0;
             for (size_t k = 0; k < (size_t)3 * oh * ow; k++) { sum += x[k]; asum += fabs(x[k]); }
             const double rs = json_number_value(json_object_get(im, "pixel_sum"));
@@ -533,7 +533,7 @@ TEST(clip_golden_pixels_shared) {
 /* ---------------------------------------------------------------- speed */
 
 TEST(resize_speed_640x480) {
-    image_t img, out;
+    image img, out;
     CHECK(image_alloc(640, 480, &img) == 0);
     uint32_t s = 12345;
     for (size_t i = 0; i < 640 * 480 * 3; i++) { s = s * 1103515245u + 12345u; img.rgb[i] = (uint8_t)(s >> 24); }
@@ -542,12 +542,12 @@ TEST(resize_speed_640x480) {
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int r = 0; r < reps; r++) {
         CHECK(resize_bicubic(&img, 298, 224, &out) == 0);
-        image_free(&out);
+        image_release(&out);
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double ms = ((t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6) / reps;
     printf("  resize_bicubic 640x480 -> 298x224: %.3f ms (this build's flags)\n", ms);
-    image_free(&img);
+    image_release(&img);
 }
 
 int main(void) {

@@ -65,7 +65,7 @@ static void incremental(const char *name, const char *root, unsigned long long n
     vindex_params p;
     vindex_params_default(&p);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0);
     float q[64];
     CHECK(embedder_text(emb, "a dog sitting on a couch", q) == 0);
     vindex_hit hits[15];
@@ -231,18 +231,18 @@ static void model_mismatch_refused(const char *name, const char *model2) {
     char db[300];
     snprintf(db, sizeof db, "%s/%s.db", tmp, name);
     embedder *other;
-    CHECK(embedder_open(model2, EMBED_IMAGE, &other) == 0);
+    CHECK(embedder_load(model2, EMBED_IMAGE, &other) == 0);
     store *st;
     CHECK(store_open(db, STORE_WRITE, &st) == 0);
     int rc = store_check_model(st, other->identity, other->dim);
     CHECK(rc == ST_MISMATCH);
     CHECK(strstr(status_message(), emb->identity) && strstr(status_message(), other->identity));
     store_close(st);
-    embedder_close(other);
+    embedder_free(other);
 }
 
 static int open_model(const char *dir) {
-    if (embedder_open(dir, EMBED_IMAGE | EMBED_TEXT, &emb)) {
+    if (embedder_load(dir, EMBED_IMAGE | EMBED_TEXT, &emb)) {
         printf("cannot open %s: %s\n", dir, status_message());
         return 1;
     }
@@ -291,7 +291,7 @@ static void shared_checks(const char *shared) {
     snprintf(root, sizeof root, "%s/data/flickr8k-1000", shared);
     kill9_resume("flickr", root, 1000);
     model_mismatch_refused("coco", model2);
-    embedder_close(emb);
+    embedder_free(emb);
     emb = NULL;
 }
 
@@ -386,7 +386,7 @@ int main(void) {
     RUN(samples_model_mismatch_refused);
     RUN(long_path_skips_one_file);
     RUN(prune_refuses_empty_root);
-    embedder_close(emb);
+    embedder_free(emb);
     emb = NULL;
     RUN(shared_photos);
     sh("rm -rf %s%s", tmp, "");

@@ -396,8 +396,8 @@ static void gemm_small_case(tally *t, int M, int N, int K, int hasb, int acc, in
     else poison(y, (size_t)M * N);
     gemm_small(y, x, inplace ? &Q : &P, hasb ? b : NULL, M, acc);
     check_gemm(t, y, N, Wd, x, K, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
-    gemm_packed_free(&P);
-    if (inplace) gemm_packed_free(&Q);
+    gemm_packed_release(&P);
+    if (inplace) gemm_packed_release(&Q);
     free(W), free(x), free(b), free(y), free(y0), free(Wd);
 }
 

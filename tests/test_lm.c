@@ -378,7 +378,7 @@ static int write_variant(const checkpoint *ck, const char *path, const char *dro
     size_t off = 0, n = checkpoint_count(ck);
     size_t *len = calloc(n, sizeof *len);
     for (size_t i = 0; i < n; i++) {
-        const tensor_t *t = checkpoint_at(ck, i);
+        const tensor *t = checkpoint_at(ck, i);
         if (drop && !strcmp(t->name, drop)) continue;
         json_t *shape = json_array();
         size_t bytes = t->nbytes;

@@ -1,7 +1,7 @@
 /* tests/test_search.c — the shared embed path (model/pipeline/embed.h) and the
  * search service (index/search.h) on a small store of the bundled sample
  * photos (samples/cifar10) made with the bundled demo CLIP (models/demo/clip):
- *   every way into the image tower (an image_t, a file, bytes in memory, a
+ *   every way into the image tower (an image, a file, bytes in memory, a
  *   batch slot) gives the same vector, and the reference's golden embedding
  *   (tests/data/clip/golden.json);
  *   a text search returns the index's ranking with the store's paths and
@@ -61,8 +61,8 @@ TEST(embed_paths_agree) {
     snprintf(png, sizeof png, "%s/tests/data/clip/inputs/rgb_61x45.png", src);
     const int dim = emb->dim;
     float a[64], b[64], c[64], d[64];
-    /* an image_t */
-    image_t img = {0};
+    /* an image */
+    image img = {0};
     image_opts io = image_opts_default();
     CHECK(image_load(png, &io, &img, NULL) == 0);
     CHECK(embedder_image(emb, &img, a) == 0);
@@ -108,7 +108,7 @@ TEST(embed_paths_agree) {
     CHECK(strstr(status_message(), "upload") != NULL);
     free(pix);
     free(bytes);
-    image_free(&img);
+    image_release(&img);
 }
 
 TEST(text_search_is_the_index_ranking) {
@@ -117,7 +117,7 @@ TEST(text_search_is_the_index_ranking) {
     vindex_params p;
     CHECK(search_index_params(st, "flat", &p) == 0);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0);
     searcher sr = {.emb = emb, .st = st, .vi = &vi};
     search_query q = search_query_default();
     q.text = "a dog sitting on a couch";
@@ -138,11 +138,11 @@ TEST(text_search_is_the_index_ranking) {
               r.hits[i].image.height == im.height && !strcmp(r.hits[i].image.format, "jpeg"));
     }
     /* k above the index size gives every image */
-    search_result_free(&r);
+    search_result_release(&r);
     CHECK(r.hits == NULL && r.n == 0);
     q.k = 1000;
     CHECK(search_run(&sr, &q, &r) == 0 && r.n == (int)vindex_size(vi));
-    search_result_free(&r);
+    search_result_release(&r);
     vindex_free(vi);
     store_close(st);
 }
@@ -153,7 +153,7 @@ TEST(image_search_finds_itself) {
     vindex_params p;
     CHECK(search_index_params(st, "auto", &p) == 0);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0);
     store_path_info pi;
     CHECK(store_lookup_path(st, photo, &pi) == 0);
     store_image im;
@@ -174,8 +174,8 @@ TEST(image_search_finds_itself) {
     q.image_bytes = bytes, q.image_len = n, q.image_name = "upload";
     CHECK(search_run(&sr, &q, &b) == 0 && b.n == a.n);
     for (int i = 0; i < a.n && i < b.n; i++) CHECK(a.hits[i].id == b.hits[i].id && a.hits[i].score == b.hits[i].score);
-    search_result_free(&a);
-    search_result_free(&b);
+    search_result_release(&a);
+    search_result_release(&b);
     free(bytes);
     vindex_free(vi);
     store_close(st);
@@ -187,7 +187,7 @@ TEST(bad_queries_refused) {
     vindex_params p;
     CHECK(search_index_params(st, "flat", &p) == 0);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0);
     searcher sr = {.emb = emb, .st = st, .vi = &vi};
     search_result r;
     search_query q = search_query_default();
@@ -216,7 +216,7 @@ TEST(removed_hit_not_found_and_auto_kind) {
     CHECK(search_index_params(st, "auto", &p) == 0 && p.kind == VINDEX_FLAT);
     CHECK(search_index_params(st, "hnsw", &p) == 0 && p.kind == VINDEX_HNSW);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0 && vindex_save(vi, st) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0 && vindex_save(vi, st) == 0);
     vindex_params auto_p;
     CHECK(search_index_params(st, "auto", &auto_p) == 0 && auto_p.kind == VINDEX_HNSW);
     store_path_info pi;
@@ -230,7 +230,7 @@ TEST(removed_hit_not_found_and_auto_kind) {
     CHECK_MSG(search_run(&sr, &q, &r) == 0, "%s", status_message());
     CHECK(r.n == 2 && r.hits[0].id == pi.id && !r.hits[0].found && r.hits[0].image.path[0] == 0);
     CHECK(r.n == 2 && r.hits[1].found && r.hits[1].image.path[0] == '/');
-    search_result_free(&r);
+    search_result_release(&r);
     vindex_free(vi);
     store_close(st);
 }
@@ -250,7 +250,7 @@ static void *search_worker(void *arg) {
     for (int i = 0; i < 40; i++) {
         search_result r;
         if (search_run(w->sr, &q, &r) || r.n != 4) w->failures++;
-        search_result_free(&r);
+        search_result_release(&r);
         w->runs++;
     }
     return NULL;
@@ -262,7 +262,7 @@ TEST(searches_under_the_lock_survive_swaps) {
     vindex_params p;
     CHECK(search_index_params(st, "flat", &p) == 0);
     vindex *vi;
-    CHECK(vindex_open(st, &p, &vi, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, NULL) == 0);
     pthread_rwlock_t lock;
     pthread_rwlock_init(&lock, NULL);
     searcher sr = {.emb = emb, .st = st, .vi = &vi, .lock = &lock};
@@ -271,7 +271,7 @@ TEST(searches_under_the_lock_survive_swaps) {
     for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, search_worker, &w[i]);
     for (int i = 0; i < 20; i++) {   /* what the server's reloader does */
         vindex *nv;
-        if (vindex_open(st, &p, &nv, NULL)) break;
+        if (vindex_load(st, &p, &nv, NULL)) break;
         pthread_rwlock_wrlock(&lock);
         vindex *old = vi;
         vi = nv;
@@ -292,7 +292,7 @@ int main(void) {
     snprintf(tmp, sizeof tmp, "/tmp/seer-test-search-XXXXXX");
     if (!mkdtemp(tmp)) return 1;
     snprintf(db, sizeof db, "%s/db", tmp);
-    if (embedder_open(model, EMBED_IMAGE | EMBED_TEXT, &emb)) {
+    if (embedder_load(model, EMBED_IMAGE | EMBED_TEXT, &emb)) {
         printf("cannot open %s: %s\n", model, status_message());
         return 1;
     }
@@ -312,7 +312,7 @@ int main(void) {
     RUN(bad_queries_refused);
     RUN(searches_under_the_lock_survive_swaps);
     RUN(removed_hit_not_found_and_auto_kind);   /* last: it changes the store */
-    embedder_close(emb);
+    embedder_free(emb);
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);
     if (system(cmd) != 0) printf("  could not remove %s\n", tmp);
     return test_summary();

@@ -184,9 +184,9 @@ TEST(persisted_caught_up_rebuilt) {
     vindex_params_default(&p);
     p.kind = VINDEX_HNSW;
     vindex *vi;
-    int how;
+    vindex_how how;
     /* an empty store gives an empty index */
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && vindex_size(vi) == 0);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && vindex_size(vi) == 0);
     vindex_hit h[5];
     int nh;
     float q[D] = {1};
@@ -205,39 +205,39 @@ TEST(persisted_caught_up_rebuilt) {
         recs[i].format = "png";
     }
     CHECK(store_commit(st, 500, recs, NULL) == 0);
-    CHECK_MSG(vindex_open(st, &p, &vi, &how) == 0, "%s", status_message());
+    CHECK_MSG(vindex_load(st, &p, &vi, &how) == 0, "%s", status_message());
     CHECK(how == VINDEX_REBUILT && vindex_size(vi) == 500 && vindex_generation(vi) == 1);
     vindex_free(vi);
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 500);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 500);
     CHECK(vindex_search(vi, x + 123 * D, 5, h, &nh) == 0 && nh == 5 && h[0].id == 124);
     vindex_free(vi);
 
     CHECK(store_commit(st, 200, recs + 500, NULL) == 0);   /* additions only: catch up */
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && how == VINDEX_CAUGHT_UP && vindex_size(vi) == 700);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_CAUGHT_UP && vindex_size(vi) == 700);
     CHECK(vindex_generation(vi) == 2);
     CHECK(vindex_search(vi, x + 650 * D, 5, h, &nh) == 0 && h[0].id == 651);
     CHECK_NEAR(h[0].score, 1.0, 1e-4);
     vindex_free(vi);
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 700);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 700);
     vindex_free(vi);
 
     uint64_t removed;
     CHECK(store_prune(st, gone_first, (void *)"/v/0010", &removed) == 0 && removed == 1);
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && how == VINDEX_REBUILT && vindex_size(vi) == 699);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_REBUILT && vindex_size(vi) == 699);
     CHECK(vindex_search(vi, x + 10 * D, 5, h, &nh) == 0 && h[0].id != 11);
     vindex_free(vi);
 
     /* flat from the store: exact, nothing persisted */
     vindex_params f;
     vindex_params_default(&f);
-    CHECK(vindex_open(st, &f, &vi, &how) == 0 && how == VINDEX_BUILT && vindex_size(vi) == 699);
+    CHECK(vindex_load(st, &f, &vi, &how) == 0 && how == VINDEX_BUILT && vindex_size(vi) == 699);
     CHECK(vindex_search(vi, x + 42 * D, 1, h, &nh) == 0 && h[0].id == 43);
     vindex_free(vi);
     store_close(st);
 
     /* a reader loads the persisted index */
     CHECK(store_open(dir, STORE_RDONLY, &st) == 0);
-    CHECK(vindex_open(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 699);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == 699);
     vindex_free(vi);
     store_close(st);
     free(x);

@@ -46,7 +46,7 @@ int cmd_bench_search(int argc, char **argv); /* tools/cmd_bench_search.c */
  * status to return. */
 static int bench_model(const char *dir, const char *geom, int parts, embedder **e) {
     if (dir) {
-        if (embedder_open(dir, parts, e)) {
+        if (embedder_load(dir, parts, e)) {
             cli_error("%s", status_message());
             return 1;
         }
@@ -175,7 +175,7 @@ static int bench_embed(int argc, char **argv) {
     double tf = text_flops(m, 10), p50 = lat[n / 2];
     printf("text 10 tokens  : p50 %.2f ms  p90 %.2f ms  (%.0f queries/s)  %.1f GFLOP/s  %.1f%% of the sgemm bound\n",
            p50 * 1e3, lat[(int)(n * 0.9)] * 1e3, 1.0 / p50, tf / p50 / 1e9, 100.0 * tf / p50 / sg);
-    embedder_close(e);
+    embedder_free(e);
     return rc;
 }
 
@@ -222,14 +222,14 @@ static int bench_ingest(int argc, char **argv) {
     char dir[] = "/tmp/seer-bench-ingest-XXXXXX";
     if (!mkdtemp(dir)) {
         cli_error("cannot make a temporary directory");
-        embedder_close(e);
+        embedder_free(e);
         return 1;
     }
     store *st;
     int rc = 1;
     if (store_open(dir, STORE_CREATE, &st) || store_check_model(st, e->identity, e->dim)) {
         cli_error("%s", status_message());
-        embedder_close(e);
+        embedder_free(e);
         return 1;
     }
     o.roots = (const char *const *)(argv + optind);
@@ -250,7 +250,7 @@ static int bench_ingest(int argc, char **argv) {
         rc = 0;
     }
     store_close(st);
-    embedder_close(e);
+    embedder_free(e);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) cli_error("could not remove %s", dir);

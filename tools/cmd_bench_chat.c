@@ -153,7 +153,7 @@ static int load_models(const chat_args *a, chat_model **cm, const clip_model **t
 /* One answer's work and its inputs: a random picture, the prompt ids (text,
  * the image marker, text) with room for the decoded tokens. */
 typedef struct {
-    image_t img;
+    image img;
     int32_t *ids;
     int n_ids;
     float *logits;
@@ -244,7 +244,7 @@ int cmd_bench_chat(int argc, char **argv) {
     chat_session *cs = chat_session_new(cm);
     if (!cs || make_work(cm, &tower->vision, a.decode, &w)) {
         cli_error("bench chat: out of memory");
-        free(w.ids), free(w.logits), image_free(&w.img), chat_session_free(cs), chat_model_free(cm);
+        free(w.ids), free(w.logits), image_release(&w.img), chat_session_free(cs), chat_model_free(cm);
         return 1;
     }
     /* warm-up: page every LM weight in, run the tower once */
@@ -256,7 +256,7 @@ int cmd_bench_chat(int argc, char **argv) {
     for (int r = 0; r < a.runs && !rc; r++) rc = run_once(cs, &w, a.decode, r);
     chat_session_free(cs);
     free(w.ids), free(w.logits);
-    image_free(&w.img);
+    image_release(&w.img);
     chat_model_free(cm);
     return rc ? 1 : 0;
 }

@@ -40,10 +40,10 @@ static int stream(const char *text, size_t len, void *ctx) {
 
 static int load_image(chat_session *cs, const char *path) {
     image_opts io = image_opts_default();
-    image_t img = {0};
+    image img = {0};
     int st = image_load(path, &io, &img, NULL);
     if (!st) st = chat_set_image(cs, &img);
-    image_free(&img);
+    image_release(&img);
     return st;
 }
 
@@ -126,7 +126,7 @@ static int one_shot(chat_session *cs, const chat_model *cm, chat_args *a) {
     } else {
         putchar('\n');
     }
-    gen_result_free(&r);
+    gen_result_release(&r);
     return 0;
 }
 
@@ -147,7 +147,7 @@ static int interact(chat_session *cs, const char *line, const gen_opts *go) {
         st = chat_regenerate(cs, go, &r);
         if (!st) {
             putchar('\n');
-            gen_result_free(&r);
+            gen_result_release(&r);
         }
     } else if (line[0] == '/') {
         printf("unknown command %s: /regenerate /clear /image FILE /quit\n", line);
@@ -156,7 +156,7 @@ static int interact(chat_session *cs, const char *line, const gen_opts *go) {
         st = chat_ask(cs, line, go, &r);
         if (!st) {
             putchar('\n');
-            gen_result_free(&r);
+            gen_result_release(&r);
         }
     }
     if (st) cli_error("%s", status_message());

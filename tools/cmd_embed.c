@@ -146,13 +146,13 @@ int cmd_embed(int argc, char **argv) {
         return rc < 0 ? 0 : rc;
     }
     embedder *e;
-    if (embedder_open(a.model, (a.n_img ? EMBED_IMAGE : 0) | (a.n_txt ? EMBED_TEXT : 0), &e)) {
+    if (embedder_load(a.model, (a.n_img ? EMBED_IMAGE : 0) | (a.n_txt ? EMBED_TEXT : 0), &e)) {
         cli_error("%s", status_message());
         free(a.in);
         return 1;
     }
     rc = embed_inputs(e, &a) ? 1 : 0;
     free(a.in);
-    embedder_close(e);
+    embedder_free(e);
     return rc;
 }

@@ -181,11 +181,11 @@ static int chat_answer(void *ctx, const char *image_path, const char *prompt, ch
     int st;
     if (strcmp(a->last_image, image_path)) {
         image_opts io = image_opts_default();
-        image_t img = {0};
+        image img = {0};
         a->last_image[0] = 0;
         st = image_load(image_path, &io, &img, NULL);
         if (!st) st = chat_set_image(a->cs, &img);
-        image_free(&img);
+        image_release(&img);
         if (st) return st;
         snprintf(a->last_image, sizeof a->last_image, "%s", image_path);
     } else {
@@ -194,7 +194,7 @@ static int chat_answer(void *ctx, const char *image_path, const char *prompt, ch
     gen_result r;
     if ((st = chat_ask(a->cs, prompt, &a->go, &r))) return st;
     *answer = strdup(r.text ? r.text : "");
-    gen_result_free(&r);
+    gen_result_release(&r);
     if (!*answer) return status_fail(ST_NOMEM, "out of memory");
     size_t n;
     const uint32_t *cnt = chat_router_counts(a->cs, &n);
@@ -338,7 +338,7 @@ static int eval_run_cmd(const char *mode, const run_args *a) {
     signal(SIGINT, old);
     if (st && st != ST_CANCELLED) {
         cli_error("%s", status_message());
-        eval_run_result_free(&r);
+        eval_run_result_release(&r);
         goto out;
     }
     if (st == ST_CANCELLED) fprintf(stderr, "seer: interrupted; run the same command again to resume\n");
@@ -348,7 +348,7 @@ static int eval_run_cmd(const char *mode, const run_args *a) {
         snprintf(what, sizeof what, "%s (%llu answers)", file_base_name(a->questions), (unsigned long long)r.router.n_answers);
         if (write_router(&r.router, fig_dir, what)) {
             cli_error("%s", status_message());
-            eval_run_result_free(&r);
+            eval_run_result_release(&r);
             goto out;
         }
     }
@@ -374,12 +374,12 @@ static int eval_run_cmd(const char *mode, const run_args *a) {
     } else if (strcmp(mode, "router")) {
         print_results(mode, &r, preds);
     }
-    eval_run_result_free(&r);
+    eval_run_result_release(&r);
     rc = st == ST_CANCELLED ? 1 : 0;
 out:
     chat_session_free(an.cs);
     chat_model_free(an.cm);
-    eval_questions_free(&qs);
+    eval_questions_release(&qs);
     return rc;
 }
 
@@ -389,7 +389,7 @@ static int eval_router_preds(const char *preds, const char *out) {
     int rc = 1;
     if (eval_run_preds_router(preds, &rs, &n) || write_router(&rs, out, file_base_name(preds))) cli_error("%s", status_message());
     else rc = 0;
-    router_stats_free(&rs);
+    router_stats_release(&rs);
     return rc;
 }
 

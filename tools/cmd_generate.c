@@ -71,7 +71,7 @@ static void print_logits(const int32_t *ids, int n, const float *logits, int V) 
 }
 
 /* seer logits --image: the one-shot chat prompt seer chat builds. */
-static int chat_logits(const char *model, const char *image, const char *prompt, const char *tower,
+static int chat_logits(const char *model, const char *image_path, const char *prompt, const char *tower,
                        const char *root, const lm_opts *lo) {
     chat_load_opts co = chat_load_opts_default();
     co.vision_tower = tower;
@@ -79,12 +79,12 @@ static int chat_logits(const char *model, const char *image, const char *prompt,
     co.lm = *lo;
     chat_model *cm = NULL;
     chat_session *cs = NULL;
-    image_t img = {0};
+    image img = {0};
     image_opts io = image_opts_default();
     int32_t *ids = NULL;
     int n = 0, rc = 1;
     float *logits = NULL;
-    if (chat_model_load(model, &co, &cm) || !(cs = chat_session_new(cm)) || image_load(image, &io, &img, NULL) ||
+    if (chat_model_load(model, &co, &cm) || !(cs = chat_session_new(cm)) || image_load(image_path, &io, &img, NULL) ||
         chat_set_image(cs, &img)) {
         cli_error("%s", status_message());
         goto out;
@@ -99,7 +99,7 @@ static int chat_logits(const char *model, const char *image, const char *prompt,
 out:
     free(ids);
     free(logits);
-    image_free(&img);
+    image_release(&img);
     chat_session_free(cs);
     chat_model_free(cm);
     return rc;
@@ -241,7 +241,7 @@ static int run_text(gen_args *a, int logits_only) {
         goto out;
     }
     print_generation(a, m, s, &r, n);
-    gen_result_free(&r);
+    gen_result_release(&r);
     rc = 0;
 out:
     free(ids);

@@ -182,7 +182,7 @@ static int refresh_hnsw(store *st, const char *index) {
     vindex_params_default(&p);
     p.kind = VINDEX_HNSW;
     vindex *vi;
-    if (vindex_open(st, &p, &vi, NULL) || vindex_save(vi, st)) {
+    if (vindex_load(st, &p, &vi, NULL) || vindex_save(vi, st)) {
         cli_error("building the HNSW index: %s", status_message());
         return 1;
     }
@@ -211,14 +211,14 @@ int cmd_ingest(int argc, char **argv) {
     int rc = parse_ingest_args(argc, argv, &a, &u);
     if (rc) return rc < 0 ? 0 : rc;
     embedder *e;
-    if (embedder_open(a.model, EMBED_IMAGE, &e)) {
+    if (embedder_load(a.model, EMBED_IMAGE, &e)) {
         cli_error("%s", status_message());
         return 1;
     }
     store *st;
     if (store_open(a.db, STORE_CREATE | (a.wait ? STORE_WAIT : 0), &st)) {
         cli_error("%s", status_message());
-        embedder_close(e);
+        embedder_free(e);
         return 1;
     }
     rc = 1;
@@ -240,6 +240,6 @@ out:
     for (size_t i = 0; i < u.n_errors; i++) free(u.errors[i]);
     free(u.errors);
     store_close(st);
-    embedder_close(e);
+    embedder_free(e);
     return rc;
 }

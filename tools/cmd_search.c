@@ -82,10 +82,10 @@ static int open_search(const search_args *a, store *st, embedder **e, vindex **v
         if (store_get_model_path(st, mpath, sizeof mpath)) return 1;
         model = mpath;
     }
-    if (embedder_open(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || store_check_model(st, (*e)->identity, (*e)->dim))
+    if (embedder_load(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || store_check_model(st, (*e)->identity, (*e)->dim))
         return 1;
     vindex_params p;
-    if (search_index_params(st, a->index, &p) || vindex_open(st, &p, vi, NULL)) return 1;
+    if (search_index_params(st, a->index, &p) || vindex_load(st, &p, vi, NULL)) return 1;
     return 0;
 }
 
@@ -134,9 +134,9 @@ int cmd_search(int argc, char **argv) {
     if (!rc) rc = search_run(&sr, &q, &r) ? 1 : 0;
     if (rc) cli_error("%s", status_message());
     else print_hits(&a, &r);
-    search_result_free(&r);
+    search_result_release(&r);
     vindex_free(vi);
-    embedder_close(e);
+    embedder_free(e);
     store_close(st);
     return rc;
 }

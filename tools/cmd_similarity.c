@@ -133,7 +133,7 @@ int cmd_similarity(int argc, char **argv) {
     float *ie = NULL, *te = NULL;
     if (rc) {
         rc = rc < 0 ? 0 : rc;
-    } else if (embedder_open(a.model, EMBED_IMAGE | EMBED_TEXT, &e)) {
+    } else if (embedder_load(a.model, EMBED_IMAGE | EMBED_TEXT, &e)) {
         cli_error("%s", status_message());
         rc = 1;
     } else if (!(ie = malloc((size_t)a.ni * e->dim * sizeof(float))) ||
@@ -145,7 +145,7 @@ int cmd_similarity(int argc, char **argv) {
     }
     free(ie);
     free(te);
-    embedder_close(e);
+    embedder_free(e);
     free(a.imgs);
     free(a.txts);
     return rc;

@@ -11,7 +11,7 @@
 
 #define CAPTIONS_MAX_BYTES ((size_t)1 << 30)
 
-void captions_free(captions *c) {
+void captions_release(captions *c) {
     if (!c) return;
     for (size_t i = 0; i < c->n_images; i++) free(c->images[i]);
     for (size_t i = 0; i < c->n_captions; i++) free(c->texts[i]);
@@ -334,7 +334,7 @@ int captions_load(const char *path, captions *out) {
     if (!rc) rc = drop_uncaptioned(&b.c);
     if (!rc && !b.c.n_captions) rc = status_fail(ST_FORMAT, "%s: no captions", path);
     if (rc) {
-        captions_free(&b.c);
+        captions_release(&b.c);
         return rc;
     }
     *out = b.c;

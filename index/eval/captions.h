@@ -5,7 +5,7 @@
  *     if (captions_load("annotations/captions_val2017.json", &c)) die(status_message());
  *     for (size_t i = 0; i < c.n_captions; i++)
  *         printf("%s: %s\n", c.images[c.image_of[i]], c.texts[i]);
- *     captions_free(&c);
+ *     captions_release(&c);
  *
  * Formats (chosen by content, not by name):
  *   COCO captions JSON (captions_*.json): {"images": [{"id", "file_name"}],
@@ -22,7 +22,7 @@
  * Images with no caption are dropped (they could not be scored); image names
  * are the file names as the file gives them (matched by base name later).
  *
- * Ownership: captions owns every string (captions_free).
+ * Ownership: captions owns every string (captions_release).
  */
 #ifndef SEER_CAPTIONS_H
 #define SEER_CAPTIONS_H
@@ -38,7 +38,7 @@ typedef struct {
 } captions;
 
 int  captions_load(const char *path, captions *out);
-void captions_free(captions *c);
+void captions_release(captions *c);
 
 /* Keep only the images for which keep[i] is nonzero (and their captions),
  * re-indexing image_of. keep has n_images entries. */

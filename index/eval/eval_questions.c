@@ -13,7 +13,7 @@
 
 #define EVAL_FILE_MAX ((size_t)2 << 30)
 
-void eval_questions_free(eval_questions *qs) {
+void eval_questions_release(eval_questions *qs) {
     if (!qs) return;
     for (size_t i = 0; i < qs->n; i++) {
         eval_question *q = &qs->q[i];
@@ -114,7 +114,7 @@ static int add_question(qbuilder *b, const char *path, size_t at, json_t *o, con
     }
     eval_question *q = &b->qs.q[b->qs.n];
     memset(q, 0, sizeof *q);
-    b->qs.n++; /* counted now so eval_questions_free frees what is set */
+    b->qs.n++; /* counted now so eval_questions_release frees what is set */
     const char *cat = json_string_value(json_object_get(o, "category"));
     q->id = strdup(id);
     q->id_is_int = is_int;
@@ -243,7 +243,7 @@ int eval_questions_load(const char *path, const char *answers_path, eval_questio
     if (!rc && !b.qs.n) rc = status_fail(ST_FORMAT, "%s: no questions", path);
     json_decref(b.by_id);
     if (rc) {
-        eval_questions_free(&b.qs);
+        eval_questions_release(&b.qs);
         return rc;
     }
     *out = b.qs;

@@ -4,7 +4,7 @@
  *     eval_questions qs;
  *     if (eval_questions_load("pope_coco.jsonl", NULL, &qs)) die(status_message());
  *     for (size_t i = 0; i < qs.n; i++) ask(qs.q[i].image, qs.q[i].question);
- *     eval_questions_free(&qs);
+ *     eval_questions_release(&qs);
  *
  * Accepted questions files (by content):
  *   JSON lines, one question per line (MoE-LLaVA eval jsonl, GQA-style, POPE):
@@ -24,7 +24,7 @@
  *   (a POPE label file: coco_pope_<split>.json lines).
  * Question ids are kept as text ("42" for 42) and must be unique.
  *
- * Ownership: eval_questions owns every string (eval_questions_free).
+ * Ownership: eval_questions owns every string (eval_questions_release).
  */
 #ifndef SEER_EVAL_QUESTIONS_H
 #define SEER_EVAL_QUESTIONS_H
@@ -57,6 +57,6 @@ typedef struct {
 } eval_questions;
 
 int  eval_questions_load(const char *path, const char *answers_path, eval_questions *out);
-void eval_questions_free(eval_questions *qs);
+void eval_questions_release(eval_questions *qs);
 
 #endif

@@ -11,8 +11,8 @@
 
 void eval_run_opts_default(eval_run_opts *o) { memset(o, 0, sizeof *o); }
 
-void eval_run_result_free(eval_run_result *r) {
-    if (r) router_stats_free(&r->router);
+void eval_run_result_release(eval_run_result *r) {
+    if (r) router_stats_release(&r->router);
 }
 
 /* ---------------------------------------------------------------- predictions file */

@@ -9,7 +9,7 @@
  *     eval_run_result r;
  *     if (eval_run(&qs, &o, &r)) die(status_message());
  *     printf("VQA accuracy %.2f\n", 100 * r.vqa_accuracy);
- *     eval_run_result_free(&r);
+ *     eval_run_result_release(&r);
  *
  * Predictions file (JSON lines, appended, flushed per line):
  *   {"question_id": 42, "image": "x.jpg", "prompt": "...", "text": "answer",
@@ -89,7 +89,7 @@ typedef struct {
 /* ST_OK when the run completed, even with failed questions; ST_CANCELLED
  * when *cancel stopped it (what was answered is kept and scored). */
 int  eval_run(const eval_questions *qs, const eval_run_opts *o, eval_run_result *r);
-void eval_run_result_free(eval_run_result *r);
+void eval_run_result_release(eval_run_result *r);
 
 /* Sum the router counts of a predictions file into rs (zero-initialised or
  * already shaped). *n_lines (may be NULL) gets the lines that had one. */

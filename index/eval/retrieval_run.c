@@ -109,7 +109,7 @@ int retrieval_run(const retrieval_run_opts *o, retrieval_run_result *x) {
         model = mpath;
     }
     if ((rc = captions_load(o->captions, &c)) || (rc = limit_captions(&c, o->limit))) goto out;
-    if ((rc = embedder_open(model, EMBED_TEXT, &e)) || (rc = store_check_model(st, e->identity, e->dim))) goto out;
+    if ((rc = embedder_load(model, EMBED_TEXT, &e)) || (rc = store_check_model(st, e->identity, e->dim))) goto out;
     snprintf(x->identity, sizeof x->identity, "%s", e->identity);
     x->n_images_file = c.n_images, x->n_captions_file = c.n_captions;
     if ((rc = match_images(o, st, &c, &ids, &x->n_missing, &x->n_dup_names))) goto out;
@@ -136,8 +136,8 @@ int retrieval_run(const retrieval_run_opts *o, retrieval_run_result *x) {
     x->n_images = c.n_images, x->n_captions = c.n_captions, x->n_dropped = x->n_captions_file - c.n_captions;
 out:
     free(img), free(txt), free(ids);
-    captions_free(&c);
-    embedder_close(e);
+    captions_release(&c);
+    embedder_free(e);
     store_close(st);
     return rc;
 }

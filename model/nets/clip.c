@@ -40,7 +40,7 @@ static int ld_take(loader *l, const char *name, int ndim, const int64_t *shape, 
     float *p = ld_alloc(l, n);
     *dst = p;
     if (!l->arena) {
-        const tensor_t *t;
+        const tensor *t;
         return checkpoint_get(l->ck, name, ndim, shape, &t);
     }
     return checkpoint_read_f32(l->ck, name, ndim, shape, p);
@@ -49,7 +49,7 @@ static int ld_take(loader *l, const char *name, int ndim, const int64_t *shape, 
 /* Read tensor name into an existing slot (for the fused qkv rows). */
 static int ld_into(loader *l, const char *name, int ndim, const int64_t *shape, float *dst) {
     if (!l->arena) {
-        const tensor_t *t;
+        const tensor *t;
         return checkpoint_get(l->ck, name, ndim, shape, &t);
     }
     return checkpoint_read_f32(l->ck, name, ndim, shape, dst);
@@ -64,8 +64,8 @@ static int count_layers(const checkpoint *ck, const char *prefix) {
     }
 }
 
-static const tensor_t *need(const checkpoint *ck, const char *dir, const char *name, int ndim, int *st) {
-    const tensor_t *t = checkpoint_find(ck, name);
+static const tensor *need(const checkpoint *ck, const char *dir, const char *name, int ndim, int *st) {
+    const tensor *t = checkpoint_find(ck, name);
     if (!t) {
         *st = status_fail(ST_NOT_FOUND, "%s: required tensor \"%s\" is missing", dir, name);
         return NULL;
@@ -144,7 +144,7 @@ static int encoder_geometry(const checkpoint *ck, const char *dir, const char *p
     if (e->L == 0)
         return status_fail(ST_NOT_FOUND, "%s: no %s.encoder.layers.0.* tensors", dir, prefix);
     snprintf(name, sizeof name, "%s.encoder.layers.0.mlp.fc1.weight", prefix);
-    const tensor_t *fc1 = need(ck, dir, name, 2, &st);
+    const tensor *fc1 = need(ck, dir, name, 2, &st);
     if (!fc1) return st;
     e->I = (int)fc1->shape[0];
     e->H = (int)jsonx_int(cfg, "num_attention_heads", D / 64);
@@ -178,7 +178,7 @@ static int load_all(loader *l, json_t *root, int towers, clip_model *m) {
     const checkpoint *ck = l->ck;
     const char *dir = l->dir;
     int st = ST_OK;
-    const tensor_t *t;
+    const tensor *t;
 
     if (towers & CLIP_VISION) {
         json_t *vc = sub_config(root, "vision_config", "vision_config_dict", "clip_vision_model");
@@ -300,10 +300,10 @@ static int encoder_pack(clip_encoder *e) {
 
 static void encoder_free(clip_encoder *e) {
     for (int l = 0; e->layers && l < e->L; l++) {
-        gemm_packed_free(&e->layers[l].qkv_p);
-        gemm_packed_free(&e->layers[l].o_p);
-        gemm_packed_free(&e->layers[l].fc1_p);
-        gemm_packed_free(&e->layers[l].fc2_p);
+        gemm_packed_release(&e->layers[l].qkv_p);
+        gemm_packed_release(&e->layers[l].o_p);
+        gemm_packed_release(&e->layers[l].fc1_p);
+        gemm_packed_release(&e->layers[l].fc2_p);
     }
     free(e->layers);
     e->layers = NULL;

@@ -17,7 +17,7 @@ gen_opts gen_opts_default(void) {
     return o;
 }
 
-void gen_result_free(gen_result *r) {
+void gen_result_release(gen_result *r) {
     free(r->ids);
     free(r->text);
     memset(r, 0, sizeof *r);
@@ -338,7 +338,7 @@ int generate_continue(const lm_model *m, lm_state *s, const lm_tokenizer *tok, c
     int V = o->vocab_limit > 0 ? o->vocab_limit : lm_tokenizer_size(tok);
     if (V > lm_vocab(m)) V = lm_vocab(m);
     int st = o->num_beams > 1 ? gen_beams(m, s, tok, logits, o, r, V) : gen_sample(m, s, tok, logits, o, r, V);
-    if (st) gen_result_free(r);
+    if (st) gen_result_release(r);
     return st;
 }
 

@@ -7,7 +7,7 @@
  *     gen_result r;
  *     if (generate(m, s, tok, prompt_ids, n_prompt, &o, &r)) die(status_message());
  *     puts(r.text);
- *     gen_result_free(&r);
+ *     gen_result_release(&r);
  *
  * The state s may already hold context (a conversation so far, spliced image
  * features): generate_continue() starts from the logits of the last prefilled
@@ -55,11 +55,11 @@ typedef struct {
     int32_t *ids;     /* (n) generated ids, stop token excluded */
     int      n;
     char    *text;    /* decoded, stop string excluded; NUL-terminated */
-    int      stop;    /* gen_stop */
+    gen_stop stop;
     double   t_prefill, t_decode; /* seconds */
 } gen_result;
 
-void gen_result_free(gen_result *r);
+void gen_result_release(gen_result *r);
 
 /* Prefill prompt ids (kinds: all text) into s, then generate. */
 int generate(const lm_model *m, lm_state *s, const lm_tokenizer *tok, const int32_t *prompt, int n_prompt,

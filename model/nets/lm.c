@@ -143,7 +143,7 @@ static int load_vec(lm_model *m, const char *name, int n, int req, float **dst) 
 
 /* A (rows, cols) weight as a view into the checkpoint (or its Q8 copy). */
 static int load_mat(lm_model *m, const char *name, int rows, int cols, int quant, linear_w *dst) {
-    const tensor_t *t;
+    const tensor *t;
     int st = checkpoint_get(m->ck, name, 2, (int64_t[]){rows, cols}, &t);
     if (st) return st;
     linear_type lt;
@@ -293,7 +293,7 @@ static int load_moe_config(lm_model *m, json_t *cfg) {
 static int load_config(lm_model *m, json_t *cfg) {
     lm_config *c = &m->cfg;
     const arch_names *nm = &NAMES[c->arch];
-    const tensor_t *t = checkpoint_find(m->ck, nm->embed);
+    const tensor *t = checkpoint_find(m->ck, nm->embed);
     if (!t) return status_fail(ST_NOT_FOUND, "%s: required tensor \"%s\" is missing", m->dir, nm->embed);
     if (t->ndim != 2) return status_fail(ST_MISMATCH, "%s: tensor \"%s\" is not 2-D", m->dir, nm->embed);
     c->vocab_rows = (int)t->shape[0];

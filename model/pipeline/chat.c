@@ -356,7 +356,7 @@ int chat_set_history(chat_session *cs, const char *const *q, const char *const *
     return ST_OK;
 }
 
-int chat_set_image(chat_session *cs, const image_t *img) {
+int chat_set_image(chat_session *cs, const image *img) {
     chat_model *cm = cs->cm;
     turns_clear(cs);
     free(cs->feats);
@@ -364,8 +364,8 @@ int chat_set_image(chat_session *cs, const image_t *img) {
     cs->cached_len = 0;
     lm_state_truncate(cs->s, 0);
     if (!img) return ST_OK;
-    image_t sq = {0};
-    const image_t *src = img;
+    image sq = {0};
+    const image *src = img;
     int st = ST_OK;
     if (cm->pad_square && img->w != img->h) {
         if ((st = image_pad_square(img, cm->pad, &sq))) return st;
@@ -395,7 +395,7 @@ int chat_set_image(chat_session *cs, const image_t *img) {
             matmul_linear(cs->feats, x, cm->proj1_w, cm->proj1_b, N, H, D, 0);
         }
     }
-    image_free(&sq);
+    image_release(&sq);
     free(pix), free(hid), free(mid);
     if (st) {
         free(cs->feats);

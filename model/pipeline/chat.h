@@ -6,7 +6,7 @@
  *     chat_model *cm;
  *     if (chat_model_load("models/MoE-LLaVA-StableLM-1.6B-4e", &lo, &cm)) die(status_message());
  *     chat_session *cs = chat_session_new(cm);
- *     image_t img; image_load("cat.jpg", &io, &img, NULL);
+ *     image img; image_load("cat.jpg", &io, &img, NULL);
  *     chat_set_image(cs, &img);                      // vision features computed once, cached
  *     gen_opts o = gen_opts_default(); o.on_text = print_chunk;
  *     gen_result r;
@@ -64,9 +64,9 @@ chat_session *chat_session_new(chat_model *cm);
 void chat_session_free(chat_session *cs);
 
 /* Set (or replace) the image; clears the history. NULL = text-only chat. */
-int  chat_set_image(chat_session *cs, const image_t *img);
+int  chat_set_image(chat_session *cs, const image *img);
 /* Ask a question; the answer streams through o->on_text and lands in *r
- * (caller frees with gen_result_free) and in the history. */
+ * (caller frees with gen_result_release) and in the history. */
 int  chat_ask(chat_session *cs, const char *question, const gen_opts *o, gen_result *r);
 /* Drop the last answer and generate it again (same question). */
 int  chat_regenerate(chat_session *cs, const gen_opts *o, gen_result *r);

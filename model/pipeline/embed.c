@@ -32,7 +32,7 @@ static int fingerprint(const char *dir, uint64_t *out) {
         return st;
     }
     for (size_t i = 0; i < checkpoint_count(ck); i++) {
-        const tensor_t *t = checkpoint_at(ck, i);
+        const tensor *t = checkpoint_at(ck, i);
         XXH3_64bits_update(h, t->name, strlen(t->name) + 1);
         XXH3_64bits_update(h, &t->dtype, sizeof t->dtype);
         XXH3_64bits_update(h, t->shape, sizeof(int64_t) * (size_t)t->ndim);
@@ -45,7 +45,7 @@ static int fingerprint(const char *dir, uint64_t *out) {
     return ST_OK;
 }
 
-int embedder_open(const char *dir, int parts, embedder **out) {
+int embedder_load(const char *dir, int parts, embedder **out) {
     *out = NULL;
     embedder *e = calloc(1, sizeof *e);
     if (!e) return status_fail(ST_NOMEM, "out of memory");
@@ -77,7 +77,7 @@ int embedder_open(const char *dir, int parts, embedder **out) {
     *out = e;
     return ST_OK;
 fail:
-    embedder_close(e);
+    embedder_free(e);
     return st;
 }
 
@@ -98,7 +98,7 @@ int embedder_wrap(clip_model *m, const char *name, embedder **out) {
     return ST_OK;
 }
 
-void embedder_close(embedder *e) {
+void embedder_free(embedder *e) {
     if (!e) return;
     clip_free(e->clip);
     clip_tokenizer_free(e->tok);
@@ -120,7 +120,7 @@ int embedder_text_ids(const embedder *e, const int32_t *ids, int n, float *out) 
     return clip_encode_text(e->clip, ids, n, out);
 }
 
-int embedder_preprocess(const embedder *e, const image_t *img, float *pixels) {
+int embedder_preprocess(const embedder *e, const image *img, float *pixels) {
     if (!e->px_h) return status_fail(ST_ARG, "embedder: the vision tower is not loaded");
     return preprocess_image(&e->pre, img, pixels);
 }
@@ -129,7 +129,7 @@ int embedder_images(const embedder *e, const float *pixels, int n, float *out) {
     return clip_encode_images(e->clip, pixels, n, out);
 }
 
-int embedder_image(const embedder *e, const image_t *img, float *out) {
+int embedder_image(const embedder *e, const image *img, float *out) {
     float *pix = malloc(embedder_pixels_len(e) * sizeof *pix);
     if (!pix) return status_fail(ST_NOMEM, "out of memory");
     int st = embedder_preprocess(e, img, pix);
@@ -139,7 +139,7 @@ int embedder_image(const embedder *e, const image_t *img, float *out) {
 }
 
 /* The decoded picture's facts into *info (may be NULL). */
-static void note_image(embed_image_info *info, const image_t *img, const char *format) {
+static void note_image(embed_image_info *info, const image *img, const char *format) {
     if (!info) return;
     info->format = format;
     info->width = img->w, info->height = img->h;
@@ -148,35 +148,35 @@ static void note_image(embed_image_info *info, const image_t *img, const char *f
 int embedder_pixels_file(const embedder *e, const char *path, const image_opts *o, float *pixels,
                          embed_image_info *info) {
     image_opts io = o ? *o : image_opts_default();
-    image_t img = {0};
+    image img = {0};
     const char *format = NULL;
     int st = image_load(path, &io, &img, &format);
     note_image(info, &img, format);
     if (!st) st = embedder_preprocess(e, &img, pixels);
-    image_free(&img);
+    image_release(&img);
     return st;
 }
 
 int embedder_image_file(const embedder *e, const char *path, const image_opts *o, float *out,
                         embed_image_info *info) {
     image_opts io = o ? *o : image_opts_default();
-    image_t img = {0};
+    image img = {0};
     const char *format = NULL;
     int st = image_load(path, &io, &img, &format);
     note_image(info, &img, format);
     if (!st) st = embedder_image(e, &img, out);
-    image_free(&img);
+    image_release(&img);
     return st;
 }
 
 int embedder_image_bytes(const embedder *e, const void *bytes, size_t n, const char *what, const image_opts *o,
                          float *out, embed_image_info *info) {
     image_opts io = o ? *o : image_opts_default();
-    image_t img = {0};
+    image img = {0};
     const char *format = NULL;
     int st = image_decode(bytes, n, what, &io, &img, &format);
     note_image(info, &img, format);
     if (!st) st = embedder_image(e, &img, out);
-    image_free(&img);
+    image_release(&img);
     return st;
 }

@@ -4,11 +4,11 @@
  * seer embed / similarity and the benches all come through here.
  *
  *     embedder *e;
- *     if (embedder_open("models/clip-vit-base-patch32", EMBED_TEXT | EMBED_IMAGE, &e)) die(status_message());
+ *     if (embedder_load("models/clip-vit-base-patch32", EMBED_TEXT | EMBED_IMAGE, &e)) die(status_message());
  *     float *v = malloc(e->dim * sizeof *v);
  *     embedder_text(e, "a photo of a cat", v);          // L2-normalised
  *     embedder_image_file(e, "cat.jpg", NULL, v, NULL);  // decoded once, EXIF applied
- *     embedder_close(e);
+ *     embedder_free(e);
  *
  * Image steps, in order: decode (encode/image.h: limits, EXIF orientation per
  * image_opts) → preprocess (preprocessor_config.json: resize, crop, rescale,
@@ -42,12 +42,12 @@ typedef struct embedder {
     char            identity[320]; /* "<name>@<16 hex digits>": weights fingerprint */
 } embedder;
 
-int  embedder_open(const char *dir, int parts, embedder **out);
+int  embedder_load(const char *dir, int parts, embedder **out);
 /* An embedder over a model built in memory (benchmarks: clip_random), with
  * the standard CLIP preprocessing at the tower's size and no tokenizer. The
  * embedder takes ownership of m. */
 int  embedder_wrap(clip_model *m, const char *name, embedder **out);
-void embedder_close(embedder *e);
+void embedder_free(embedder *e);
 
 /* Floats in one preprocessed image: 3 * px_h * px_w. */
 size_t embedder_pixels_len(const embedder *e);
@@ -60,7 +60,7 @@ int embedder_text(const embedder *e, const char *text, float *out);
 int embedder_text_ids(const embedder *e, const int32_t *ids, int n, float *out);
 
 /* RGB image → pixels (embedder_pixels_len floats), per preprocessor_config. */
-int embedder_preprocess(const embedder *e, const image_t *img, float *pixels);
+int embedder_preprocess(const embedder *e, const image *img, float *pixels);
 
 /* n preprocessed images (n, 3, px_h, px_w) → out (n, dim), as one batch. */
 int embedder_images(const embedder *e, const float *pixels, int n, float *out);
@@ -73,7 +73,7 @@ typedef struct {
 } embed_image_info;
 
 /* One decoded RGB image → out (dim): preprocess + tower. img is borrowed. */
-int embedder_image(const embedder *e, const image_t *img, float *out);
+int embedder_image(const embedder *e, const image *img, float *out);
 
 /* Decode the file at path once (o: limits and EXIF orientation; NULL means
  * image_opts_default(), EXIF applied) and preprocess it into pixels

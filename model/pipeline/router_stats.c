@@ -19,7 +19,7 @@ int router_stats_init(router_stats *rs, int n_layers, int n_experts, const int *
     rs->layer_ids = malloc((size_t)n_layers * sizeof *rs->layer_ids);
     rs->counts = calloc((size_t)n_layers * n_experts * N_KINDS, sizeof *rs->counts);
     if (!rs->layer_ids || !rs->counts) {
-        router_stats_free(rs);
+        router_stats_release(rs);
         return status_fail(ST_NOMEM, "router_stats: out of memory");
     }
     for (int l = 0; l < n_layers; l++) rs->layer_ids[l] = layer_ids ? layer_ids[l] : l;
@@ -28,7 +28,7 @@ int router_stats_init(router_stats *rs, int n_layers, int n_experts, const int *
     return ST_OK;
 }
 
-void router_stats_free(router_stats *rs) {
+void router_stats_release(router_stats *rs) {
     if (!rs) return;
     free(rs->layer_ids);
     free(rs->counts);
@@ -177,6 +177,6 @@ json_t *router_stats_answer_json(const lm_model *m, const uint32_t *counts, size
     size_t need = (size_t)c->n_moe_layers * c->n_experts * N_KINDS;
     for (size_t i = 0; i < need && i < len; i++) rs.counts[i] = counts[i];
     json_t *o = router_stats_counts_json(&rs);
-    router_stats_free(&rs);
+    router_stats_release(&rs);
     return o;
 }

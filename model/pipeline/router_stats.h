@@ -13,7 +13,7 @@
  *     router_svg_load(&rs, &svg, &n);       // Figure 5.1: expert load per layer
  *     router_svg_modality(&rs, &svg2, &n2); // Figure 5.2: modality split per expert
  *     json_t *t = router_stats_json(&rs);   // counts + fractions
- *     router_stats_free(&rs);
+ *     router_stats_release(&rs);
  *
  * Counts layout, as lm_state_router_counts gives it:
  *   counts[(moe_layer * n_experts + expert) * LM_TOK_KINDS + kind]
@@ -39,7 +39,7 @@
  * router_stats_json adds "load": {"text": [[..]], "image": [[..]], "all": [[..]]}
  * and "image_share": [[..]] (fractions; null where nothing was routed).
  *
- * Ownership: router_stats owns its arrays (router_stats_free); SVG strings
+ * Ownership: router_stats owns its arrays (router_stats_release); SVG strings
  * are malloc'd for the caller. Not thread-safe per router_stats.
  */
 #ifndef SEER_ROUTER_STATS_H
@@ -60,7 +60,7 @@ typedef struct {
 } router_stats;
 
 int  router_stats_init(router_stats *rs, int n_layers, int n_experts, const int *layer_ids);
-void router_stats_free(router_stats *rs);
+void router_stats_release(router_stats *rs);
 
 /* Add one answer's counts (len must be n_layers * n_experts * 3). */
 int  router_stats_add(router_stats *rs, const uint32_t *counts, size_t len);

@@ -23,7 +23,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-enum { LM_TOK_ARCADE = 1, LM_TOK_QWEN = 2, LM_TOK_GPT2 = 3 };
+typedef enum { LM_TOK_ARCADE = 1, LM_TOK_QWEN = 2, LM_TOK_GPT2 = 3 } lm_tokenizer_family;
 
 typedef struct {
     char    *text;  /* NUL-terminated, malloc'd */
@@ -32,7 +32,7 @@ typedef struct {
 } lm_special;
 
 struct lm_tokenizer {
-    int       kind;        /* LM_TOK_* */
+    lm_tokenizer_family kind;
     bpe      *bpe;         /* owned: every token's bytes, the index, the merges */
     uint8_t  *is_special;  /* (special_cap) 1 for special / added tokens */
     int32_t   special_cap; /* >= bpe_size(bpe) */

@@ -1,7 +1,7 @@
 /* model/checkpoint.c — see checkpoint.h.
  *
  * A checkpoint is a list of parts (one per weight file, each a safetensors or
- * ptzip), the concatenation of their tensor views (copied tensor_t structs;
+ * ptzip), the concatenation of their tensor views (copied tensor structs;
  * names and data still point into the parts), and an open-addressing hash
  * table from name to index for O(1) lookups.
  */
@@ -27,7 +27,7 @@ struct checkpoint {
     char     *path;    /* owned: what checkpoint_open{,_file} was given */
     part     *parts;   /* (nparts) */
     size_t    nparts;
-    tensor_t *tensors; /* (n) copies of the parts' views, file order */
+    tensor *tensors; /* (n) copies of the parts' views, file order */
     size_t    n;
     uint32_t *slots;   /* (cap) index+1 into tensors, 0 = empty; cap a power of 2 */
     size_t    cap;
@@ -51,7 +51,7 @@ static int build_table(checkpoint *ck) {
         const char *name = ck->tensors[i].name;
         size_t h = (size_t)name_hash(name) & (cap - 1);
         while (ck->slots[h]) {
-            const tensor_t *o = &ck->tensors[ck->slots[h] - 1];
+            const tensor *o = &ck->tensors[ck->slots[h] - 1];
             if (strcmp(o->name, name) == 0)
                 return status_fail(ST_FORMAT, "%s: tensor \"%s\" appears twice (in %s and %s)", ck->path,
                                    name, o->file, ck->tensors[i].file);
@@ -62,11 +62,11 @@ static int build_table(checkpoint *ck) {
     return ST_OK;
 }
 
-const tensor_t *checkpoint_find(const checkpoint *ck, const char *name) {
+const tensor *checkpoint_find(const checkpoint *ck, const char *name) {
     if (!ck || !name || !ck->cap) return NULL;
     size_t h = (size_t)name_hash(name) & (ck->cap - 1);
     while (ck->slots[h]) {
-        const tensor_t *t = &ck->tensors[ck->slots[h] - 1];
+        const tensor *t = &ck->tensors[ck->slots[h] - 1];
         if (strcmp(t->name, name) == 0) return t;
         h = (h + 1) & (ck->cap - 1);
     }
@@ -104,7 +104,7 @@ static int add_part(checkpoint *ck, const char *path, const char *file) {
     ck->nparts++;
     if (!(p->file = strdup(file))) return status_fail(ST_NOMEM, "%s: out of memory", path);
     size_t cnt = p->st ? safetensors_count(p->st) : ptzip_count(p->pz);
-    tensor_t *nt = realloc(ck->tensors, (ck->n + cnt + 1) * sizeof *nt);
+    tensor *nt = realloc(ck->tensors, (ck->n + cnt + 1) * sizeof *nt);
     if (!nt) return status_fail(ST_NOMEM, "%s: out of memory", path);
     ck->tensors = nt;
     for (size_t i = 0; i < cnt; i++)
@@ -185,7 +185,7 @@ static int open_index(checkpoint *ck, const char *dir, const char *index_path) {
     if ((rc = build_table(ck))) goto done;
     /* every mapped tensor is in the shard the map names */
     json_object_foreach(wm, name, v) {
-        const tensor_t *t = checkpoint_find(ck, name);
+        const tensor *t = checkpoint_find(ck, name);
         const char *f = json_string_value(v);
         char want[4096];
         file_join(want, sizeof want, dir, f);
@@ -275,16 +275,16 @@ void checkpoint_close(checkpoint *ck) {
 
 size_t checkpoint_count(const checkpoint *ck) { return ck->n; }
 
-const tensor_t *checkpoint_at(const checkpoint *ck, size_t i) {
+const tensor *checkpoint_at(const checkpoint *ck, size_t i) {
     return i < ck->n ? &ck->tensors[i] : NULL;
 }
 
 const char *checkpoint_path(const checkpoint *ck) { return ck->path; }
 
 int checkpoint_get(const checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                   const tensor_t **out) {
+                   const tensor **out) {
     *out = NULL;
-    const tensor_t *t = checkpoint_find(ck, name);
+    const tensor *t = checkpoint_find(ck, name);
     if (!t) return status_fail(ST_NOT_FOUND, "%s: tensor \"%s\" not found (%zu tensors)", ck->path, name,
                                ck->n);
     if (shape) {
@@ -292,7 +292,7 @@ int checkpoint_get(const checkpoint *ck, const char *name, int ndim, const int64
         for (int i = 0; ok && i < ndim; i++) ok = t->shape[i] == shape[i];
         if (!ok) {
             char have[256], want[256];
-            tensor_t w = {.ndim = ndim < 0 ? 0 : ndim > TENSOR_MAX_DIMS ? TENSOR_MAX_DIMS : ndim};
+            tensor w = {.ndim = ndim < 0 ? 0 : ndim > TENSOR_MAX_DIMS ? TENSOR_MAX_DIMS : ndim};
             memcpy(w.shape, shape, (size_t)w.ndim * sizeof *shape);
             return status_fail(ST_MISMATCH, "%s: tensor \"%s\": shape %s in file %s, expected %s",
                                ck->path, name, tensor_shape_str(t, have, sizeof have), t->file,
@@ -305,7 +305,7 @@ int checkpoint_get(const checkpoint *ck, const char *name, int ndim, const int64
 
 int checkpoint_read_f32(const checkpoint *ck, const char *name, int ndim, const int64_t *shape,
                         float *dst) {
-    const tensor_t *t;
+    const tensor *t;
     int rc = checkpoint_get(ck, name, ndim, shape, &t);
     if (rc) return rc;
     if ((rc = tensor_to_f32(dst, t->data, t->dtype, t->numel)))

@@ -13,10 +13,10 @@
  *
  *     checkpoint *ck;
  *     if (checkpoint_open("models/clip-vit-base-patch32", &ck)) die(status_message());
- *     const tensor_t *t;
+ *     const tensor *t;
  *     int64_t shape[] = {768, 3, 32, 32};
  *     if (checkpoint_get(ck, "vision_model.embeddings.patch_embedding.weight", 4, shape, &t)) ...
- *     checkpoint_close(ck);   // every tensor_t from ck dies here
+ *     checkpoint_close(ck);   // every tensor from ck dies here
  *
  * Thread-safety: after open, all getters are read-only and may be called from
  * any number of threads.
@@ -36,16 +36,16 @@ void checkpoint_close(checkpoint *ck);
 
 /* Number of tensors and the i-th (in file order); for listing and tests. */
 size_t          checkpoint_count(const checkpoint *ck);
-const tensor_t *checkpoint_at(const checkpoint *ck, size_t i);
+const tensor *checkpoint_at(const checkpoint *ck, size_t i);
 
 /* The tensor called name, or NULL when absent (no message set). */
-const tensor_t *checkpoint_find(const checkpoint *ck, const char *name);
+const tensor *checkpoint_find(const checkpoint *ck, const char *name);
 
 /* The tensor called name, required to have exactly this shape (ndim may be 0
  * for a scalar; shape == NULL skips the shape check). ST_NOT_FOUND or
  * ST_MISMATCH with a message naming the directory, tensor and shapes. */
 int checkpoint_get(const checkpoint *ck, const char *name, int ndim, const int64_t *shape,
-                   const tensor_t **out);
+                   const tensor **out);
 
 /* checkpoint_get, then convert into dst (numel floats) as float32. */
 int checkpoint_read_f32(const checkpoint *ck, const char *name, int ndim, const int64_t *shape,

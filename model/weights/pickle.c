@@ -39,8 +39,8 @@ struct pv {
         double  f;                                   /* FLOAT */
         char   *s;                                   /* STR (owned, NUL-terminated) */
         struct { pv **items; size_t n, cap; } seq;   /* TUPLE, LIST; DICT: k0 v0 k1 v1 ... */
-        struct { global_kind kind; dtype_t dt; const char *name; } g;  /* GLOBAL */
-        struct { dtype_t dt; char *key; int64_t numel; } sto;          /* STORAGE */
+        struct { global_kind kind; dtype dt; const char *name; } g;  /* GLOBAL */
+        struct { dtype dt; char *key; int64_t numel; } sto;          /* STORAGE */
         pv_tensor *ten;                                               /* TENSOR (owned) */
     } u;
 };
@@ -48,7 +48,7 @@ struct pv {
 static const struct {
     const char *module, *name;
     global_kind kind;
-    dtype_t dt;
+    dtype dt;
 } allowed[] = {
     {"collections", "OrderedDict", G_ORDERED_DICT, 0},
     {"torch._utils", "_rebuild_tensor_v2", G_REBUILD_TENSOR_V2, 0},
@@ -620,7 +620,7 @@ static int to_record(const char *file, const char *name, const pv *tv, pickle_te
         for (int i = r->ndim - 1; i >= 0; i--) {
             if (r->shape[i] != 1 && t->stride[i] != want) {
                 char sz[160], st[160];
-                tensor_t tmp = {.ndim = r->ndim};
+                tensor tmp = {.ndim = r->ndim};
                 memcpy(tmp.shape, r->shape, sizeof tmp.shape);
                 tensor_shape_str(&tmp, sz, sizeof sz);
                 memcpy(tmp.shape, t->stride, sizeof tmp.shape);

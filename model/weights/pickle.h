@@ -48,7 +48,7 @@
 typedef struct {
     char   *name;                     /* state-dict key (owned) */
     char   *storage_key;              /* persistent id key: bytes at "<prefix>/data/<key>" (owned) */
-    dtype_t dtype;                    /* from the storage class */
+    dtype dtype;                    /* from the storage class */
     int64_t storage_numel;            /* elements in the whole storage */
     int64_t offset;                   /* first element of this tensor in the storage */
     int     ndim;

@@ -39,7 +39,7 @@ struct ptzip {
     size_t         nentries;
     char           prefix[256];
     pickle_tensor *recs;      /* (n) names are owned here */
-    tensor_t      *tensors;   /* (n) in pickle order */
+    tensor      *tensors;   /* (n) in pickle order */
     size_t         n;
 };
 
@@ -225,7 +225,7 @@ static int build_tensors(ptzip *z) {
     if (!z->tensors) return status_fail(ST_NOMEM, "%s: out of memory", z->path);
     for (size_t i = 0; i < z->n; i++) {
         const pickle_tensor *r = &z->recs[i];
-        tensor_t *t = &z->tensors[i];
+        tensor *t = &z->tensors[i];
         if ((size_t)snprintf(name, sizeof name, "%s/data/%s", z->prefix, r->storage_key) >= sizeof name)
             return status_fail(ST_FORMAT, "%s: tensor \"%s\": storage key of %zu bytes is too long", z->path,
                                r->name, strlen(r->storage_key));
@@ -293,5 +293,5 @@ void ptzip_close(ptzip *z) {
 }
 
 size_t          ptzip_count(const ptzip *z) { return z->n; }
-const tensor_t *ptzip_at(const ptzip *z, size_t i) { return i < z->n ? &z->tensors[i] : NULL; }
+const tensor *ptzip_at(const ptzip *z, size_t i) { return i < z->n ? &z->tensors[i] : NULL; }
 const char     *ptzip_prefix(const ptzip *z) { return z->prefix; }

@@ -19,7 +19,7 @@
  *
  *     ptzip *z;
  *     if (ptzip_open("pytorch_model.bin", &z)) die(status_message());
- *     const tensor_t *t = ptzip_at(z, 0);
+ *     const tensor *t = ptzip_at(z, 0);
  *     ptzip_close(z);
  *
  * Ownership: tensors, names and data point into z and die at ptzip_close.
@@ -42,7 +42,7 @@ void ptzip_close(ptzip *z);
 
 /* Tensors in state-dict (pickle) order. */
 size_t          ptzip_count(const ptzip *z);
-const tensor_t *ptzip_at(const ptzip *z, size_t i);
+const tensor *ptzip_at(const ptzip *z, size_t i);
 
 /* The archive prefix ("archive", or the saved file's stem on old torch). */
 const char *ptzip_prefix(const ptzip *z);

@@ -14,12 +14,12 @@ struct safetensors {
     size_t      nstrings;  /* bytes used in strings */
     const char **meta;     /* (2 * nmeta) key, value, ... into strings */
     size_t      nmeta;
-    tensor_t   *tensors;   /* (n) in buffer order; names point into strings */
+    tensor   *tensors;   /* (n) in buffer order; names point into strings */
     size_t      n;
 };
 
 static int parse_entry(const char *path, const char *name, json_t *e, const uint8_t *buf,
-                       size_t buflen, tensor_t *t);
+                       size_t buflen, tensor *t);
 
 /* ------------------------------------------------------------ header JSON
  *
@@ -182,11 +182,11 @@ static int top_member(safetensors *st, void *vctx, const char *k, const char *ke
 static int by_key(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
 static int by_name(const void *a, const void *b) {
-    return strcmp(((const tensor_t *)a)->name, ((const tensor_t *)b)->name);
+    return strcmp(((const tensor *)a)->name, ((const tensor *)b)->name);
 }
 
 static int by_offset(const void *a, const void *b) {
-    const tensor_t *x = a, *y = b;
+    const tensor *x = a, *y = b;
     const uint8_t *px = x->data, *py = y->data;
     if (px != py) return px < py ? -1 : 1;
     if (x->nbytes != y->nbytes) return x->nbytes < y->nbytes ? -1 : 1;
@@ -204,7 +204,7 @@ static int json_nonneg(const json_t *v, uint64_t *out) {
 
 /* Fill t from the header entry e; buf is the start of the byte buffer. */
 static int parse_entry(const char *path, const char *name, json_t *e, const uint8_t *buf,
-                       size_t buflen, tensor_t *t) {
+                       size_t buflen, tensor *t) {
     if (!json_is_object(e))
         return status_fail(ST_FORMAT, "%s: tensor \"%s\": header entry is not an object", path, name);
     json_t *jd = json_object_get(e, "dtype"), *js = json_object_get(e, "shape"),
@@ -320,10 +320,10 @@ int safetensors_parse(const char *path, const uint8_t *data, size_t size, safete
     qsort(st->tensors, st->n, sizeof *st->tensors, by_offset);
     size_t at = 0;
     for (size_t i = 0; i < st->n; i++) {
-        const tensor_t *t = &st->tensors[i];
+        const tensor *t = &st->tensors[i];
         size_t begin = (size_t)((const uint8_t *)t->data - buf);
         if (begin < at) {
-            const tensor_t *p = &st->tensors[i - 1];
+            const tensor *p = &st->tensors[i - 1];
             size_t pb = (size_t)((const uint8_t *)p->data - buf);
             rc = status_fail(ST_FORMAT, "%s: tensor \"%s\": data_offsets [%zu, %zu] overlap tensor "
                              "\"%s\" [%zu, %zu]", path, t->name, begin, begin + t->nbytes, p->name,
@@ -377,7 +377,7 @@ void safetensors_close(safetensors *st) {
 
 size_t safetensors_count(const safetensors *st) { return st->n; }
 
-const tensor_t *safetensors_at(const safetensors *st, size_t i) {
+const tensor *safetensors_at(const safetensors *st, size_t i) {
     return i < st->n ? &st->tensors[i] : NULL;
 }
 

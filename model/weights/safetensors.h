@@ -20,7 +20,7 @@
  *     for (size_t i = 0; i < safetensors_count(st); i++) puts(safetensors_at(st, i)->name);
  *     safetensors_close(st);
  *
- * Ownership: every tensor_t, name and metadata string points into st (the
+ * Ownership: every tensor, name and metadata string points into st (the
  * mmap and the parsed header) and dies at safetensors_close. Read-only after
  * open, so any number of threads may read.
  */
@@ -39,13 +39,13 @@ typedef struct safetensors safetensors;
 /* Map path and validate it. */
 int  safetensors_open(const char *path, safetensors **out);
 /* Validate a buffer already in memory; data (size bytes) is borrowed and must
- * outlive st. path is only used for tensor_t.file and messages. */
+ * outlive st. path is only used for tensor.file and messages. */
 int  safetensors_parse(const char *path, const uint8_t *data, size_t size, safetensors **out);
 void safetensors_close(safetensors *st);
 
 /* Tensors in buffer order (ascending data offset). */
 size_t          safetensors_count(const safetensors *st);
-const tensor_t *safetensors_at(const safetensors *st, size_t i);
+const tensor *safetensors_at(const safetensors *st, size_t i);
 
 /* A "__metadata__" value, or NULL when absent. */
 const char *safetensors_meta(const safetensors *st, const char *key);

@@ -18,18 +18,18 @@ static const struct {
     [DT_BOOL] = {"BOOL", 1},
 };
 
-size_t dtype_size(dtype_t dt) {
+size_t dtype_size(dtype dt) {
     return (unsigned)dt < DT_COUNT ? dtype_info[dt].size : 0;
 }
 
-const char *dtype_name(dtype_t dt) {
+const char *dtype_name(dtype dt) {
     return (unsigned)dt < DT_COUNT ? dtype_info[dt].name : "?";
 }
 
-int dtype_parse(const char *s, dtype_t *out) {
+int dtype_parse(const char *s, dtype *out) {
     for (int i = 0; i < DT_COUNT; i++) {
         if (s && strcmp(s, dtype_info[i].name) == 0) {
-            *out = (dtype_t)i;
+            *out = (dtype)i;
             return ST_OK;
         }
     }
@@ -37,7 +37,7 @@ int dtype_parse(const char *s, dtype_t *out) {
                        "I16, I8, U8, BOOL", s ? s : "(null)");
 }
 
-int tensor_to_f32(float *dst, const void *src, dtype_t dt, size_t n) {
+int tensor_to_f32(float *dst, const void *src, dtype dt, size_t n) {
     const uint8_t *s = src;
     switch (dt) {
     case DT_F32:
@@ -61,7 +61,7 @@ int tensor_to_f32(float *dst, const void *src, dtype_t dt, size_t n) {
     }
 }
 
-const char *tensor_shape_str(const tensor_t *t, char *buf, size_t cap) {
+const char *tensor_shape_str(const tensor *t, char *buf, size_t cap) {
     if (!cap) return buf;
     size_t k = 0;
     buf[0] = 0;

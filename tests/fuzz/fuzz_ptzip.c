@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     ptzip *z;
     if (ptzip_parse("fuzz.bin", buf, size, &z) == 0) {
         for (size_t i = 0; i < ptzip_count(z); i++) {
-            const tensor_t *t = ptzip_at(z, i);
+            const tensor *t = ptzip_at(z, i);
             if (!t->name || t->nbytes != t->numel * dtype_size(t->dtype)) abort();
             fuzz_touch(t->data, t->nbytes);
         }

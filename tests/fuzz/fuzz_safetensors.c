@@ -9,7 +9,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     safetensors *st;
     if (safetensors_parse("fuzz.safetensors", buf, size, &st) == 0) {
         for (size_t i = 0; i < safetensors_count(st); i++) {
-            const tensor_t *t = safetensors_at(st, i);
+            const tensor *t = safetensors_at(st, i);
             if (!t->name || t->nbytes != t->numel * dtype_size(t->dtype)) abort();
             fuzz_touch(t->data, t->nbytes);
         }
