@@ -19,7 +19,11 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "reference"))
 import clip_tokenizer_ref  # noqa: E402  (the real CLIP BPE, plain Python)
 import moe_llava_ref as R  # noqa: E402  (write_safetensors)
 
-SHARED = os.environ.get("SEER_SHARED_DATA", os.path.normpath(os.path.join(ROOT, "..", "shared", "data")))
+# The training and evaluation data: a folder holding cifar10/, flickr8k-1000/
+# and coco-mini/ in the layout their READMEs give (SEER_TRAIN_DATA; where
+# seer is developed, the data folder beside the repository).
+SHARED = os.environ.get("SEER_TRAIN_DATA", os.environ.get("SEER_SHARED_DATA",
+                        os.path.normpath(os.path.join(ROOT, "..", "shared", "data"))))
 CACHE = os.environ.get("SEER_TRAIN_CACHE", os.path.join(ROOT, "build", "train-cache"))
 DEMO = os.path.join(ROOT, "models", "demo")
 CLIP_DIR = os.path.join(DEMO, "clip")
