@@ -119,7 +119,7 @@ static int walk_roots(const ingest_opts *o, pathlist *out, ingest_stats *s) {
         if (st) return st;
     }
     /* Sorted and unique: stable order, and a root given twice counts once. */
-    qsort(out->v, out->n, sizeof *out->v, cmp_str);
+    if (out->n) qsort(out->v, out->n, sizeof *out->v, cmp_str);   /* v is NULL when nothing was found */
     size_t w = 0;
     for (size_t r = 0; r < out->n; r++) {
         if (w && !strcmp(out->v[w - 1], out->v[r])) free(out->v[r]);
