@@ -310,17 +310,20 @@ static json_t *router_of(const chat_model *cm, chat_session *cs) {
     return o ? o : json_null();
 }
 
-/* The session for j's image in slot sl: cached, or a free / least recently
- * used entry given the image (decoded and through the tower here). */
-static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
+/* The session for j's image in slot sl (*out): cached, or a free / least
+ * recently used entry given the image (decoded and through the tower here).
+ * A failure's status; j->image_failed holds it when the image was at fault. */
+static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
     server *s = j->s;
-    int n = s->o.chat_sessions, pick = -1;
+    int n = s->o.chat_sessions, pick = -1, rc;
+    *out = NULL;
     sl->tick++;
     for (int k = 0; k < n; k++)
         if (sl->e[k].used && !memcmp(sl->e[k].key, j->key, 16)) {
             sl->e[k].last = sl->tick;
             j->image_cached = 1;
-            return sl->e[k].cs;
+            *out = sl->e[k].cs;
+            return ST_OK;
         }
     for (int k = 0; k < n && pick < 0; k++)
         if (!sl->e[k].used) pick = k;
@@ -335,47 +338,37 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
     pthread_mutex_lock(&s->chat_mu);
     e->used = 0;
     pthread_mutex_unlock(&s->chat_mu);
-    if (!e->cs && !(e->cs = chat_session_new(s->cm))) {
-        status_fail(ST_NOMEM, "out of memory for a chat session");
-        return NULL;
-    }
+    if (!e->cs && !(e->cs = chat_session_new(s->cm))) return status_fail(ST_NOMEM, "out of memory for a chat session");
     if (j->no_image) {
-        if (chat_set_image(e->cs, NULL)) return NULL;
-        goto have;
-    }
-    char *bytes = NULL;
-    size_t nb = 0;
-    const char *data = j->upload;
-    if (!data) {
-        if (api_image_bytes(s, j->image_id, &bytes, &nb)) {
-            j->image_failed = 1;
-            return NULL;
-        }
-        data = bytes;
+        rc = chat_set_image(e->cs, NULL);   /* text only */
     } else {
-        nb = j->upload_n;
+        char *bytes = NULL;
+        size_t nb = 0;
+        const char *data = j->upload;
+        if (!data) {
+            if ((rc = api_image_bytes(s, j->image_id, &bytes, &nb))) return j->image_failed = rc;
+            data = bytes;
+        } else {
+            nb = j->upload_n;
+        }
+        image_opts io = image_opts_default();
+        if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
+        image img = {0};
+        rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
+        free(bytes);
+        if (rc) return j->image_failed = status_wrap(rc, "not a supported image");
+        rc = chat_set_image(e->cs, &img);
+        image_release(&img);
     }
-    image_opts io = image_opts_default();
-    if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
-    image img = {0};
-    int rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
-    free(bytes);
-    if (rc) {
-        status_wrap(rc, "not a supported image");
-        j->image_failed = 1;
-        return NULL;
-    }
-    rc = chat_set_image(e->cs, &img);
-    image_release(&img);
-    if (rc) return NULL;
-have:
+    if (rc) return rc;
     pthread_mutex_lock(&s->chat_mu);
     memcpy(e->key, j->key, 16);
     e->used = 1;
     pthread_mutex_unlock(&s->chat_mu);
     e->last = sl->tick;
     j->t_image = timer_now() - t0;
-    return e->cs;
+    *out = e->cs;
+    return ST_OK;
 }
 
 static void chat_job_run(void *arg) {
@@ -404,7 +397,7 @@ static void chat_job_run(void *arg) {
     gen_result r = {0};
     chat_session *cs = NULL;
     int rc = sl ? ST_OK : status_fail(ST_INTERNAL, "no free chat slot (a bug)");
-    if (!rc && !(cs = session_for(j, sl))) rc = ST_IO;
+    if (!rc) rc = session_for(j, sl, &cs);
     if (!rc) rc = chat_set_system(cs, j->system);
     if (!rc) rc = chat_set_image_place(cs, j->img_turn, j->img_after);
     if (!rc) rc = chat_set_history(cs, j->q, j->a, j->n_hist);

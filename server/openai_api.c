@@ -680,6 +680,18 @@ static int chat_completions(server *s, struct mg_connection *c) {
 
 /* ---------------------------------------------------------------- embeddings */
 
+/* j (stolen) as JSON with 9 significant digits for reals, enough to give
+ * back every float32 exactly (http_send_json writes 7). */
+static int send_json_floats(server *s, struct mg_connection *c, json_t *j) {
+    char *d = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+    json_decref(j);
+    if (!d) return openai_error(s, c, 500, NULL, NULL, NULL, "out of memory");
+    static const char *const h[] = {"Cache-Control", "no-store", NULL};
+    int out = http_send(c, 200, "application/json; charset=utf-8", h, d, strlen(d));
+    free(d);
+    return out;
+}
+
 typedef struct {
     server      *s;
     int          n;
@@ -809,7 +821,7 @@ static int embeddings(server *s, struct mg_connection *c) {
                 json_t *res = json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model",
                                         s->emb->name, "usage", "prompt_tokens", (json_int_t)j.tokens, "total_tokens",
                                         (json_int_t)j.tokens);
-                out = res ? http_send_json(c, 200, res, NULL) : openai_error(s, c, 500, NULL, NULL, NULL, "out of memory");
+                out = res ? send_json_floats(s, c, res) : openai_error(s, c, 500, NULL, NULL, NULL, "out of memory");
             }
             free(raw), free(enc);
         }
