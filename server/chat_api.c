@@ -51,6 +51,7 @@
 #define CHAT_MAX_TEXT     (32 << 10)   /* bytes of all message contents together */
 #define CHAT_MAX_TOKENS   1024
 #define CHAT_MAX_BEAMS    4
+#define CHAT_MAX_SYSTEM   4096         /* bytes of a system prompt */
 #define CHAT_ADMIT_WAIT_MS 250        /* a full chat queue: wait this long for a place before 503 */
 #define FEEDBACK_COMMENT_MAX 2000
 #define FEEDBACK_LIST_MAX 1000
@@ -527,6 +528,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     double temp = 0, top_p = 1;
     long beams = 1, max_tokens = 1, top_k = 0, seed = 0;
     int idk = 0;
+    json_t *sys = json_is_object(o) ? json_object_get(o, "system") : NULL;
     if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object {\"image_id\", \"messages\"}");
     else if ((idk = parse_image_id(json_object_get(o, "image_id"), &jp->image_id)) < 0)
@@ -535,6 +537,10 @@ static int chat_post(server *s, struct mg_connection *c) {
     else if (!idk && !img)
         snprintf(err, sizeof err, "which image? give \"image_id\" (from /api/search) or upload one (multipart part \"image\")");
     else if (parse_messages(json_object_get(o, "messages"), "user", &ac.cv, err, sizeof err)) {}
+    else if (sys && !json_is_null(sys) &&
+             (!json_is_string(sys) || json_string_length(sys) > CHAT_MAX_SYSTEM ||
+              strlen(json_string_value(sys)) != json_string_length(sys)))
+        snprintf(err, sizeof err, "\"system\" must be a string of at most %d bytes (empty: the model's own)", CHAT_MAX_SYSTEM);
     else if (num_field(o, "temperature", 0, 0, 2, 0.2, &temp, err, sizeof err) ||
              num_field(o, "top_p", 0, 1, 1, 1, &top_p, err, sizeof err) ||
              int_field(o, "num_beams", 1, CHAT_MAX_BEAMS, 1, &beams, err, sizeof err) ||
@@ -564,6 +570,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     jp->go.sampling.seed = (uint64_t)seed;
     jp->go.num_beams = (int)beams;
     jp->q = ac.cv.q, jp->a = ac.cv.a, jp->n_hist = ac.cv.n_hist, jp->last = ac.cv.last;
+    if (json_is_string(sys) && json_string_length(sys)) jp->system = json_string_value(sys);
     rc = chat_api_submit(s, jp);
     conversation_free(&ac.cv);
     json_decref(o);
