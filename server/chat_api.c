@@ -239,6 +239,10 @@ int chat_api_check_body(const char *body, size_t n, const char *want_last, char 
     else if (!json_is_object(o)) snprintf(err, ecap, "the JSON body must be an object");
     else if (parse_image_id(json_object_get(o, "image_id"), &id) < 0) snprintf(err, ecap, "bad \"image_id\"");
     else if (parse_messages(json_object_get(o, "messages"), want_last, &cv, err, ecap)) {}
+    else if (json_object_get(o, "system") && !json_is_null(json_object_get(o, "system")) &&
+             (!json_is_string(json_object_get(o, "system")) ||
+              json_string_length(json_object_get(o, "system")) > CHAT_MAX_SYSTEM))
+        snprintf(err, ecap, "bad \"system\"");
     else if (num_field(o, "temperature", 0, 0, 2, 0.2, &x, err, ecap) || num_field(o, "top_p", 0, 1, 1, 1, &x, err, ecap) ||
              int_field(o, "num_beams", 1, CHAT_MAX_BEAMS, 1, &l, err, ecap) ||
              int_field(o, "max_tokens", 1, CHAT_MAX_TOKENS, 256, &l, err, ecap) ||
