@@ -51,6 +51,7 @@
 #define CHAT_MAX_TEXT     (32 << 10)   /* bytes of all message contents together */
 #define CHAT_MAX_TOKENS   1024
 #define CHAT_MAX_BEAMS    4
+#define CHAT_MAX_SYSTEM   4096         /* bytes of a system prompt */
 #define CHAT_ADMIT_WAIT_MS 250        /* a full chat queue: wait this long for a place before 503 */
 #define FEEDBACK_COMMENT_MAX 2000
 #define FEEDBACK_LIST_MAX 1000
@@ -67,12 +68,6 @@ struct chat_slot {
     int         in_use;       /* under chat_mu */
     uint64_t    tick;
     chat_entry *e;            /* o.chat_sessions entries */
-};
-
-struct chat_req {
-    char             id[17];  /* 16 hex digits */
-    volatile int     cancel;  /* set by /stop */
-    struct chat_req *next;
 };
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -244,6 +239,10 @@ int chat_api_check_body(const char *body, size_t n, const char *want_last, char 
     else if (!json_is_object(o)) snprintf(err, ecap, "the JSON body must be an object");
     else if (parse_image_id(json_object_get(o, "image_id"), &id) < 0) snprintf(err, ecap, "bad \"image_id\"");
     else if (parse_messages(json_object_get(o, "messages"), want_last, &cv, err, ecap)) {}
+    else if (json_object_get(o, "system") && !json_is_null(json_object_get(o, "system")) &&
+             (!json_is_string(json_object_get(o, "system")) ||
+              json_string_length(json_object_get(o, "system")) > CHAT_MAX_SYSTEM))
+        snprintf(err, ecap, "bad \"system\"");
     else if (num_field(o, "temperature", 0, 0, 2, 0.2, &x, err, ecap) || num_field(o, "top_p", 0, 1, 1, 1, &x, err, ecap) ||
              int_field(o, "num_beams", 1, CHAT_MAX_BEAMS, 1, &l, err, ecap) ||
              int_field(o, "max_tokens", 1, CHAT_MAX_TOKENS, 256, &l, err, ecap) ||
@@ -257,20 +256,11 @@ int chat_api_check_body(const char *body, size_t n, const char *want_last, char 
 
 /* ---------------------------------------------------------------- the job */
 
+/* /api/chat's request: the job and the conversation it borrows from */
 typedef struct {
-    server                *s;
-    struct mg_connection  *c;
-    uint8_t                key[16];
-    uint64_t               image_id;     /* 0: upload */
-    const char            *upload;       /* bytes of an uploaded image */
-    size_t                 upload_n;
-    conversation           cv;
-    gen_opts               go;
-    double                 t_arrived, t0, t_first, t_image;
-    int                    image_cached;
-    int                    disconnected;
-    struct chat_req        req;
-} chat_job;
+    chat_job     job;
+    conversation cv;
+} api_chat;
 
 /* One SSE event; data is stolen. Marks the job disconnected when the write
  * fails (the client went away). */
@@ -294,13 +284,13 @@ static int sse_send(chat_job *j, const char *event, json_t *data) {
     return 0;
 }
 
+/* gen_opts.on_text of every answer: the sink's text, then stop when the
+ * client went away or a stop was asked for */
 static int on_text(const char *text, size_t len, void *ctx) {
     chat_job *j = ctx;
     if (j->t_first == 0) j->t_first = timer_now();
-    json_t *t = json_stringn(text, len);
-    if (!t) t = json_string("\xEF\xBF\xBD");
-    sse_send(j, "token", json_pack("{s:o}", "text", t));
-    return j->disconnected || j->req.cancel;
+    int stop = j->sink->text ? j->sink->text(j, text, len) : 0;
+    return stop || j->disconnected || j->req.cancel;
 }
 
 static const char *stop_name(int stop) {
@@ -325,17 +315,20 @@ static json_t *router_of(const chat_model *cm, chat_session *cs) {
     return o ? o : json_null();
 }
 
-/* The session for j's image in slot sl: cached, or a free / least recently
- * used entry given the image (decoded and through the tower here). */
-static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
+/* The session for j's image in slot sl (*out): cached, or a free / least
+ * recently used entry given the image (decoded and through the tower here).
+ * A failure's status; j->image_failed holds it when the image was at fault. */
+static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
     server *s = j->s;
-    int n = s->o.chat_sessions, pick = -1;
+    int n = s->o.chat_sessions, pick = -1, rc;
+    *out = NULL;
     sl->tick++;
     for (int k = 0; k < n; k++)
         if (sl->e[k].used && !memcmp(sl->e[k].key, j->key, 16)) {
             sl->e[k].last = sl->tick;
             j->image_cached = 1;
-            return sl->e[k].cs;
+            *out = sl->e[k].cs;
+            return ST_OK;
         }
     for (int k = 0; k < n && pick < 0; k++)
         if (!sl->e[k].used) pick = k;
@@ -350,52 +343,43 @@ static chat_session *session_for(chat_job *j, struct chat_slot *sl) {
     pthread_mutex_lock(&s->chat_mu);
     e->used = 0;
     pthread_mutex_unlock(&s->chat_mu);
-    if (!e->cs && !(e->cs = chat_session_new(s->cm))) {
-        status_fail(ST_NOMEM, "out of memory for a chat session");
-        return NULL;
-    }
-    char *bytes = NULL;
-    size_t nb = 0;
-    const char *data = j->upload;
-    if (!data) {
-        if (api_image_bytes(s, j->image_id, &bytes, &nb)) return NULL;
-        data = bytes;
+    if (!e->cs && !(e->cs = chat_session_new(s->cm))) return status_fail(ST_NOMEM, "out of memory for a chat session");
+    if (j->no_image) {
+        rc = chat_set_image(e->cs, NULL);   /* text only */
     } else {
-        nb = j->upload_n;
+        char *bytes = NULL;
+        size_t nb = 0;
+        const char *data = j->upload;
+        if (!data) {
+            if ((rc = api_image_bytes(s, j->image_id, &bytes, &nb))) return j->image_failed = rc;
+            data = bytes;
+        } else {
+            nb = j->upload_n;
+        }
+        image_opts io = image_opts_default();
+        if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
+        image img = {0};
+        rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
+        free(bytes);
+        if (rc) return j->image_failed = status_wrap(rc, "not a supported image");
+        rc = chat_set_image(e->cs, &img);
+        image_release(&img);
     }
-    image_opts io = image_opts_default();
-    if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
-    image img = {0};
-    int rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
-    free(bytes);
-    if (rc) {
-        status_wrap(rc, "not a supported image");
-        return NULL;
-    }
-    rc = chat_set_image(e->cs, &img);
-    image_release(&img);
-    if (rc) return NULL;
+    if (rc) return rc;
     pthread_mutex_lock(&s->chat_mu);
     memcpy(e->key, j->key, 16);
     e->used = 1;
     pthread_mutex_unlock(&s->chat_mu);
     e->last = sl->tick;
     j->t_image = timer_now() - t0;
-    return e->cs;
+    *out = e->cs;
+    return ST_OK;
 }
 
 static void chat_job_run(void *arg) {
     chat_job *j = arg;
     server *s = j->s;
     j->t0 = timer_now();
-    mg_response_header_start(j->c, 200);
-    mg_response_header_add(j->c, "Content-Type", "text/event-stream; charset=utf-8", -1);
-    mg_response_header_add(j->c, "Cache-Control", "no-store", -1);
-    mg_response_header_add(j->c, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_add(j->c, "X-Accel-Buffering", "no", -1);
-    mg_response_header_add(j->c, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_add(j->c, "X-Request-Id", j->req.id, -1);
-    mg_response_header_send(j->c);
 
     /* register for /stop, take a free slot (one always is: slots = workers) */
     struct chat_slot *sl = NULL;
@@ -414,40 +398,28 @@ static void chat_job_run(void *arg) {
     if (sl) sl->in_use = 1;
     pthread_mutex_unlock(&s->chat_mu);
 
-    sse_send(j, "start", json_pack("{s:s, s:s, s:f}", "request_id", j->req.id, "model", chat_model_identity(s->cm),
-                                   "queued_ms", (j->t0 - j->t_arrived) * 1e3));
+    if (j->sink->begin) j->sink->begin(j);
     gen_result r = {0};
     chat_session *cs = NULL;
     int rc = sl ? ST_OK : status_fail(ST_INTERNAL, "no free chat slot (a bug)");
-    if (!rc && !(cs = session_for(j, sl))) rc = ST_IO;
-    if (!rc) rc = chat_set_history(cs, j->cv.q, j->cv.a, j->cv.n_hist);
+    if (!rc) rc = session_for(j, sl, &cs);
+    if (!rc) rc = chat_set_system(cs, j->system);
+    if (!rc) rc = chat_set_image_place(cs, j->img_turn, j->img_after);
+    if (!rc) rc = chat_set_history(cs, j->q, j->a, j->n_hist);
     if (!rc) {
         j->go.on_text = on_text;
         j->go.ctx = j;
         j->go.cancel = &j->req.cancel;
-        rc = chat_ask(cs, j->cv.last, &j->go, &r);
+        rc = chat_ask(cs, j->last, &j->go, &r);
     }
-    double t_end = timer_now();
-    if (rc) {
-        char msg[1024];
-        snprintf(msg, sizeof msg, "%s", status_message());
-        sse_send(j, "error", json_pack("{s:s}", "error", msg));
-    } else {
+    j->t_end = timer_now();
+    if (!rc) {
         atomic_fetch_add(&s->n_chats, 1);
         if (r.stop == GEN_STOP_CANCELLED) atomic_fetch_add(&s->n_chat_cancelled, 1);
-        double ttft = (j->t_first ? j->t_first : t_end) - j->t0;
-        double dec = j->t_first ? t_end - j->t_first : 0;
-        json_t *timing = json_pack("{s:f, s:f, s:b, s:i, s:f, s:f}", "ttft_ms", ttft * 1e3, "image_ms", j->t_image * 1e3,
-                                   "image_cached", j->image_cached, "tokens", r.n, "tokens_per_s",
-                                   r.n > 1 && dec > 0 ? (r.n - 1) / dec : 0.0, "total_ms", (t_end - j->t0) * 1e3);
-        json_t *text = json_string(r.text ? r.text : "");
-        sse_send(j, "done", json_pack("{s:s, s:o, s:s, s:o, s:o}", "request_id", j->req.id, "text",
-                                      text ? text : json_string(""), "stop", stop_name(r.stop), "router",
-                                      router_of(s->cm, cs), "timing", timing));
-        gen_result_release(&r);
     }
+    j->sink->end(j, rc, &r, cs);
+    gen_result_release(&r);
     if (j->disconnected) atomic_fetch_add(&s->n_chat_disconnects, 1);
-    else if (mg_send_chunk(j->c, "", 0) < 0) j->disconnected = 1;  /* the last chunk */
 
     pthread_mutex_lock(&s->chat_mu);
     for (struct chat_req **p = &s->active; *p; p = &(*p)->next)
@@ -458,6 +430,58 @@ static void chat_job_run(void *arg) {
     if (sl) sl->in_use = 0;
     pthread_mutex_unlock(&s->chat_mu);
 }
+
+int chat_api_submit(server *s, chat_job *j) {
+    j->s = s;
+    uint64_t rid = 0;
+    if (getrandom(&rid, sizeof rid, 0) != (ssize_t)sizeof rid) rid = (uint64_t)(timer_now() * 1e9) ^ (uintptr_t)j;
+    snprintf(j->req.id, sizeof j->req.id, "%016llx", (unsigned long long)rid);
+    return queue_run_wait(s->chat_q, chat_job_run, j, CHAT_ADMIT_WAIT_MS);
+}
+
+/* ---------------------------------------------------------------- /api/chat's events */
+
+static void sse_begin(chat_job *j) {
+    mg_response_header_start(j->c, 200);
+    mg_response_header_add(j->c, "Content-Type", "text/event-stream; charset=utf-8", -1);
+    mg_response_header_add(j->c, "Cache-Control", "no-store", -1);
+    mg_response_header_add(j->c, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_add(j->c, "X-Accel-Buffering", "no", -1);
+    mg_response_header_add(j->c, "Transfer-Encoding", "chunked", -1);
+    mg_response_header_add(j->c, "X-Request-Id", j->req.id, -1);
+    mg_response_header_send(j->c);
+    sse_send(j, "start", json_pack("{s:s, s:s, s:f}", "request_id", j->req.id, "model", chat_model_identity(j->s->cm),
+                                   "queued_ms", (j->t0 - j->t_arrived) * 1e3));
+}
+
+static int sse_text(chat_job *j, const char *text, size_t len) {
+    json_t *t = json_stringn(text, len);
+    if (!t) t = json_string("\xEF\xBF\xBD");
+    sse_send(j, "token", json_pack("{s:o}", "text", t));
+    return 0;
+}
+
+static void sse_end(chat_job *j, int rc, const gen_result *r, chat_session *cs) {
+    server *s = j->s;
+    if (rc) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", status_message());
+        sse_send(j, "error", json_pack("{s:s}", "error", msg));
+    } else {
+        double ttft = (j->t_first ? j->t_first : j->t_end) - j->t0;
+        double dec = j->t_first ? j->t_end - j->t_first : 0;
+        json_t *timing = json_pack("{s:f, s:f, s:b, s:i, s:f, s:f}", "ttft_ms", ttft * 1e3, "image_ms", j->t_image * 1e3,
+                                   "image_cached", j->image_cached, "tokens", r->n, "tokens_per_s",
+                                   r->n > 1 && dec > 0 ? (r->n - 1) / dec : 0.0, "total_ms", (j->t_end - j->t0) * 1e3);
+        json_t *text = json_string(r->text ? r->text : "");
+        sse_send(j, "done", json_pack("{s:s, s:o, s:s, s:o, s:o}", "request_id", j->req.id, "text",
+                                      text ? text : json_string(""), "stop", stop_name(r->stop), "router",
+                                      router_of(s->cm, cs), "timing", timing));
+    }
+    if (!j->disconnected && mg_send_chunk(j->c, "", 0) < 0) j->disconnected = 1;  /* the last chunk */
+}
+
+static const chat_sink sse_sink = {sse_begin, sse_text, sse_end};
 
 /* ---------------------------------------------------------------- POST /api/chat */
 
@@ -501,20 +525,26 @@ static int chat_post(server *s, struct mg_connection *c) {
     jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     char err[512] = "";
     int status = 400;
-    chat_job j;
-    memset(&j, 0, sizeof j);
-    j.s = s, j.c = c, j.t_arrived = t_arrived, j.upload = img, j.upload_n = imgn;
+    api_chat ac;
+    memset(&ac, 0, sizeof ac);
+    chat_job *jp = &ac.job;
+    jp->s = s, jp->c = c, jp->t_arrived = t_arrived, jp->upload = img, jp->upload_n = imgn, jp->sink = &sse_sink;
     double temp = 0, top_p = 1;
     long beams = 1, max_tokens = 1, top_k = 0, seed = 0;
     int idk = 0;
+    json_t *sys = json_is_object(o) ? json_object_get(o, "system") : NULL;
     if (!o) snprintf(err, sizeof err, "%s", status_message());
     else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object {\"image_id\", \"messages\"}");
-    else if ((idk = parse_image_id(json_object_get(o, "image_id"), &j.image_id)) < 0)
+    else if ((idk = parse_image_id(json_object_get(o, "image_id"), &jp->image_id)) < 0)
         snprintf(err, sizeof err, "\"image_id\" must be a positive integer (an id from /api/search)");
     else if (idk && img) snprintf(err, sizeof err, "give either \"image_id\" or an uploaded image, not both");
     else if (!idk && !img)
         snprintf(err, sizeof err, "which image? give \"image_id\" (from /api/search) or upload one (multipart part \"image\")");
-    else if (parse_messages(json_object_get(o, "messages"), "user", &j.cv, err, sizeof err)) {}
+    else if (parse_messages(json_object_get(o, "messages"), "user", &ac.cv, err, sizeof err)) {}
+    else if (sys && !json_is_null(sys) &&
+             (!json_is_string(sys) || json_string_length(sys) > CHAT_MAX_SYSTEM ||
+              strlen(json_string_value(sys)) != json_string_length(sys)))
+        snprintf(err, sizeof err, "\"system\" must be a string of at most %d bytes (empty: the model's own)", CHAT_MAX_SYSTEM);
     else if (num_field(o, "temperature", 0, 0, 2, 0.2, &temp, err, sizeof err) ||
              num_field(o, "top_p", 0, 1, 1, 1, &top_p, err, sizeof err) ||
              int_field(o, "num_beams", 1, CHAT_MAX_BEAMS, 1, &beams, err, sizeof err) ||
@@ -523,32 +553,30 @@ static int chat_post(server *s, struct mg_connection *c) {
              int_field(o, "seed", 0, (long)((1ull << 53) - 1), 0, &seed, err, sizeof err)) {}
     else if (idk) {
         store_image im;
-        int r = store_get_image(s->st, j.image_id, &im);
-        if (r == ST_NOT_FOUND) status = 404, snprintf(err, sizeof err, "no image with id %llu", (unsigned long long)j.image_id);
+        int r = store_get_image(s->st, jp->image_id, &im);
+        if (r == ST_NOT_FOUND) status = 404, snprintf(err, sizeof err, "no image with id %llu", (unsigned long long)jp->image_id);
         else if (r) status = 500, snprintf(err, sizeof err, "%s", status_message());
-        else memcpy(j.key, im.hash, 16);
+        else memcpy(jp->key, im.hash, 16);
     } else {
-        store_hash_bytes(img, imgn, j.key);
+        store_hash_bytes(img, imgn, jp->key);
     }
     if (err[0]) {
-        conversation_free(&j.cv);
+        conversation_free(&ac.cv);
         json_decref(o);
         free(body);
         return http_send_error(s, c, status, NULL, "%s", err);
     }
-    j.go = gen_opts_default();
-    j.go.max_tokens = (int)max_tokens;
-    j.go.sampling.temperature = (float)temp;
-    j.go.sampling.top_p = (float)top_p;
-    j.go.sampling.top_k = (int)top_k;
-    j.go.sampling.seed = (uint64_t)seed;
-    j.go.num_beams = (int)beams;
-    uint64_t rid = 0;
-    if (getrandom(&rid, sizeof rid, 0) != (ssize_t)sizeof rid) rid = (uint64_t)(timer_now() * 1e9) ^ (uintptr_t)&j;
-    snprintf(j.req.id, sizeof j.req.id, "%016llx", (unsigned long long)rid);
-
-    rc = queue_run_wait(s->chat_q, chat_job_run, &j, CHAT_ADMIT_WAIT_MS);
-    conversation_free(&j.cv);
+    jp->go = gen_opts_default();
+    jp->go.max_tokens = (int)max_tokens;
+    jp->go.sampling.temperature = (float)temp;
+    jp->go.sampling.top_p = (float)top_p;
+    jp->go.sampling.top_k = (int)top_k;
+    jp->go.sampling.seed = (uint64_t)seed;
+    jp->go.num_beams = (int)beams;
+    jp->q = ac.cv.q, jp->a = ac.cv.a, jp->n_hist = ac.cv.n_hist, jp->last = ac.cv.last;
+    if (json_is_string(sys) && json_string_length(sys)) jp->system = json_string_value(sys);
+    rc = chat_api_submit(s, jp);
+    conversation_free(&ac.cv);
     json_decref(o);
     free(body);
     if (rc) {

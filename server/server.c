@@ -64,6 +64,14 @@ static int route(server *s, struct mg_connection *c) {
         }
         return api_handle(s, c, path);
     }
+    if (!strncmp(path, "/v1/", 4) || !strcmp(path, "/v1")) {   /* OpenAI-compatible (openai_api.c) */
+        if (!api_authorized(s, c)) {
+            static const char *const h[] = {"WWW-Authenticate", "Bearer realm=\"seer\"", NULL};
+            return openai_error(s, c, 401, h, NULL, "invalid_api_key",
+                                "missing or wrong bearer token (Authorization: Bearer TOKEN)");
+        }
+        return openai_handle(s, c, path);
+    }
     int r = page_handle(s, c, path);
     if (r) return r;
     return http_send_error(s, c, 404, NULL, "not found (the API lives under /api/, the page at /)");

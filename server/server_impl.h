@@ -116,6 +116,61 @@ int api_parse_id(const char *p, size_t n, uint64_t *id);
 
 /* ---------------------------------------------------------------- chat_api.c */
 
+/* A running answer, findable by id (POST /api/chat/{rid}/stop) while it is
+ * on s->active. */
+struct chat_req {
+    char             id[17];  /* 16 hex digits */
+    volatile int     cancel;  /* set by /stop, or by server_stop */
+    struct chat_req *next;
+};
+
+typedef struct chat_job chat_job;
+
+/* How an answer reaches its client (/api/chat's events, /v1/chat/completions'
+ * chunks or JSON). Called on the chat worker, which may write on the
+ * connection: the request thread waits in queue_run meanwhile. */
+typedef struct {
+    void (*begin)(chat_job *j);                          /* a slot was taken (may be NULL) */
+    int  (*text)(chat_job *j, const char *t, size_t n);  /* a chunk of the answer (may be NULL);
+                                                            nonzero stops the answer */
+    /* the end: rc 0 with the answer in r and the session cs, or the failure
+     * (status_message() says why; j->image_failed when it was the image) */
+    void (*end)(chat_job *j, int rc, const gen_result *r, chat_session *cs);
+} chat_sink;
+
+/* One answer for chat_api_submit. The caller fills the request part; the
+ * strings are borrowed and must live until chat_api_submit returns. */
+struct chat_job {
+    server                *s;
+    struct mg_connection  *c;
+    /* the image: key is its content hash; a stored image_id, or upload bytes,
+     * or no_image (text only; key = store_hash_bytes of no bytes) */
+    uint8_t                key[16];
+    uint64_t               image_id;
+    const char            *upload;
+    size_t                 upload_n;
+    int                    no_image;
+    /* the conversation: system prompt (NULL = the model's), the image's
+     * place (chat_set_image_place), n_hist complete turns q/a, the question */
+    const char            *system;
+    int                    img_turn, img_after;
+    const char *const     *q, *const *a;
+    int                    n_hist;
+    const char            *last;
+    gen_opts               go;           /* on_text, ctx and cancel are the job's */
+    const chat_sink       *sink;
+    void                  *ctx;          /* the sink's */
+    /* while it runs */
+    double                 t_arrived, t0, t_first, t_image, t_end;
+    int                    image_cached, image_failed, disconnected;
+    struct chat_req        req;
+};
+
+/* Give j a request id and run it on the chat pool (a full queue: wait up to
+ * 250 ms for a place); returns when the sink's end has run. ST_BUSY (message
+ * set) when the queue stayed full: nothing was written. */
+int  chat_api_submit(server *s, chat_job *j);
+
 /* Load the chat model, start the chat pool (server_start, when o.chat_model). */
 int  chat_api_start(server *s);
 /* Ask every running answer to stop (server_stop, before civetweb's stop
@@ -135,6 +190,17 @@ json_t *chat_api_stats(server *s);
  * messages and the sampling fields, without a server or a store. 0, or -1
  * with err set. For tests/fuzz/fuzz_chat_body.c. */
 int  chat_api_check_body(const char *body, size_t n, const char *want_last, char *err, size_t ecap);
+
+/* ---------------------------------------------------------------- openai_api.c */
+
+/* Everything under /v1/ (auth already checked): the OpenAI-compatible
+ * chat completions, embeddings and models endpoints (docs/api.md). */
+int openai_handle(server *s, struct mg_connection *c, const char *path);
+/* An OpenAI error object {"error": {"message", "type", "param", "code"}}
+ * with status (type from the status); counts 4xx/5xx in s. code and param
+ * may be NULL. */
+int openai_error(server *s, struct mg_connection *c, int status, const char *const *headers, const char *param,
+                 const char *code, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 /* ---------------------------------------------------------------- page.c */
 

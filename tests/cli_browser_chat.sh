@@ -3,7 +3,7 @@
 # chromium (tests/browser/chat.test.js, playwright-core): a store of three
 # pictures (tests/data/vlm/image.png and two generated PNGs, the demo CLIP of
 # models/demo), seer serve with the tiny MoE-LLaVA fixture as --chat-model.
-# Screenshots in $PWD/artifacts/: chat.png, chat-phone.png. Skips (77) when
+# Screenshots in $PWD/artifacts/: chat.png, chat-drop.png, chat-phone.png. Skips (77) when
 # chromium, node or tests/browser/node_modules are missing.
 set -u
 seer=${SEER_BIN:?}
@@ -45,7 +45,7 @@ for _ in $(seq 1 300); do
     sleep 0.1
 done
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
-CHROMIUM=$chromium node "$src/tests/browser/chat.test.js" "$url" "$artifacts" "a picture" picture.png
+CHROMIUM=$chromium node "$src/tests/browser/chat.test.js" "$url" "$artifacts" "a picture" picture.png "$d/image.png"
 rc=$?
 kill -TERM "$pid"; wait "$pid"; src_rc=$?
 pid=

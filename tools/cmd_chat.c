@@ -170,7 +170,9 @@ static void interactive(chat_session *cs, const chat_model *cm, chat_args *a) {
     int tty = isatty(0);
     char line[8192];
     if (tty) printf("seer chat: %s%s%s. /regenerate /clear /image FILE /quit\n", chat_model_identity(cm),
-                    a->image ? ", image " : "", a->image ? a->image : "");
+                    a->image ? ", image " : ", no image yet (/image FILE to give one)", a->image ? a->image : "");
+    else if (!a->image)
+        fprintf(stderr, "seer chat: no image given (--image FILE or /image FILE): the model answers from the text alone\n");
     for (;;) {
         if (tty) {
             fputs("> ", stdout);
@@ -199,6 +201,7 @@ int cmd_chat(int argc, char **argv) {
     } else if (a.image && load_image(cs, a.image)) {
         cli_error("%s", status_message());
     } else if (a.prompt) {
+        if (!a.image) fprintf(stderr, "seer chat: no image given (--image FILE): the model answers from the text alone\n");
         rc = one_shot(cs, cm, &a);
     } else {
         interactive(cs, cm, &a);

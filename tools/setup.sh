@@ -24,6 +24,7 @@ pkgs=(
   libjansson-dev                    # JSON
   libxxhash-dev                     # content hashes
   libexif-dev                       # EXIF orientation
+  libssl-dev                        # base64 (libcrypto) for the OpenAI-compatible API
   curl                              # seer serve's integration test (tests/cli_serve.sh)
 )
 missing=()

@@ -35,6 +35,10 @@ fi
 if command -v npm >/dev/null; then
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci failed; the browser test will skip"
 fi
+# tests/cli_openai.sh: the official OpenAI JavaScript SDK (pinned in tests/openai/package-lock.json)
+if command -v npm >/dev/null; then
+  (cd tests/openai && npm ci --no-audit --no-fund --loglevel=error) || echo "test.sh: npm ci failed; the OpenAI SDK test will skip"
+fi
 
 echo "== release build + all tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
@@ -46,7 +50,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSEER_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 (cd build-asan && export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
    LSAN_OPTIONS=suppressions="$root/tests/lsan.supp" &&
- ctest --output-on-failure -j1 -L unit && ctest --output-on-failure -j1 -R '^cli_(serve|browser)')
+ ctest --output-on-failure -j1 -L unit && ctest --output-on-failure -j1 -R '^cli_(serve|browser|openai)')
 
 echo "== SIMD-off build (scalar fallbacks) + unit tests"
 cmake -S . -B build-nosimd -DCMAKE_BUILD_TYPE=Release -DSEER_SIMD=OFF >/dev/null

@@ -65,6 +65,10 @@ struct chat_session {
     uint32_t   *img_counts;   /* image-token counts from when the features entered the cache */
     size_t      n_counts;
     uint64_t    asks;         /* for fresh sampling seeds on regenerate */
+    char       *system;       /* NULL: SYSTEM_PROMPT */
+    int         img_turn;     /* the question the image goes with */
+    int         img_after;    /* after that question's text instead of before */
+    int         prompt_pos;   /* positions of the last answer's prompt */
 };
 
 chat_load_opts chat_load_opts_default(void) {
@@ -83,8 +87,9 @@ static int is_dir(const char *p) {
 }
 
 /* The tower directory: explicit, else mm_image_tower under the models root
- * (as a hub path "org/name", then its base name). */
-static int resolve_tower(const chat_load_opts *o, const char *name, char *out, size_t cap) {
+ * (as a hub path "org/name", then its base name), else a directory of that
+ * base name beside the checkpoint's (a bundled pair such as models/demo/). */
+static int resolve_tower(const chat_load_opts *o, const char *dir, const char *name, char *out, size_t cap) {
     if (o->vision_tower) {
         if (!is_dir(o->vision_tower))
             return status_fail(ST_NOT_FOUND, "vision tower directory %s does not exist", o->vision_tower);
@@ -97,14 +102,21 @@ static int resolve_tower(const chat_load_opts *o, const char *name, char *out, s
     else if (env) snprintf(root, sizeof root, "%s", env);
     else snprintf(root, sizeof root, "%s/.cache/seer/models", home ? home : ".");
     const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
-    char a[PATH_MAX + 256], b[PATH_MAX + 256];
+    char a[PATH_MAX + 256], b[PATH_MAX + 256], c[PATH_MAX + 256];
     snprintf(a, sizeof a, "%s/%s", root, name);
     snprintf(b, sizeof b, "%s/%s", root, base);
-    const char *found = is_dir(a) ? a : is_dir(b) ? b : NULL;
+    /* beside the checkpoint: dir's parent + base (dir without a slash: ".") */
+    size_t dn = strlen(dir);
+    while (dn > 1 && dir[dn - 1] == '/') dn--;
+    size_t pn = dn;
+    while (pn > 0 && dir[pn - 1] != '/') pn--;
+    if (pn == 0) snprintf(c, sizeof c, "%s", base);
+    else snprintf(c, sizeof c, "%.*s%s", (int)pn, dir, base);
+    const char *found = is_dir(a) ? a : is_dir(b) ? b : is_dir(c) ? c : NULL;
     if (!found)
         return status_fail(ST_NOT_FOUND,
-                           "the vision tower \"%s\" was not found: looked in %s and %s (download it there, "
-                           "or pass --vision-tower DIR / --models-root DIR)", name, a, b);
+                           "the vision tower \"%s\" was not found: looked in %s, %s and %s (download it there, "
+                           "or pass --vision-tower DIR / --models-root DIR)", name, a, b, c);
     if (strlen(found) >= cap) return status_fail(ST_ARG, "vision tower path too long: %s", found);
     memcpy(out, found, strlen(found) + 1);
     return ST_OK;
@@ -188,7 +200,7 @@ int chat_model_load(const char *dir, const chat_load_opts *o, chat_model **out) 
         st = status_fail(ST_UNSUPPORTED, "%s: mm_vision_select_feature \"%s\" (seer reads \"patch\")", dir, feature);
         goto fail;
     }
-    if ((st = resolve_tower(o, tower_name, tower, sizeof tower))) goto fail;
+    if ((st = resolve_tower(o, dir, tower_name, tower, sizeof tower))) goto fail;
     if ((st = lm_load(dir, &o->lm, &cm->lm)) || (st = lm_tokenizer_load(dir, &cm->tok))) goto fail;
     if ((st = clip_load(tower, CLIP_VISION, &cm->tower)) || (st = preprocess_load(tower, &cm->pre))) {
         st = status_wrap(st, "vision tower %s", tower);
@@ -312,6 +324,7 @@ void chat_session_free(chat_session *cs) {
     free(cs->cached);
     free(cs->counts);
     free(cs->img_counts);
+    free(cs->system);
     lm_state_free(cs->s);
     free(cs);
 }
@@ -353,6 +366,21 @@ int chat_set_history(chat_session *cs, const char *const *q, const char *const *
     cs->turns = t;
     cs->n_turns = n;
     cs->cap_turns = n + 8;
+    return ST_OK;
+}
+
+int chat_set_system(chat_session *cs, const char *system) {
+    char *c = NULL;
+    if (system && !(c = strdup(system))) return status_fail(ST_NOMEM, "chat: out of memory");
+    free(cs->system);
+    cs->system = c;
+    return ST_OK;
+}
+
+int chat_set_image_place(chat_session *cs, int turn, int after) {
+    if (turn < 0) return status_fail(ST_ARG, "chat: image turn %d", turn);
+    cs->img_turn = turn;
+    cs->img_after = after != 0;
     return ST_OK;
 }
 
@@ -446,14 +474,17 @@ static int sbuf_add(sbuf *b, const char *p) {
 /* The conversation as MoE-LLaVA's conv template (SeparatorStyle.TWO, sep " ",
  * sep2 "<|endoftext|>") writes it:
  *   system " " ("USER: " q " " "ASSISTANT: " a "<|endoftext|>")* "USER: " q " " "ASSISTANT:"
- * with "<image>\n" before the first question when an image is set. */
+ * with "<image>\n" before the first question when an image is set (or, per
+ * chat_set_image_place, before or after ("\n<image>") another question). */
 static int build_text(const chat_session *cs, sbuf *b) {
-    int st = sbuf_add(b, SYSTEM_PROMPT);
+    int st = sbuf_add(b, cs->system ? cs->system : SYSTEM_PROMPT);
     if (!st) st = sbuf_add(b, " ");
     for (int i = 0; i < cs->n_turns && !st; i++) {
+        int img = cs->feats && i == cs->img_turn;
         st = sbuf_add(b, "USER: ");
-        if (!st && i == 0 && cs->feats) st = sbuf_add(b, "<image>\n");
+        if (!st && img && !cs->img_after) st = sbuf_add(b, "<image>\n");
         if (!st) st = sbuf_add(b, cs->turns[i].q);
+        if (!st && img && cs->img_after) st = sbuf_add(b, "\n<image>");
         if (!st) st = sbuf_add(b, cs->turns[i].a ? " ASSISTANT: " : " ASSISTANT:");
         if (!st && cs->turns[i].a) st = sbuf_add(b, cs->turns[i].a);
         if (!st && cs->turns[i].a) st = sbuf_add(b, "<|endoftext|>");
@@ -586,10 +617,14 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
     idvec p = {0};
     float *logits = malloc((size_t)lm_vocab(cm->lm) * sizeof *logits);
     int st = logits ? build_ids(cs, &p) : status_fail(ST_NOMEM, "chat: out of memory");
+    if (!st && cs->feats && cs->img_turn >= cs->n_turns)
+        st = status_fail(ST_ARG, "chat: the image goes with question %d, the conversation has %d", cs->img_turn + 1,
+                         cs->n_turns);
     if (!st && positions(cs, p.ids, p.n) + o->max_tokens + 1 > cm->max_ctx)
         st = status_fail(ST_TOO_LARGE, "chat: the conversation (%d positions) plus %d new tokens exceeds the context of %d",
                          positions(cs, p.ids, p.n), o->max_tokens, cm->max_ctx);
     if (!st) {
+        cs->prompt_pos = positions(cs, p.ids, p.n);
         lm_state_router_reset(cs->s);
         st = prefill(cs, &p, logits);
     }
@@ -699,3 +734,5 @@ const uint32_t *chat_router_counts(const chat_session *cs, size_t *len) {
     *len = cs->n_counts;
     return cs->counts;
 }
+
+int chat_prompt_positions(const chat_session *cs) { return cs->prompt_pos; }

@@ -65,6 +65,16 @@ void chat_session_free(chat_session *cs);
 
 /* Set (or replace) the image; clears the history. NULL = text-only chat. */
 int  chat_set_image(chat_session *cs, const image *img);
+/* The system prompt (the text before the first "USER: "): NULL = MoE-LLaVA's
+ * ("A chat between a curious user and an artificial intelligence
+ * assistant. ..."). Copied; kept until changed (chat_set_image and
+ * chat_clear keep it). ST_NOMEM. */
+int  chat_set_system(chat_session *cs, const char *system);
+/* Where the image's features go: with question `turn` (0 = the first, the
+ * default), before its text ("<image>\n" q, LLaVA's form, after = 0) or
+ * after it (q "\n<image>", after = 1). Kept until changed. A chat_ask whose
+ * conversation has no question `turn` fails with ST_ARG. */
+int  chat_set_image_place(chat_session *cs, int turn, int after);
 /* Ask a question; the answer streams through o->on_text and lands in *r
  * (caller frees with gen_result_release) and in the history. */
 int  chat_ask(chat_session *cs, const char *question, const gen_opts *o, gen_result *r);
@@ -93,6 +103,11 @@ int  chat_prefill_ids(chat_session *cs, const int32_t *ids, int n, float *logits
  * ids with CHAT_IMAGE_TOKEN where the features go (malloc'd, caller frees),
  * and the logits (lm_vocab floats) at its last position. For conformance. */
 int  chat_prompt_logits(chat_session *cs, const char *question, int32_t **ids, int *n, float *logits);
+
+/* Positions the prompt of the session's last answer took (system prompt,
+ * history, question; the image counts as its feature rows), cached part
+ * included: the answer's prompt size, as usage counts report it. */
+int  chat_prompt_positions(const chat_session *cs);
 
 /* Router counts of the session's last answer, as lm_state_router_counts
  * lays them out: the image tokens (counted when the features entered the KV

@@ -115,13 +115,27 @@
   document.addEventListener('dragenter', (e) => { if (hasFiles(e)) { dragDepth++; drop.hidden = false; } });
   document.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; drop.hidden = true; } });
   document.addEventListener('dragover', (e) => { if (hasFiles(e)) e.preventDefault(); });
+  // with the viewer open and chat on, a dropped picture is talked about instead
+  const dropChats = () => viewer.open && chatOn;
+  document.addEventListener('dragenter', () => {
+    $('drop-text').textContent = dropChats() ? 'Drop the picture to chat about it (it is not stored)'
+      : 'Drop the image to find similar photos';
+  });
   document.addEventListener('drop', (e) => {
     if (!hasFiles(e)) return;
     e.preventDefault();
     dragDepth = 0;
     drop.hidden = true;
     const f = e.dataTransfer.files[0];
-    if (f) searchImage(f, f.name);
+    if (!f) return;
+    if (dropChats()) openLocal(f);
+    else searchImage(f, f.name);
+  });
+  $('pick-chat').addEventListener('click', () => $('chat-file').click());
+  $('chat-file').addEventListener('change', () => {
+    const f = $('chat-file').files[0];
+    if (f) openLocal(f);
+    $('chat-file').value = '';
   });
 
   // ------------------------------------------------------------ viewer
@@ -142,6 +156,28 @@
     if (!viewer.open) viewer.showModal();
     $('viewer-close').focus();
   }
+  // A picture from the user's disk: shown and chatted about (uploaded with
+  // each question, POST /api/chat multipart), never stored.
+  let localUrl = null;
+  function openLocal(f) {
+    if (!chatOn) { setStatus('Chat is not available: start seer serve with --chat-model.', true); return; }
+    if (localUrl) URL.revokeObjectURL(localUrl);
+    localUrl = URL.createObjectURL(f);
+    current = -1;
+    const img = $('viewer-img');
+    img.onload = () => { $('viewer-size').textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; };
+    img.src = localUrl;
+    img.alt = f.name;
+    $('viewer-title').textContent = f.name || 'Your picture';
+    $('viewer-path').textContent = '(from your disk, not stored)';
+    $('viewer-size').textContent = '';
+    $('viewer-score').textContent = '–';
+    $('viewer-id').textContent = '–';
+    $('viewer-open').href = localUrl;
+    chatFor({ id: null, file: f, key: localUrl });
+    if (!viewer.open) viewer.showModal();
+    chatInput.focus();
+  }
   function closeViewer() {
     if (viewer.open) viewer.close();
   }
@@ -153,7 +189,10 @@
   viewer.addEventListener('click', (e) => { if (e.target === viewer) closeViewer(); });  // the backdrop
   $('viewer-similar').addEventListener('click', async () => {
     const r = items[current];
-    if (!r) return;
+    if (!r) {   // a picture from disk
+      if (chatImage && chatImage.file) { closeViewer(); searchImage(chatImage.file, chatImage.file.name); }
+      return;
+    }
     closeViewer();
     try {
       const resp = await fetch(withToken(r.image_url));
@@ -257,7 +296,7 @@
     }
   }
   function chatFor(r) {
-    if (chatImage && chatImage.id === r.id) return;
+    if (chatImage && (r.file ? chatImage.key === r.key : chatImage.id === r.id)) return;
     if (running) stopAnswer();
     chatImage = r;
     convo = [];
@@ -306,16 +345,25 @@
     const t0 = performance.now();
     let final = null, failed = null, streamed = '';
     try {
-      const headers = { 'Content-Type': 'application/json' };
+      const headers = {};
       if (token) headers.Authorization = 'Bearer ' + token;
-      const r = await fetch('/api/chat', {
-        method: 'POST', headers, signal: controller.signal,
-        body: JSON.stringify({
-          image_id: chatImage.id, messages: convo.map(({ role, content }) => ({ role, content })),
-          temperature: num('opt-temp', 0, 2, 0.2), top_p: num('opt-topp', 0.01, 1, 1),
-          num_beams: Math.round(num('opt-beams', 1, 4, 1)), max_tokens: Math.round(num('opt-max', 1, 1024, 256)),
-        }),
-      });
+      const req = {
+        messages: convo.map(({ role, content }) => ({ role, content })),
+        temperature: num('opt-temp', 0, 2, 0.2), top_p: num('opt-topp', 0.01, 1, 1),
+        num_beams: Math.round(num('opt-beams', 1, 4, 1)), max_tokens: Math.round(num('opt-max', 1, 1024, 256)),
+      };
+      const system = $('opt-system').value.trim();
+      if (system) req.system = system;
+      let body;
+      if (chatImage.file) {   // not stored: the picture goes with the question
+        body = new FormData();
+        body.append('image', chatImage.file, chatImage.file.name || 'picture');
+        body.append('payload', JSON.stringify(req));
+      } else {
+        headers['Content-Type'] = 'application/json';
+        body = JSON.stringify(Object.assign({ image_id: chatImage.id }, req));
+      }
+      const r = await fetch('/api/chat', { method: 'POST', headers, signal: controller.signal, body });
       if (!r.ok) {
         let b = {};
         try { b = await r.json(); } catch (e) { /* not JSON */ }
@@ -336,11 +384,11 @@
     if (final) {
       const t = final.timing;
       const meta = `${t.tokens} tokens · first token ${t.ttft_ms.toFixed(0)} ms · ${t.tokens_per_s.toFixed(1)} tokens/s`
-        + (final.stop === 'cancelled' ? ' · stopped' : '');
+        + ` · ${((performance.now() - t0) / 1000).toFixed(1)} s` + (final.stop === 'cancelled' ? ' · stopped' : '');
       convo.push({ role: 'assistant', content: final.text, rid, meta });
       renderConvo();
       drawRouter(final.router);
-      chatSetStatus(final.stop === 'cancelled' ? 'Stopped.' : `Answered in ${((performance.now() - t0) / 1000).toFixed(1)} s.`);
+      chatSetStatus(final.stop === 'cancelled' ? 'Stopped.' : 'Answered.');
     } else {
       li.remove();
       const err = addMsg('error', failed ? 'Error: ' + failed : 'Stopped before the answer began.');

@@ -3,10 +3,12 @@
 // keyboard, see the answer stream in (several partial texts observed before
 // the end), see the router heatmap (image and text tokens), upvote the answer
 // and find the vote through GET /api/feedback; then regenerate, stop and clear,
-// and a phone-width check. Screenshots go to ARTIFACTS: chat.png (the panel
-// with the heatmap), chat-phone.png.
+// the heatmaps come folded; then regenerate, stop and clear; a picture dropped
+// from disk onto the open viewer is chatted about (uploaded, not stored) with
+// a system prompt set; and a phone-width check. Screenshots go to ARTIFACTS:
+// chat.png (the panel with the heatmap), chat-drop.png, chat-phone.png.
 //
-//   node chat.test.js URL ARTIFACTS_DIR QUERY IMAGE_NAME
+//   node chat.test.js URL ARTIFACTS_DIR QUERY IMAGE_NAME PICTURE_FILE
 // (tests/cli_browser_chat.sh starts the server and runs this.)
 'use strict';
 const fs = require('fs');
@@ -14,9 +16,9 @@ const os = require('os');
 const path = require('path');
 const { chromium } = require('playwright-core');
 
-const [url, artifacts, query, imageName] = process.argv.slice(2);
-if (!url || !artifacts || !query || !imageName) {
-  console.error('usage: node chat.test.js URL ARTIFACTS_DIR QUERY IMAGE_NAME');
+const [url, artifacts, query, imageName, pictureFile] = process.argv.slice(2);
+if (!url || !artifacts || !query || !imageName || !pictureFile) {
+  console.error('usage: node chat.test.js URL ARTIFACTS_DIR QUERY IMAGE_NAME PICTURE_FILE');
   process.exit(2);
 }
 fs.mkdirSync(artifacts, { recursive: true });
@@ -91,6 +93,9 @@ function check(name, cond, detail) {
 
     // ---------------------------------------------------------------- router heatmap
     await page.waitForSelector('#router:not([hidden])');
+    check('heatmap_folded', !(await page.$eval('#router', (d) => d.open)));
+    await page.click('#router summary');
+    check('heatmap_unfolds', await page.$eval('#router', (d) => d.open) && await page.isVisible('#router-maps svg'));
     const maps = await page.$$eval('#router-maps svg', (s) => s.map((x) => [x.getAttribute('aria-label'), x.querySelectorAll('rect').length]));
     check('heatmap_two_panels', maps.length === 2 && /Image tokens/.test(maps[0][0]) && /Text tokens/.test(maps[1][0]), maps);
     check('heatmap_cells', maps.every((m) => m[1] === 2 * 4), maps);   // 2 MoE layers x 4 experts
@@ -123,6 +128,52 @@ function check(name, cond, detail) {
     await page.fill('#opt-beams', '1');
     await page.click('#chat-clear');
     check('cleared', (await page.$$('#chat-log .msg')).length === 0);
+
+    // ---------------------------------------------------------------- a picture dropped from disk
+    // what the page hands to fetch (Chromium does not report a multipart body with a file)
+    await page.evaluate(() => {
+      window.chatBodies = [];
+      const f = window.fetch;
+      window.fetch = function (u, o) {
+        if (String(u).endsWith('/api/chat') && o && o.body) {
+          const b = o.body, img = b instanceof FormData ? b.get('image') : null;
+          window.chatBodies.push(b instanceof FormData
+            ? { form: true, payload: b.get('payload'), image: img && img.name, bytes: img && img.size }
+            : { form: false, body: String(b) });
+        }
+        return f.apply(this, arguments);
+      };
+    });
+    await page.fill('#opt-system', 'You are a careful assistant.');
+    await page.fill('#opt-temp', '0');
+    const b64 = fs.readFileSync(pictureFile).toString('base64');
+    await page.evaluate(async ([data, name]) => {
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], name, { type: 'image/png' }));
+      for (const type of ['dragenter', 'dragover', 'drop'])
+        document.getElementById('chat').dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }, [b64, 'dropped.png']);
+    await page.waitForFunction(() => document.getElementById('viewer-title').textContent === 'dropped.png');
+    check('drop_opens_local_picture', /not stored/.test(await page.textContent('#viewer-path')) &&
+      (await page.$$('#chat-log .msg')).length === 0);
+    await page.fill('#chat-input', 'What is in the picture?');
+    await page.press('#chat-input', 'Enter');
+    await page.waitForFunction(() => document.querySelector('#chat-log .msg.assistant .meta') &&
+      !document.querySelector('#chat-log .msg.streaming'), null, { timeout: 30000 });
+    const dropped = await page.textContent('#chat-log .msg.assistant .text');
+    check('drop_answered', dropped.length > 0, dropped);
+    const sent = await page.evaluate(() => window.chatBodies);
+    const last = sent[sent.length - 1] || {};
+    const payload = last.payload ? JSON.parse(last.payload) : {};
+    check('drop_uploaded_with_system', last.form && last.image === 'dropped.png' &&
+      last.bytes === fs.statSync(pictureFile).size && payload.system === 'You are a careful assistant.' &&
+      !('image_id' in payload), sent);
+    check('one_line_timing', /^\d+ tokens · first token \d+ ms · [\d.]+ tokens\/s · [\d.]+ s$/.test(
+      await page.textContent('#chat-log .msg.assistant .meta')), await page.textContent('#chat-log .msg.assistant .meta'));
+    await page.locator('#chat').screenshot({ path: path.join(artifacts, 'chat-drop.png') });
+    await page.fill('#opt-system', '');
+    await page.click('#chat-clear');
 
     // ---------------------------------------------------------------- phone width
     await page.setViewportSize({ width: 390, height: 844 });
