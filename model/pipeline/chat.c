@@ -16,6 +16,7 @@
 #include "act.h"
 #include "checkpoint.h"
 #include "clip.h"
+#include "datadir.h"
 #include "file.h"
 #include "jsonx.h"
 #include "log.h"
@@ -101,6 +102,12 @@ static int resolve_tower(const chat_load_opts *o, const char *name, char *out, s
     snprintf(a, sizeof a, "%s/%s", root, name);
     snprintf(b, sizeof b, "%s/%s", root, base);
     const char *found = is_dir(a) ? a : is_dir(b) ? b : NULL;
+    /* a tower seer bundles (the demo model's "models/demo/clip") is found in
+     * seer's own data, installed or in the source tree */
+    char bundled[PATH_MAX];
+    if (!found && name[0] != '/' && datadir_find(name, bundled, sizeof bundled) == ST_OK && is_dir(bundled))
+        found = bundled;
+    status_clear();
     if (!found)
         return status_fail(ST_NOT_FOUND,
                            "the vision tower \"%s\" was not found: looked in %s and %s (download it there, "
