@@ -1,5 +1,6 @@
 /* tools/cmd_ingest.c — `seer ingest`: photo trees into a store, with a
  * progress display. */
+#include "cli_settings.h"
 #include "cmd.h"
 #include "ingest.h"
 #include "log.h"
@@ -17,15 +18,18 @@
 
 static void ingest_usage(FILE *f) {
     fprintf(f,
-            "usage: seer ingest --db DIR --model DIR [options] PATH...\n"
+            "usage: seer ingest --db DIR --model DIR [options] [PATH...]\n"
             "\n"
             "Walk each PATH (directories recursively; hidden entries skipped), embed every\n"
             "image with the CLIP model and commit it to the store in DIR (created when\n"
             "missing). Re-running is incremental: unchanged files (same path, size, mtime)\n"
             "are skipped without decoding; identical content under two paths is stored\n"
             "once; a changed file is embedded again. A bad file is reported and skipped.\n"
+            "Without PATH, the settings file's photos roots are ingested.\n"
             "\n"
             "options:\n"
+            "  --config FILE      settings read before these options: db, model, photos\n"
+            "                     (default /etc/seer/seer.conf when present; docs/install.md)\n"
             "  --db DIR           the store (an LMDB environment)\n"
             "  --model DIR        Hugging Face CLIP model directory; a store keeps one model\n"
             "  --batch N          images per forward pass and per transaction (default 32)\n"
@@ -113,9 +117,11 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         {"prune", no_argument, 0, 'p'},         {"index", required_argument, 0, 'x'},
         {"wait", no_argument, 0, 'w'},          {"no-exif-rotate", no_argument, 0, 'E'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-        {"prune-empty", no_argument, 0, 'P'},
+        {"prune-empty", no_argument, 0, 'P'},   {"config", required_argument, 0, 'G'},
         {0, 0, 0, 0}};
-    a->db = a->model = a->index = NULL;
+    const settings *cs = cli_settings_load(argc, argv);
+    if (!cs) return 2;
+    a->db = cs->db, a->model = cs->model, a->index = NULL;
     a->wait = 0;
     ingest_opts_default(&a->o);
     int c;
@@ -133,12 +139,13 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         case 'w': a->wait = 1; break;
         case 'E': a->o.image.exif_rotate = 0; break;
         case 'q': u->quiet = 1; break;
+        case 'G': break; /* read by cli_settings_load */
         case 'h': ingest_usage(stdout); return -1;
         default: ingest_usage(stderr); return 2;
         }
     }
-    if (!a->db || !a->model || optind >= argc) {
-        cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH");
+    if (!a->db || !a->model || (optind >= argc && !cs->n_photos)) {
+        cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH (or photos = ... in the settings file)");
         ingest_usage(stderr);
         return 2;
     }
@@ -150,8 +157,8 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         cli_error("--index: expected hnsw or flat, got '%s'", a->index);
         return 2;
     }
-    a->o.roots = (const char *const *)(argv + optind);
-    a->o.n_roots = argc - optind;
+    a->o.roots = (const char *const *)(optind < argc ? argv + optind : cs->photos);
+    a->o.n_roots = optind < argc ? argc - optind : cs->n_photos;
     return 0;
 }
 
