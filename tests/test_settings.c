@@ -1,6 +1,7 @@
 /* tests/test_settings.c — the settings file (common/settings.h): every key,
  * comments and blank lines, repeated photos, the command line's --config, and
- * each kind of bad line refused with its file and line number; and the
+ * each kind of bad line refused with its file and line number, the file the
+ * package ships; and the
  * bundled-data lookup (common/datadir.h) from the build tree. */
 #include "datadir.h"
 #include "settings.h"
@@ -118,6 +119,19 @@ TEST(config_option) {
     unlink(p);
 }
 
+/* The file the package installs as /etc/seer/seer.conf parses, and sets the
+ * store only (the rest is commented out for the admin to choose). */
+TEST(shipped_file_parses) {
+    char p[4096];
+    snprintf(p, sizeof p, "%s/packaging/seer.conf", test_source());
+    settings s;
+    int st = settings_load(p, &s);
+    CHECK_MSG(st == ST_OK, "%s", status_message());
+    CHECK(s.db && !strcmp(s.db, "/var/lib/seer/photos.db"));
+    CHECK(!s.listen && !s.token && !s.model && !s.chat_model && s.n_photos == 0);
+    settings_release(&s);
+}
+
 /* The demo models are found from the test binary in the build tree (the same
  * relative lookup an installed seer makes in share/seer). */
 TEST(datadir_finds_demo_models) {
@@ -140,6 +154,7 @@ int main(void) {
     RUN(bad_lines);
     RUN(missing_file);
     RUN(config_option);
+    RUN(shipped_file_parses);
     RUN(datadir_finds_demo_models);
     return test_summary();
 }

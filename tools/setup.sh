@@ -25,6 +25,7 @@ pkgs=(
   libxxhash-dev                     # content hashes
   libexif-dev                       # EXIF orientation
   curl                              # seer serve's integration test (tests/cli_serve.sh)
+  help2man                          # man pages from --help (cmake/package.cmake)
 )
 missing=()
 for p in "${pkgs[@]}"; do
