@@ -47,7 +47,8 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/models/demo DESTINATION ${CMAKE_INSTALL_DA
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/samples/ DESTINATION ${CMAKE_INSTALL_DATADIR}/seer/samples)
 install(DIRECTORY ${SEER_DOC_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 FILES_MATCHING PATTERN "*.1.gz")
 install(FILES ${SEER_DOC_DIR}/seer.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME seer)
-install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.service DESTINATION lib/systemd/system)
+install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.service ${CMAKE_SOURCE_DIR}/packaging/seer-ingest.service
+        DESTINATION lib/systemd/system)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/seer)
 install(FILES ${CMAKE_SOURCE_DIR}/docs/install.md ${CMAKE_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})

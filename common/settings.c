@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN };
+enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN, KIND_ONOFF, KIND_SECONDS };
 
 typedef struct {
     const char *key;
@@ -30,6 +30,8 @@ static const key_spec keys[] = {
     {"vision-tower", KIND_PATH, offsetof(settings, vision_tower)},
     {"models-root", KIND_PATH, offsetof(settings, models_root)},
     {"photos", KIND_PATH, 0}, /* repeatable: settings.photos */
+    {"watch", KIND_ONOFF, 0},
+    {"watch-interval", KIND_SECONDS, 0},
 };
 enum { N_KEYS = sizeof keys / sizeof *keys };
 
@@ -70,6 +72,13 @@ static const char *value_problem(int kind, const char *v) {
         for (const char *p = v; *p; p++)
             if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p)) return "a token may not contain spaces";
         return NULL;
+    case KIND_ONOFF: return !strcmp(v, "on") || !strcmp(v, "off") ? NULL : "expected on or off";
+    case KIND_SECONDS: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        return errno || end == v || *end || n < 10 || n > 86400 ? "expected seconds, 10..86400" : NULL;
+    }
     }
     return "unknown kind";
 }
@@ -93,12 +102,20 @@ static int parse_line(settings *s, const char *path, int lineno, char *line, int
     if (k == N_KEYS)
         return status_fail(ST_FORMAT,
                            "%s:%d: unknown key '%.80s' (known: db, listen, token, model, chat-model, vision-tower, "
-                           "models-root, photos)", path, lineno, key);
+                           "models-root, photos, watch, watch-interval)", path, lineno, key);
     if (!*val)
         return status_fail(ST_FORMAT, "%s:%d: %s has no value (put a '#' before the line to leave it unset)", path,
                            lineno, key);
     const char *why = value_problem(keys[k].kind, val);
     if (why) return status_fail(ST_FORMAT, "%s:%d: %s = '%.200s': %s", path, lineno, key, val, why);
+    if (keys[k].kind == KIND_ONOFF || keys[k].kind == KIND_SECONDS) {
+        if (seen_line[k])
+            return status_fail(ST_FORMAT, "%s:%d: %s is already set on line %d", path, lineno, key, seen_line[k]);
+        seen_line[k] = lineno;
+        if (keys[k].kind == KIND_ONOFF) s->watch = !strcmp(val, "on") ? SETTINGS_ON : SETTINGS_OFF;
+        else s->watch_interval = (int)strtol(val, NULL, 10);
+        return ST_OK;
+    }
     char *copy = strdup(val);
     if (!copy) return status_fail(ST_NOMEM, "out of memory reading %s", path);
     if (!keys[k].offset) {

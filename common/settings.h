@@ -13,6 +13,9 @@
  *   vision-tower  the chat model's vision tower       (with chat-model)
  *   models-root   where towers are looked up          (with chat-model)
  *   photos        a photo root for seer ingest; repeatable, one per line
+ *   watch         on or off: seer ingest keeps the store up to date, walking
+ *                 the roots again every watch-interval seconds
+ *   watch-interval  seconds, 10..86400 (default 300)
  *
  * An unknown key, a key given twice (but photos), an empty or malformed
  * value fails with ST_FORMAT and a "FILE:LINE: ..." message.
@@ -25,11 +28,16 @@
 
 #define SETTINGS_DEFAULT_PATH "/etc/seer/seer.conf"
 
+/* An on/off key: not in the file, or set to off or on. */
+typedef enum { SETTINGS_UNSET = 0, SETTINGS_OFF, SETTINGS_ON } settings_switch;
+
 typedef struct {
     char *path;          /* the file read; NULL when none was */
     char *db, *listen, *token, *model, *chat_model, *vision_tower, *models_root; /* NULL = not set */
     char **photos;       /* [n_photos] photo roots, in file order */
     int n_photos;
+    settings_switch watch;
+    int watch_interval;  /* seconds; 0 = not set */
 } settings;
 
 /* Parse the file at path into *out (zeroed first). ST_IO when it cannot be

@@ -5,8 +5,9 @@
 #   - `apt-get install ./build/seer_*.deb` installs it (apt resolves the
 #     dependencies); `seer --version` prints the version and the commit;
 #   - what it installs: the man pages (one per command), the bash completion
-#     (completes a command and a flag), the unit (systemd-analyze verify, when
-#     it can run here), /etc/seer/seer.conf (root:seer 0640), the seer user;
+#     (completes a command and a flag), the units seer.service and
+#     seer-ingest.service (systemd-analyze verify, when it can run here),
+#     /etc/seer/seer.conf (root:seer 0640, parses), the seer user;
 #   - the installed seer ingests the installed samples with the installed demo
 #     model (through a settings file: db, model, photos), answers a search
 #     with horses for "a photo of a horse", serves it over HTTP from
@@ -69,7 +70,8 @@ check version_text bash -c "grep -q '^seer [0-9][0-9.]*$' '$tmp/version' && grep
 
 # what the package holds
 check files_installed test -f /usr/share/seer/models/demo/clip/model.safetensors -a -f /usr/share/seer/models/demo/moe-llava/config.json \
-    -a -d /usr/share/seer/samples/cifar10/horse -a -f /usr/lib/systemd/system/seer.service -a -f /etc/seer/seer.conf
+    -a -d /usr/share/seer/samples/cifar10/horse -a -f /usr/lib/systemd/system/seer.service \
+    -a -f /usr/lib/systemd/system/seer-ingest.service -a -f /etc/seer/seer.conf
 n_cmds=$("$seer" --help | sed -n '/^commands:/,/^$/p' | grep -c '^  [a-z]')
 n_man=$(ls /usr/share/man/man1/seer-*.1.gz 2>/dev/null | wc -l)
 check man_page_per_command test "$n_cmds" -gt 0 -a "$n_man" = "$n_cmds" -a -f /usr/share/man/man1/seer.1.gz
@@ -83,7 +85,7 @@ check user_created bash -c "getent passwd seer >/dev/null"
 "$seer" ingest --config /etc/seer/seer.conf >/dev/null 2>"$tmp/conf.err"
 check shipped_conf_parses bash -c "[ $? = 2 ] && grep -q -- '--model DIR is required' '$tmp/conf.err'"
 if command -v systemd-analyze >/dev/null; then
-    systemd-analyze verify /usr/lib/systemd/system/seer.service >"$tmp/verify" 2>&1
+    systemd-analyze verify /usr/lib/systemd/system/seer.service /usr/lib/systemd/system/seer-ingest.service >"$tmp/verify" 2>&1
     check unit_verifies test $? -eq 0 -a ! -s "$tmp/verify" || cat "$tmp/verify"
 else
     echo "note: systemd-analyze is missing; the unit is not verified"
@@ -136,7 +138,7 @@ check chat_finds_tower test $? -eq 0 || cat "$tmp/chat.err"
 apt_q purge seer >"$tmp/purge.log" 2>&1
 check purge test $? -eq 0 || cat "$tmp/purge.log"
 check removed bash -c "! dpkg-query -W -f='\${Status}' seer 2>/dev/null | grep -q installed && [ ! -e /usr/bin/seer ] && [ ! -e /usr/share/seer ] \
-    && [ ! -e /etc/seer ] && [ ! -e /var/lib/seer ] && [ ! -e /usr/lib/systemd/system/seer.service ] && ! getent passwd seer >/dev/null \
+    && [ ! -e /etc/seer ] && [ ! -e /var/lib/seer ] && [ ! -e /usr/lib/systemd/system/seer.service ] && [ ! -e /usr/lib/systemd/system/seer-ingest.service ] && ! getent passwd seer >/dev/null \
     && ! getent group seer >/dev/null"
 cleanup; trap - EXIT
 check packages_as_before test "$before" = "$(pkgs)"

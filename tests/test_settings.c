@@ -36,7 +36,9 @@ TEST(every_key) {
                                "vision-tower = /m/tower\n"
                                "models-root = /m\n"
                                "photos = /srv/photos\n"
-                               "photos = /home/a b/Pictures\n");
+                               "photos = /home/a b/Pictures\n"
+                               "watch = on\n"
+                               "watch-interval = 60\n");
     settings s;
     int st = settings_load(p, &s);
     CHECK_MSG(st == ST_OK, "%s", status_message());
@@ -47,6 +49,7 @@ TEST(every_key) {
     CHECK(!strcmp(s.model, "/m/clip") && !strcmp(s.chat_model, "/m/llava"));
     CHECK(!strcmp(s.vision_tower, "/m/tower") && !strcmp(s.models_root, "/m"));
     CHECK(s.n_photos == 2 && !strcmp(s.photos[0], "/srv/photos") && !strcmp(s.photos[1], "/home/a b/Pictures"));
+    CHECK(s.watch == SETTINGS_ON && s.watch_interval == 60);
     CHECK(!strcmp(s.path, p));
     settings_release(&s);
     CHECK(!s.db && !s.photos && s.n_photos == 0);
@@ -59,6 +62,7 @@ TEST(unset_keys_stay_null) {
     settings s;
     CHECK(settings_load(p, &s) == ST_OK);
     CHECK(!strcmp(s.listen, "8081") && !s.db && !s.token && !s.model && s.n_photos == 0);
+    CHECK(s.watch == SETTINGS_UNSET && s.watch_interval == 0);
     settings_release(&s);
     unlink(p);
 }
@@ -90,6 +94,10 @@ TEST(bad_lines) {
     refused("listen = 127.0.0.1:\n", "expected PORT or IPV4:PORT");
     refused("models-root = /m\n", "vision-tower and models-root go with chat-model");
     refused("photos = ./here\n", "expected an absolute path");
+    refused("watch = yes\n", "expected on or off");
+    refused("watch = off\nwatch = on\n", ":2: watch is already set on line 1");
+    refused("watch-interval = 5\n", "expected seconds, 10..86400");
+    refused("watch-interval = 1m\n", "expected seconds, 10..86400");
     refused_n("db = /a\0b\n", 9, "not a text file");
 }
 
