@@ -107,7 +107,6 @@ static int resolve_tower(const chat_load_opts *o, const char *name, char *out, s
     char bundled[PATH_MAX];
     if (!found && name[0] != '/' && datadir_find(name, bundled, sizeof bundled) == ST_OK && is_dir(bundled))
         found = bundled;
-    status_clear();
     if (!found)
         return status_fail(ST_NOT_FOUND,
                            "the vision tower \"%s\" was not found: looked in %s and %s (download it there, "
