@@ -49,7 +49,13 @@ install(DIRECTORY ${SEER_DOC_DIR}/man/ DESTINATION ${CMAKE_INSTALL_MANDIR}/man1 
 install(FILES ${SEER_DOC_DIR}/seer.bash DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME seer)
 install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.service ${CMAKE_SOURCE_DIR}/packaging/seer-ingest.service
         DESTINATION lib/systemd/system)
-install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.conf DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/seer)
+# the settings file: /etc/seer for the prefix /usr (the package), else
+# <prefix>/etc/seer, relative so that `cmake --install --prefix` moves it too
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.conf DESTINATION /etc/seer)
+else()
+  install(FILES ${CMAKE_SOURCE_DIR}/packaging/seer.conf DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/seer)
+endif()
 install(FILES ${CMAKE_SOURCE_DIR}/docs/install.md ${CMAKE_SOURCE_DIR}/README.md
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
 
