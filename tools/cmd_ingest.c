@@ -1,5 +1,6 @@
 /* tools/cmd_ingest.c — `seer ingest`: photo trees into a store, with a
  * progress display. */
+#include "cli_settings.h"
 #include "cmd.h"
 #include "ingest.h"
 #include "log.h"
@@ -17,15 +18,18 @@
 
 static void ingest_usage(FILE *f) {
     fprintf(f,
-            "usage: seer ingest --db DIR --model DIR [options] PATH...\n"
+            "usage: seer ingest --db DIR --model DIR [options] [PATH...]\n"
             "\n"
             "Walk each PATH (directories recursively; hidden entries skipped), embed every\n"
             "image with the CLIP model and commit it to the store in DIR (created when\n"
             "missing). Re-running is incremental: unchanged files (same path, size, mtime)\n"
             "are skipped without decoding; identical content under two paths is stored\n"
             "once; a changed file is embedded again. A bad file is reported and skipped.\n"
+            "Without PATH, the settings file's photos roots are ingested.\n"
             "\n"
             "options:\n"
+            "  --config FILE      settings read before these options: db, model, photos\n"
+            "                     (default /etc/seer/seer.conf when present; docs/install.md)\n"
             "  --db DIR           the store (an LMDB environment)\n"
             "  --model DIR        Hugging Face CLIP model directory; a store keeps one model\n"
             "  --batch N          images per forward pass and per transaction (default 32)\n"
@@ -37,6 +41,10 @@ static void ingest_usage(FILE *f) {
             "  --index KIND       after ingesting, build the approximate index: hnsw\n"
             "                     (exact search needs none; default: keep what the store has)\n"
             "  --wait             wait for another ingest on the same store instead of failing\n"
+            "  --watch            keep the store up to date: walk the PATHs again every\n"
+            "                     --watch-interval seconds until SIGINT / SIGTERM (settings:\n"
+            "                     watch = on); --no-watch: one pass\n"
+            "  --watch-interval S seconds between walks with --watch (default 300)\n"
             "  --no-exif-rotate   do not apply JPEG EXIF orientation\n"
             "  --quiet            no progress display and no summary (errors still print)\n");
 }
@@ -101,6 +109,7 @@ static void on_signal(int sig) { interrupted = sig; }
 typedef struct {
     const char *db, *model, *index;
     int wait;
+    int watch_s; /* > 0: walk the roots again every watch_s seconds until stopped */
     ingest_opts o;
 } ingest_args;
 
@@ -113,10 +122,16 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         {"prune", no_argument, 0, 'p'},         {"index", required_argument, 0, 'x'},
         {"wait", no_argument, 0, 'w'},          {"no-exif-rotate", no_argument, 0, 'E'},
         {"quiet", no_argument, 0, 'q'},         {"help", no_argument, 0, 'h'},
-        {"prune-empty", no_argument, 0, 'P'},
+        {"prune-empty", no_argument, 0, 'P'},   {"config", required_argument, 0, 'G'},
+        {"watch", no_argument, 0, 'W'},         {"no-watch", no_argument, 0, 'n'},
+        {"watch-interval", required_argument, 0, 'I'},
         {0, 0, 0, 0}};
-    a->db = a->model = a->index = NULL;
+    const settings *cs = cli_settings_load(argc, argv);
+    if (!cs) return 2;
+    a->db = cs->db, a->model = cs->model, a->index = NULL;
     a->wait = 0;
+    int watch = cs->watch == SETTINGS_ON;
+    long interval = cs->watch_interval ? cs->watch_interval : 300;
     ingest_opts_default(&a->o);
     int c;
     long v;
@@ -133,12 +148,16 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         case 'w': a->wait = 1; break;
         case 'E': a->o.image.exif_rotate = 0; break;
         case 'q': u->quiet = 1; break;
+        case 'G': break; /* read by cli_settings_load */
+        case 'W': watch = 1; break;
+        case 'n': watch = 0; break;
+        case 'I': if (cli_parse_int("--watch-interval", optarg, 10, 86400, &interval)) return 2; break;
         case 'h': ingest_usage(stdout); return -1;
         default: ingest_usage(stderr); return 2;
         }
     }
-    if (!a->db || !a->model || optind >= argc) {
-        cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH");
+    if (!a->db || !a->model || (optind >= argc && !cs->n_photos)) {
+        cli_error(!a->db ? "--db DIR is required" : !a->model ? "--model DIR is required" : "give at least one PATH (or photos = ... in the settings file)");
         ingest_usage(stderr);
         return 2;
     }
@@ -150,8 +169,9 @@ static int parse_ingest_args(int argc, char **argv, ingest_args *a, ui *u) {
         cli_error("--index: expected hnsw or flat, got '%s'", a->index);
         return 2;
     }
-    a->o.roots = (const char *const *)(argv + optind);
-    a->o.n_roots = argc - optind;
+    a->watch_s = watch ? (int)interval : 0;
+    a->o.roots = (const char *const *)(optind < argc ? argv + optind : cs->photos);
+    a->o.n_roots = optind < argc ? argc - optind : cs->n_photos;
     return 0;
 }
 
@@ -205,6 +225,49 @@ static void print_report(const ui *u, const ingest_stats *s, int cancelled) {
     if (u->n_errors > 20) printf("failed: ... and %zu more\n", u->n_errors - 20);
 }
 
+/* One ingest pass into the store a->db; the exit status (0, or 1 after
+ * printing the error; *cancelled when a signal stopped it). */
+static int ingest_pass(ingest_args *a, const embedder *e, ui *u, int *cancelled) {
+    store *st;
+    if (store_open(a->db, STORE_CREATE | (a->wait || a->watch_s ? STORE_WAIT : 0), &st)) {
+        cli_error("%s", status_message());
+        return 1;
+    }
+    int rc = 1;
+    char real[4096];
+    if (store_check_model(st, e->identity, e->dim) || store_set_model_path(st, realpath(a->model, real) ? real : a->model)) {
+        cli_error("%s", status_message());
+        goto out;
+    }
+    ingest_stats s;
+    int st_run = run_interruptible(st, e, &a->o, u, &s);
+    *cancelled = st_run == ST_CANCELLED;
+    if (st_run && st_run != ST_CANCELLED) {
+        cli_error("%s", status_message());
+        goto out;
+    }
+    if (!st_run && refresh_hnsw(st, a->index)) goto out;
+    if (!u->quiet) print_report(u, &s, st_run != 0);
+    rc = st_run ? 1 : 0;
+out:
+    for (size_t i = 0; i < u->n_errors; i++) free(u->errors[i]);
+    free(u->errors);
+    u->errors = NULL;
+    u->n_errors = 0;
+    store_close(st);
+    return rc;
+}
+
+/* Sleep seconds, or less when SIGINT / SIGTERM arrives; 1 when one did. */
+static int watch_sleep(int seconds) {
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    for (int i = 0; i < seconds * 10 && !interrupted; i++) usleep(100000);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    return interrupted != 0;
+}
+
 int cmd_ingest(int argc, char **argv) {
     ingest_args a;
     ui u = {.tty = isatty(2)};
@@ -215,31 +278,16 @@ int cmd_ingest(int argc, char **argv) {
         cli_error("%s", status_message());
         return 1;
     }
-    store *st;
-    if (store_open(a.db, STORE_CREATE | (a.wait ? STORE_WAIT : 0), &st)) {
-        cli_error("%s", status_message());
-        embedder_free(e);
-        return 1;
+    int cancelled = 0;
+    for (;;) {
+        rc = ingest_pass(&a, e, &u, &cancelled);
+        if (rc || cancelled || !a.watch_s) break;
+        if (!u.quiet) {
+            printf("seer: watching; next walk in %d s\n", a.watch_s);
+            fflush(stdout);
+        }
+        if (watch_sleep(a.watch_s)) break; /* stopped between walks: a clean exit */
     }
-    rc = 1;
-    char real[4096];
-    if (store_check_model(st, e->identity, e->dim) || store_set_model_path(st, realpath(a.model, real) ? real : a.model)) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    ingest_stats s;
-    int st_run = run_interruptible(st, e, &a.o, &u, &s);
-    if (st_run && st_run != ST_CANCELLED) {
-        cli_error("%s", status_message());
-        goto out;
-    }
-    if (!st_run && refresh_hnsw(st, a.index)) goto out;
-    if (!u.quiet) print_report(&u, &s, st_run != 0);
-    rc = st_run ? 1 : 0;
-out:
-    for (size_t i = 0; i < u.n_errors; i++) free(u.errors[i]);
-    free(u.errors);
-    store_close(st);
     embedder_free(e);
     return rc;
 }

@@ -1,5 +1,6 @@
 /* tools/cmd_serve.c — `seer serve`: the HTTP server (server/server.h) until
  * SIGINT or SIGTERM, then a graceful stop and exit 0. */
+#include "cli_settings.h"
 #include "cmd.h"
 #include "log.h"
 #include "server.h"
@@ -24,6 +25,8 @@ static void serve_usage(FILE *f) {
             "Stops gracefully on SIGINT (Ctrl-C) or SIGTERM.\n"
             "\n"
             "options:\n"
+            "  --config FILE       settings read before these options (default /etc/seer/seer.conf\n"
+            "                      when present; docs/install.md)\n"
             "  --db DIR            the store made by seer ingest\n"
             "  --model DIR         the CLIP model (default: the one the store was built with)\n"
             "  --listen ADDR       HOST:PORT or PORT (default 127.0.0.1:8080; port 0 = any free)\n"
@@ -98,12 +101,13 @@ int cmd_serve(int argc, char **argv) {
         {"chat-sessions", required_argument, 0, 'S'}, {"chat-context", required_argument, 0, 'X'},
         {"allow-host", required_argument, 0, 'H'}, {"max-pixels", required_argument, 0, 'P'},
         {"request-timeout", required_argument, 0, 'O'}, {"max-feedback", required_argument, 0, 'F'},
-        {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"config", required_argument, 0, 'G'},     {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     const char *hosts[64];
     int n_hosts = 0;
     server_opts o;
     server_opts_default(&o);
     o.token = getenv("SEER_TOKEN");
+    if (cli_settings_serve(argc, argv, &o)) return 2;
     long v;
     int c;
     optind = 1;
@@ -167,6 +171,7 @@ int cmd_serve(int argc, char **argv) {
         }
         case 'F': if (cli_parse_int("--max-feedback", optarg, 0, 100000000, &v)) return 2; o.max_feedback = v; break;
         case 'O': if (cli_parse_int("--request-timeout", optarg, 1, 3600, &v)) return 2; o.request_timeout_ms = (int)v * 1000; break;
+        case 'G': break; /* read by cli_settings_serve */
         case 'h': serve_usage(stdout); return 0;
         default: serve_usage(stderr); return 2;
         }

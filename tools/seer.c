@@ -1,6 +1,7 @@
 /* tools/seer.c — the seer command line: dispatch to tools/cmd_*.c. */
 #include "cmd.h"
 #include "log.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +43,7 @@ static void usage(FILE *f) {
             "\n"
             "global options:\n"
             "  -h, --help     this help; `seer <command> --help` for a command's options\n"
-            "  --version      print the version\n"
+            "  --version      print the version, the git commit and the optional parts built in\n"
             "  -v, --verbose  log progress (SEER_LOG=debug for more)\n"
             "\n"
             "Models are Hugging Face model directories (see docs/models.md).\n");
@@ -67,7 +68,7 @@ int main(int argc, char **argv) {
             usage(stdout);
             return 0;
         } else if (!strcmp(argv[i], "--version")) {
-            printf("seer %s\n", SEER_VERSION);
+            version_print(stdout);
             return 0;
         } else if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose")) {
             log_set_level(LOG_INFO);

@@ -26,6 +26,7 @@ pkgs=(
   libexif-dev                       # EXIF orientation
   libssl-dev                        # base64 (libcrypto) for the OpenAI-compatible API
   curl                              # seer serve's integration test (tests/cli_serve.sh)
+  help2man                          # man pages from --help (cmake/package.cmake)
 )
 missing=()
 for p in "${pkgs[@]}"; do

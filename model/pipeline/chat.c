@@ -16,6 +16,7 @@
 #include "act.h"
 #include "checkpoint.h"
 #include "clip.h"
+#include "datadir.h"
 #include "file.h"
 #include "jsonx.h"
 #include "log.h"
@@ -113,6 +114,11 @@ static int resolve_tower(const chat_load_opts *o, const char *dir, const char *n
     if (pn == 0) snprintf(c, sizeof c, "%s", base);
     else snprintf(c, sizeof c, "%.*s%s", (int)pn, dir, base);
     const char *found = is_dir(a) ? a : is_dir(b) ? b : is_dir(c) ? c : NULL;
+    /* a tower seer bundles (the demo model's "models/demo/clip") is found in
+     * seer's own data, installed or in the source tree */
+    char bundled[PATH_MAX];
+    if (!found && name[0] != '/' && datadir_find(name, bundled, sizeof bundled) == ST_OK && is_dir(bundled))
+        found = bundled;
     if (!found)
         return status_fail(ST_NOT_FOUND,
                            "the vision tower \"%s\" was not found: looked in %s, %s and %s (download it there, "
