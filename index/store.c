@@ -1070,42 +1070,19 @@ int store_feedback_put(store *st, const char *json, uint64_t *time_ns) {
     return store_write(st, feedback_body, (void *)args, 0, "recording feedback");
 }
 
-typedef struct { store_feedback_fn fn; void *ctx; } fb_iter;
+/* Walk the feedback table oldest first (newest_first 0) or newest first,
+ * at most limit records, each NUL-terminated for the callback. */
+typedef struct { size_t limit; int newest_first; store_feedback_fn fn; void *ctx; } fb_walk;
 
-static int feedback_list_body(store *st, MDB_txn *txn, void *vctx) {
-    fb_iter *c = vctx;
+static int feedback_walk_body(store *st, MDB_txn *txn, void *vctx) {
+    fb_walk *c = vctx;
     MDB_cursor *cur;
     int rc;
     if ((rc = mdb_cursor_open(txn, st->dbi[T_FEEDBACK], &cur))) return rc;
-    MDB_val k, v;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        char *s = malloc(v.mv_size + 1);   /* NUL-terminated copy for the callback */
-        if (!s) { rc = status_fail(ST_NOMEM, "out of memory"); break; }
-        memcpy(s, v.mv_data, v.mv_size);
-        s[v.mv_size] = 0;
-        rc = c->fn(k.mv_size == 16 ? be64_get(k.mv_data) : 0, s, v.mv_size, c->ctx);
-        free(s);
-        if (rc) break;
-    }
-    mdb_cursor_close(cur);
-    return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-int store_feedback_list(store *st, store_feedback_fn fn, void *ctx) {
-    fb_iter c = {fn, ctx};
-    return store_read(st, feedback_list_body, &c, "reading feedback");
-}
-
-typedef struct { size_t limit; store_feedback_fn fn; void *ctx; } fb_latest;
-
-static int feedback_latest_body(store *st, MDB_txn *txn, void *vctx) {
-    fb_latest *c = vctx;
-    MDB_cursor *cur;
-    int rc;
-    if ((rc = mdb_cursor_open(txn, st->dbi[T_FEEDBACK], &cur))) return rc;
+    const MDB_cursor_op first = c->newest_first ? MDB_LAST : MDB_FIRST, next = c->newest_first ? MDB_PREV : MDB_NEXT;
     MDB_val k, v;
     size_t n = 0;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_LAST); !rc && n < c->limit; rc = mdb_cursor_get(cur, &k, &v, MDB_PREV), n++) {
+    for (rc = mdb_cursor_get(cur, &k, &v, first); !rc && n < c->limit; rc = mdb_cursor_get(cur, &k, &v, next), n++) {
         char *s = malloc(v.mv_size + 1);
         if (!s) { rc = status_fail(ST_NOMEM, "out of memory"); break; }
         memcpy(s, v.mv_data, v.mv_size);
@@ -1118,9 +1095,14 @@ static int feedback_latest_body(store *st, MDB_txn *txn, void *vctx) {
     return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+int store_feedback_list(store *st, store_feedback_fn fn, void *ctx) {
+    fb_walk c = {SIZE_MAX, 0, fn, ctx};
+    return store_read(st, feedback_walk_body, &c, "reading feedback");
+}
+
 int store_feedback_latest(store *st, size_t limit, store_feedback_fn fn, void *ctx) {
-    fb_latest c = {limit, fn, ctx};
-    return store_read(st, feedback_latest_body, &c, "reading feedback");
+    fb_walk c = {limit, 1, fn, ctx};
+    return store_read(st, feedback_walk_body, &c, "reading feedback");
 }
 
 /* ---------------------------------------------------------------- verify */

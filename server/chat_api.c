@@ -442,14 +442,7 @@ int chat_api_submit(server *s, chat_job *j) {
 /* ---------------------------------------------------------------- /api/chat's events */
 
 static void sse_begin(chat_job *j) {
-    mg_response_header_start(j->c, 200);
-    mg_response_header_add(j->c, "Content-Type", "text/event-stream; charset=utf-8", -1);
-    mg_response_header_add(j->c, "Cache-Control", "no-store", -1);
-    mg_response_header_add(j->c, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_add(j->c, "X-Accel-Buffering", "no", -1);
-    mg_response_header_add(j->c, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_add(j->c, "X-Request-Id", j->req.id, -1);
-    mg_response_header_send(j->c);
+    http_sse_start(j->c, j->req.id);
     sse_send(j, "start", json_pack("{s:s, s:s, s:f}", "request_id", j->req.id, "model", chat_model_identity(j->s->cm),
                                    "queued_ms", (j->t0 - j->t_arrived) * 1e3));
 }

@@ -275,3 +275,14 @@ int http_multipart_field(const char *ctype, const char *body, size_t n, const ch
     if (st == ST_NOT_FOUND) return status_fail(ST_NOT_FOUND, "the multipart body has no part named \"%s\"", name);
     return st;
 }
+
+void http_sse_start(struct mg_connection *c, const char *request_id) {
+    mg_response_header_start(c, 200);
+    mg_response_header_add(c, "Content-Type", "text/event-stream; charset=utf-8", -1);
+    mg_response_header_add(c, "Cache-Control", "no-store", -1);
+    mg_response_header_add(c, "X-Content-Type-Options", "nosniff", -1);
+    mg_response_header_add(c, "X-Accel-Buffering", "no", -1);
+    mg_response_header_add(c, "Transfer-Encoding", "chunked", -1);
+    mg_response_header_add(c, "X-Request-Id", request_id, -1);
+    mg_response_header_send(c);
+}

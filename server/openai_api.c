@@ -435,14 +435,7 @@ static json_t *delta_choice(json_t *delta, const char *finish) {
 static void stream_open(chat_job *j, oai_chat *x) {
     if (x->headers_sent) return;
     x->headers_sent = 1;
-    mg_response_header_start(j->c, 200);
-    mg_response_header_add(j->c, "Content-Type", "text/event-stream; charset=utf-8", -1);
-    mg_response_header_add(j->c, "Cache-Control", "no-store", -1);
-    mg_response_header_add(j->c, "X-Content-Type-Options", "nosniff", -1);
-    mg_response_header_add(j->c, "X-Accel-Buffering", "no", -1);
-    mg_response_header_add(j->c, "Transfer-Encoding", "chunked", -1);
-    mg_response_header_add(j->c, "X-Request-Id", j->req.id, -1);
-    mg_response_header_send(j->c);
+    http_sse_start(j->c, j->req.id);
     sse_data(j, chunk(x, delta_choice(json_pack("{s:s, s:s}", "role", "assistant", "content", ""), NULL)));
 }
 

@@ -68,6 +68,9 @@ int http_send(struct mg_connection *c, int status, const char *ctype, const char
               const void *body, size_t len);
 /* Send j (stolen) as application/json with Cache-Control: no-store. */
 int http_send_json(struct mg_connection *c, int status, json_t *j, const char *const *headers);
+/* Start a 200 text/event-stream response (chunked, not cached, not
+ * buffered by proxies) carrying X-Request-Id: request_id. */
+void http_sse_start(struct mg_connection *c, const char *request_id);
 /* {"error": message} with status; counts 4xx/5xx in s. */
 int http_send_error(server *s, struct mg_connection *c, int status, const char *const *headers, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

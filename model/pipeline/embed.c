@@ -145,28 +145,28 @@ static void note_image(embed_image_info *info, const image *img, const char *for
     info->width = img->w, info->height = img->h;
 }
 
-int embedder_pixels_file(const embedder *e, const char *path, const image_opts *o, float *pixels,
-                         embed_image_info *info) {
+/* Decode path once (o NULL: the defaults), note the picture's facts, then
+ * run step (preprocess only, or the whole embedding) on it into out. */
+static int with_file(const embedder *e, const char *path, const image_opts *o, float *out, embed_image_info *info,
+                     int (*step)(const embedder *, const image *, float *)) {
     image_opts io = o ? *o : image_opts_default();
     image img = {0};
     const char *format = NULL;
     int st = image_load(path, &io, &img, &format);
     note_image(info, &img, format);
-    if (!st) st = embedder_preprocess(e, &img, pixels);
+    if (!st) st = step(e, &img, out);
     image_release(&img);
     return st;
 }
 
+int embedder_pixels_file(const embedder *e, const char *path, const image_opts *o, float *pixels,
+                         embed_image_info *info) {
+    return with_file(e, path, o, pixels, info, embedder_preprocess);
+}
+
 int embedder_image_file(const embedder *e, const char *path, const image_opts *o, float *out,
                         embed_image_info *info) {
-    image_opts io = o ? *o : image_opts_default();
-    image img = {0};
-    const char *format = NULL;
-    int st = image_load(path, &io, &img, &format);
-    note_image(info, &img, format);
-    if (!st) st = embedder_image(e, &img, out);
-    image_release(&img);
-    return st;
+    return with_file(e, path, o, out, info, embedder_image);
 }
 
 int embedder_image_bytes(const embedder *e, const void *bytes, size_t n, const char *what, const image_opts *o,
