@@ -244,13 +244,19 @@ static int png_chunks_ok(const uint8_t *b, size_t n) {
     return 1;   /* no IEND: stb reports it */
 }
 
-/* 1 when every DHT segment of the JPEG is well-formed: each table's 16 code
- * counts sum to at most 256 and its values fit the segment. Debian's stb
- * (git 2022-09) trusts the counts and writes past its 257-entry size table
- * (fixed upstream later); seer refuses such a file before stb sees it.
- * Entropy-coded data is skipped to the next marker (DHT may follow a
- * progressive scan). */
-static int jpeg_dht_ok(const uint8_t *b, size_t n) {
+/* 0 when every DHT segment of the JPEG is well-formed (each table's 16 code
+ * counts sum to at most 256 and its values fit the segment) and every scan
+ * uses only Huffman tables defined before it; else JPEG_BAD_COUNTS or
+ * JPEG_UNDEFINED_TABLE. Debian's stb (git 2022-09) trusts the counts and
+ * writes past its 257-entry size table, and decodes with a table no DHT
+ * defined (uninitialised memory, an out-of-bounds symbol index); both were
+ * fixed upstream later, and libjpeg refuses the second too. seer refuses
+ * such a file before stb sees it. Entropy-coded data is skipped to the next
+ * marker (DHT may follow a progressive scan). */
+enum { JPEG_BAD_COUNTS = 1, JPEG_UNDEFINED_TABLE = 2 };
+
+static int jpeg_tables_bad(const uint8_t *b, size_t n) {
+    unsigned defined = 0;   /* bit (class * 4 + id): DC tables 0-3, AC tables 4-7 */
     size_t p = 2;
     while (p + 4 <= n) {
         if (b[p] != 0xFF) { p++; continue; }          /* entropy-coded data */
@@ -269,16 +275,31 @@ static int jpeg_dht_ok(const uint8_t *b, size_t n) {
             while (left > 0 && q < n) {
                 unsigned total = 0;
                 for (size_t i = 1; i <= 16; i++) total += q + i < n ? b[q + i] : 0;
-                if (total > 256) return 0;
+                if (total > 256) return JPEG_BAD_COUNTS;
+                unsigned tc = b[q] >> 4, th = b[q] & 15;
+                if (tc <= 1 && th <= 3) defined |= 1u << (tc * 4 + th);
                 left -= 17 + (long)total;
                 q += 17 + total;
             }
-            if (left != 0) return 1;                   /* stb reports the bad segment */
+            if (left != 0) return 0;                   /* stb reports the bad segment */
         }
-        if (len > n - p - 2) return 1;                 /* truncated: stb reports it */
+        if (m == 0xDA && p + 5 <= n) {
+            /* SOS: Ns, then (Cs, Td << 4 | Ta) per component, then Ss, Se,
+             * Ah << 4 | Al. A DC refinement scan (Ah > 0) reads raw bits:
+             * no DC table */
+            size_t ns = b[p + 4], after = p + 5 + 2 * ns;
+            if (after + 3 > n) return 0;               /* truncated: stb reports it */
+            unsigned ss = b[after], se = b[after + 1], ah = b[after + 2] >> 4;
+            for (size_t i = 0; i < ns; i++) {
+                unsigned td = b[p + 6 + 2 * i] >> 4, ta = b[p + 6 + 2 * i] & 15;
+                if (ss == 0 && ah == 0 && (td > 3 || !(defined >> td & 1))) return JPEG_UNDEFINED_TABLE;
+                if (se > 0 && (ta > 3 || !(defined >> (4 + ta) & 1))) return JPEG_UNDEFINED_TABLE;
+            }
+        }
+        if (len > n - p - 2) return 0;                 /* truncated: stb reports it */
         p += 2 + len;
     }
-    return 1;
+    return 0;
 }
 
 int image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
@@ -306,8 +327,11 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
      * JPEG, and skips junk before each marker */
     size_t soi = 0;
     while (soi < n && b[soi] == 0xFF) soi++;
-    if (soi >= 1 && soi < n && b[soi] == 0xD8 && !jpeg_dht_ok(b + soi - 1, n - soi + 1))
+    int bad = soi >= 1 && soi < n && b[soi] == 0xD8 ? jpeg_tables_bad(b + soi - 1, n - soi + 1) : 0;
+    if (bad == JPEG_BAD_COUNTS)
         return status_fail(ST_FORMAT, "%s: corrupt jpeg (a Huffman table has more than 256 codes)", what);
+    if (bad == JPEG_UNDEFINED_TABLE)
+        return status_fail(ST_FORMAT, "%s: corrupt jpeg (a scan uses a Huffman table that was never defined)", what);
 
     /* Debian's stb converts a 16-bit PNM's channels with the 8-bit routine and
      * then reads twice the buffer it made (heap overflow); refuse those. */

@@ -550,6 +550,23 @@ TEST(resize_speed_640x480) {
     image_release(&img);
 }
 
+/* Fuzzing found JPEGs that Debian's stb decodes with a Huffman table no DHT
+ * defined (an out-of-bounds symbol index): refused with a clear error. The
+ * inputs are the committed fuzz regressions. */
+TEST(jpeg_undefined_huffman_table) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/fuzz/regressions/fuzz_image/crash-1bb43fe52b7c148881ad1234bb093cd6885e35de",
+             test_source());
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    CHECK(file_read(path, 1 << 20, &bytes, &n) == 0);
+    image img = {0};
+    CHECK(image_decode(bytes, n, "fuzzed", NULL, &img, NULL) == ST_FORMAT);
+    CHECK_MSG(strstr(status_message(), "never defined") != NULL, "%s", status_message());
+    CHECK(img.rgb == NULL);
+    free(bytes);
+}
+
 int main(void) {
     snprintf(g_data, sizeof g_data, "%s/tests/data/resize", test_source());
     RUN(resize_matches_pillow);
@@ -560,6 +577,7 @@ int main(void) {
     RUN(exif_orientation);
     RUN(exif_orient_6_is_clockwise);
     RUN(bad_inputs);
+    RUN(jpeg_undefined_huffman_table);
     RUN(decompression_bombs);
     RUN(truncated_everywhere);
     RUN(pad_square_llava);
