@@ -230,18 +230,25 @@ static long pnm_maxval(const uint8_t *b, size_t n) {
     return v;
 }
 
-/* 1 when every PNG chunk up to IEND lies inside the file. stb reserves a
- * chunk's claimed IDAT length before reading it, so a 76-byte file claiming
- * a 1 GB IDAT chunk allocated 2 GB. */
-static int png_chunks_ok(const uint8_t *b, size_t n) {
+/* NULL when every PNG chunk up to IEND lies inside the file and the first
+ * IDAT chunk holds data; else what is wrong. stb reserves a chunk's claimed
+ * IDAT length before reading it, so a 76-byte file claiming a 1 GB IDAT chunk
+ * allocated 2 GB; and it copies an empty first IDAT chunk to a NULL buffer
+ * (undefined behaviour; no encoder writes one). */
+static const char *png_chunks_bad(const uint8_t *b, size_t n) {
     size_t p = 8;
+    int idat_seen = 0;
     while (p + 8 <= n) {
         uint32_t len = (uint32_t)b[p] << 24 | (uint32_t)b[p + 1] << 16 | (uint32_t)b[p + 2] << 8 | b[p + 3];
-        if (len > n - p - 8 || n - p - 8 - len < 4) return 0;  /* data and CRC */
-        if (memcmp(b + p + 4, "IEND", 4) == 0) return 1;
+        if (len > n - p - 8 || n - p - 8 - len < 4) return "a chunk runs past the end of the file"; /* data and CRC */
+        if (memcmp(b + p + 4, "IEND", 4) == 0) return NULL;
+        if (memcmp(b + p + 4, "IDAT", 4) == 0) {
+            if (!idat_seen && len == 0) return "its first IDAT chunk is empty";
+            idat_seen = 1;
+        }
         p += 12 + (size_t)len;
     }
-    return 1;   /* no IEND: stb reports it */
+    return NULL;   /* no IEND: stb reports it */
 }
 
 /* 0 when every DHT segment of the JPEG is well-formed (each table's 16 code
@@ -263,9 +270,9 @@ static int jpeg_tables_bad(const uint8_t *b, size_t n) {
         uint8_t m = b[p + 1];
         if (m == 0xFF) { p++; continue; }              /* fill byte */
         if (m == 0x00 || (m >= 0xD0 && m <= 0xD8) || m == 0x01) { p += 2; continue; }  /* stuffing, RSTn, SOI, TEM */
-        if (m == 0xD9) return 1;                       /* EOI */
+        if (m == 0xD9) return 0;                       /* EOI */
         size_t len = (size_t)b[p + 2] << 8 | b[p + 3];
-        if (len < 2) return 1;                         /* stb reports it */
+        if (len < 2) return 0;                         /* stb reports it */
         if (m == 0xC4) {
             /* the tables as stb reads them: while the segment has bytes left,
              * a 17-byte header and its values, even past the segment's end
@@ -321,8 +328,8 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     int st;
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
-    if (fmt && strcmp(fmt, "png") == 0 && !png_chunks_ok(b, n))
-        return status_fail(ST_FORMAT, "%s: corrupt or truncated png (a chunk runs past the end of the file)", what);
+    const char *png_bad = fmt && strcmp(fmt, "png") == 0 ? png_chunks_bad(b, n) : NULL;
+    if (png_bad) return status_fail(ST_FORMAT, "%s: corrupt or truncated png (%s)", what, png_bad);
     /* stb takes anything starting with SOI (after any 0xFF fill bytes) as a
      * JPEG, and skips junk before each marker */
     size_t soi = 0;

@@ -567,6 +567,31 @@ TEST(jpeg_undefined_huffman_table) {
     free(bytes);
 }
 
+/* A JPEG followed by other bytes (a phone's MPO, an appended file) still
+ * decodes: the table checks stop at EOI. A PNG whose first IDAT chunk is
+ * empty (a fuzz regression; stb copies it to a NULL buffer) is refused. */
+TEST(jpeg_trailing_bytes_png_empty_idat) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/samples/cifar10/cat/0000.jpg", test_source());
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    CHECK(file_read(path, 1 << 20, &bytes, &n) == 0);
+    uint8_t *more = calloc(n + 4096, 1);
+    memcpy(more, bytes, n);
+    memcpy(more + n, "\xff\xd8\xff\xc4\x00\x01", 6);   /* junk that looks like markers */
+    image img = {0};
+    CHECK_MSG(image_decode(more, n + 4096, "trailing", NULL, &img, NULL) == 0, "%s", status_message());
+    CHECK(img.w == 32 && img.h == 32);
+    image_release(&img);
+    free(more), free(bytes);
+    snprintf(path, sizeof path, "%s/tests/fuzz/regressions/fuzz_image/crash-8f5a0f8fb7367484cf90301c09a4483dacf49207",
+             test_source());
+    CHECK(file_read(path, 1 << 20, &bytes, &n) == 0);
+    CHECK(image_decode(bytes, n, "fuzzed", NULL, &img, NULL) == ST_FORMAT);
+    CHECK_MSG(strstr(status_message(), "first IDAT chunk is empty") != NULL, "%s", status_message());
+    free(bytes);
+}
+
 int main(void) {
     snprintf(g_data, sizeof g_data, "%s/tests/data/resize", test_source());
     RUN(resize_matches_pillow);
@@ -578,6 +603,7 @@ int main(void) {
     RUN(exif_orient_6_is_clockwise);
     RUN(bad_inputs);
     RUN(jpeg_undefined_huffman_table);
+    RUN(jpeg_trailing_bytes_png_empty_idat);
     RUN(decompression_bombs);
     RUN(truncated_everywhere);
     RUN(pad_square_llava);
