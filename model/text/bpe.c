@@ -23,6 +23,7 @@
  */
 #include "bpe.h"
 
+#include "file.h"
 #include "status.h"
 
 #include <utf8proc.h>
@@ -502,4 +503,47 @@ int bpe_encode(const bpe *b, bpe_work *w, const uint8_t *word, size_t len, const
     for (int32_t i = 0; i < L; i = w->next[i]) w->id[k++] = w->id[i];
     *n = k;
     return ST_OK;
+}
+
+int bpe_merges_load(bpe *b, const char *path, const char *header, bpe_merge_ids_fn ids, void *ctx) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!file_is_regular(path)) return status_fail(ST_NOT_FOUND, "%s: no such file", path);
+    int st = file_read(path, (size_t)1 << 30, &buf, &len);
+    if (st) return st;
+    size_t lines = 1;   /* for the table size */
+    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
+    if ((st = bpe_pairs_reserve(b, lines))) {
+        free(buf);
+        return st;
+    }
+    /* Trailing blank lines are ignored (the references strip the file); a
+     * blank line before the last merge is an error. */
+    size_t end = len;
+    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' ')) end--;
+    const size_t hl = strlen(header);
+    int32_t rank = 0;
+    size_t pos = 0;
+    for (size_t lineno = 1; pos < end; lineno++) {
+        size_t a = pos, e = pos;
+        while (e < end && buf[e] != '\n') e++;
+        pos = e + 1;
+        if (e > a && buf[e - 1] == '\r') e--;
+        if (lineno == 1 && e - a >= hl && memcmp(buf + a, header, hl) == 0) continue;
+        size_t sp = a;
+        while (sp < e && buf[sp] != ' ') sp++;
+        if (sp == a || sp + 1 >= e || memchr(buf + sp + 1, ' ', e - sp - 1)) {
+            st = status_fail(ST_FORMAT, "%s:%zu: expected \"left right\" (two symbols, one space), got \"%.*s\"",
+                             path, lineno, (int)(e - a > 80 ? 80 : e - a), (const char *)buf + a);
+            break;
+        }
+        int32_t ia, ib, im;
+        if ((st = ids(ctx, path, lineno, (const char *)buf + a, sp - a, (const char *)buf + sp + 1, e - sp - 1, &ia,
+                      &ib, &im)))
+            break;
+        if ((st = bpe_pair_add(b, ia, ib, im, rank++))) break;
+    }
+    free(buf);
+    if (!st && rank == 0) st = status_fail(ST_FORMAT, "%s: no merges", path);
+    return st;
 }

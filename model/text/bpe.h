@@ -112,6 +112,18 @@ int  bpe_pairs_reserve(bpe *b, size_t n);
  * an id out of range; ST_NOMEM. */
 int  bpe_pair_add(bpe *b, int32_t left, int32_t right, int32_t merged, int32_t rank);
 
+/* Read a merges.txt into b: one "left right" pair per line (two non-empty
+ * parts, one space), ranked in file order; a first line starting with
+ * `header` (e.g. "#version") is skipped; trailing blank lines are ignored.
+ * For each pair, ids() turns the two parts (as written in the file, not
+ * NUL-terminated) into the left, right and merged ids, or returns an
+ * ST_FORMAT status naming what is missing (path and line are given for the
+ * message). ST_NOT_FOUND without the file, ST_FORMAT for a malformed line or
+ * a file with no merges, ST_NOMEM. */
+typedef int (*bpe_merge_ids_fn)(void *ctx, const char *path, size_t lineno, const char *left, size_t la,
+                                const char *right, size_t lb, int32_t *ia, int32_t *ib, int32_t *im);
+int  bpe_merges_load(bpe *b, const char *path, const char *header, bpe_merge_ids_fn ids, void *ctx);
+
 /* The rank of the pair (left, right) and in *merged (may be NULL) its
  * merged id, or -1 when the pair does not merge. BPE_TIKTOKEN: the id of
  * the two pieces' concatenated bytes. */

@@ -98,73 +98,41 @@ static int load_vocab(clip_tokenizer *t, const char *path) {
     return ST_OK;
 }
 
+/* merges.txt parts are vocabulary strings as they are; the merged symbol is
+ * their concatenation. A repeated pair keeps its last rank (BPE_CLIP), like
+ * dict(zip(merges, range())). */
+typedef struct {
+    const bpe *b;
+    char      *cat;          /* scratch for the concatenation */
+    size_t     cat_cap;
+} clip_merges;
+
+static int clip_merge_ids(void *vctx, const char *path, size_t lineno, const char *l, size_t la, const char *r,
+                          size_t lb, int32_t *ia, int32_t *ib, int32_t *im) {
+    clip_merges *c = vctx;
+    *ia = bpe_find(c->b, l, la);
+    *ib = bpe_find(c->b, r, lb);
+    if (*ia < 0 || *ib < 0)
+        return status_fail(ST_FORMAT, "%s:%zu: symbol \"%.*s\" is not in vocab.json", path, lineno,
+                           *ia < 0 ? (int)la : (int)lb, *ia < 0 ? l : r);
+    if (la + lb > c->cat_cap) {
+        char *nc = realloc(c->cat, 2 * (la + lb));
+        if (!nc) return status_fail(ST_NOMEM, "%s: out of memory", path);
+        c->cat = nc, c->cat_cap = 2 * (la + lb);
+    }
+    memcpy(c->cat, l, la);
+    memcpy(c->cat + la, r, lb);
+    *im = bpe_find(c->b, c->cat, la + lb);
+    if (*im < 0)
+        return status_fail(ST_FORMAT, "%s:%zu: merge result \"%.*s\" is not in vocab.json", path, lineno,
+                           (int)(la + lb), c->cat);
+    return ST_OK;
+}
+
 static int load_merges(clip_tokenizer *t, const char *path) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!file_is_regular(path)) return status_fail(ST_NOT_FOUND, "%s: no such file", path);
-    int st = file_read(path, (size_t)1 << 30, &buf, &len);
-    if (st) return st;
-
-    /* Count lines for the table size. */
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    if ((st = bpe_pairs_reserve(t->bpe, lines))) {
-        free(buf);
-        return st;
-    }
-
-    /* Trailing blank lines are ignored (the reference strips the file);
-     * a blank line before the last merge is an error. */
-    size_t end = len;
-    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' ')) end--;
-
-    char *cat = NULL;
-    size_t cat_cap = 0;
-    int32_t rank = 0;
-    size_t pos = 0;
-    for (size_t lineno = 1; pos < end; lineno++) {
-        size_t nl = pos;
-        while (nl < end && buf[nl] != '\n') nl++;
-        size_t a = pos, e = nl;
-        pos = nl + 1;
-        if (e > a && buf[e - 1] == '\r') e--;
-        if (lineno == 1 && e - a >= 1 && buf[a] == '#') continue; /* "#version: 0.2" */
-        /* exactly two non-empty parts separated by one space */
-        size_t sp = a;
-        while (sp < e && buf[sp] != ' ') sp++;
-        if (sp == a || sp >= e - 1 || memchr(buf + sp + 1, ' ', e - sp - 1)) {
-            st = status_fail(ST_FORMAT, "%s:%zu: expected \"left right\" (two symbols, one space), got \"%.*s\"",
-                             path, lineno, (int)(e - a > 80 ? 80 : e - a), (const char *)buf + a);
-            break;
-        }
-        size_t la = sp - a, lb = e - sp - 1;
-        int32_t ia = bpe_find(t->bpe, (const char *)buf + a, la);
-        int32_t ib = bpe_find(t->bpe, (const char *)buf + sp + 1, lb);
-        if (ia < 0 || ib < 0) {
-            st = status_fail(ST_FORMAT, "%s:%zu: symbol \"%.*s\" is not in vocab.json", path, lineno,
-                             ia < 0 ? (int)la : (int)lb, (const char *)buf + (ia < 0 ? a : sp + 1));
-            break;
-        }
-        if (la + lb > cat_cap) {
-            cat_cap = 2 * (la + lb);
-            char *nc = realloc(cat, cat_cap);
-            if (!nc) { st = status_fail(ST_NOMEM, "%s: out of memory", path); break; }
-            cat = nc;
-        }
-        memcpy(cat, buf + a, la);
-        memcpy(cat + la, buf + sp + 1, lb);
-        int32_t im = bpe_find(t->bpe, cat, la + lb);
-        if (im < 0) {
-            st = status_fail(ST_FORMAT, "%s:%zu: merge result \"%.*s\" is not in vocab.json", path, lineno,
-                             (int)(la + lb), cat);
-            break;
-        }
-        /* A repeated pair keeps its last rank (BPE_CLIP), like dict(zip(merges, range())). */
-        if ((st = bpe_pair_add(t->bpe, ia, ib, im, rank++))) break;
-    }
-    free(cat);
-    free(buf);
-    if (!st && rank == 0) st = status_fail(ST_FORMAT, "%s: no merges", path);
+    clip_merges c = {t->bpe, NULL, 0};
+    int st = bpe_merges_load(t->bpe, path, "#", clip_merge_ids, &c);   /* "#version: 0.2" */
+    free(c.cat);
     return st;
 }
 

@@ -271,65 +271,46 @@ out:
 
 /* ------------------------------------------------------------ merges.txt */
 
-static int load_merges(lm_tokenizer *t, const char *path) {
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    if (!file_is_regular(path)) return status_fail(ST_NOT_FOUND, "%s: no such file", path);
-    int st = file_read(path, (size_t)1 << 30, &buf, &len);
-    if (st) return st;
-    size_t lines = 1;
-    for (size_t i = 0; i < len; i++) lines += buf[i] == '\n';
-    char *tmp = malloc(len + 2);
-    uint8_t *bytes = malloc(len + 2);
-    if (!tmp || !bytes) st = status_fail(ST_NOMEM, "%s: out of memory", path);
-    if (!st) st = bpe_pairs_reserve(t->bpe, lines);
-    if (st) {
-        free(buf);
-        free(tmp);
-        free(bytes);
-        return st;
-    }
+/* merges.txt parts are byte-level symbols: back to bytes, then their ids
+ * and the concatenation's. A pair listed twice keeps its first rank
+ * (BPE_GPT2), as in HF tokenizers. */
+typedef struct {
+    const bpe *b;
+    char      *tmp;          /* (cap) a NUL-terminated copy of a part, or of both */
+    uint8_t   *bytes;        /* (cap) the two parts' bytes, back to back (no more than their characters) */
+    size_t     cap;
+} gpt2_merges;
 
-    size_t end = len; /* trailing blank lines are ignored */
-    while (end > 0 && (buf[end - 1] == '\n' || buf[end - 1] == '\r' || buf[end - 1] == ' ')) end--;
-    int32_t rank = 0;
-    size_t pos = 0;
-    for (size_t lineno = 1; pos < end; lineno++) {
-        size_t a = pos, e = pos;
-        while (e < end && buf[e] != '\n') e++;
-        pos = e + 1;
-        if (e > a && buf[e - 1] == '\r') e--;
-        if (lineno == 1 && e - a >= 8 && memcmp(buf + a, "#version", 8) == 0) continue;
-        size_t sp = a;
-        while (sp < e && buf[sp] != ' ') sp++;
-        if (sp == a || sp + 1 >= e || memchr(buf + sp + 1, ' ', e - sp - 1)) {
-            st = status_fail(ST_FORMAT, "%s:%zu: expected \"left right\" (two symbols, one space), got \"%.*s\"",
-                             path, lineno, (int)(e - a > 80 ? 80 : e - a), (const char *)buf + a);
-            break;
-        }
-        size_t la = sp - a, lb = e - sp - 1;
-        /* the two parts back to bytes; their ids and the concatenation's */
-        memcpy(tmp, buf + a, la); tmp[la] = 0;
-        long na = unmap_token(tmp, bytes);
-        int32_t ia = na > 0 ? bpe_find(t->bpe, bytes, (size_t)na) : -1;
-        memcpy(tmp, buf + sp + 1, lb); tmp[lb] = 0;
-        long nb = unmap_token(tmp, bytes + (na > 0 ? na : 0));
-        int32_t ib = nb > 0 ? bpe_find(t->bpe, bytes + na, (size_t)nb) : -1;
-        int32_t im = ia >= 0 && ib >= 0 ? bpe_find(t->bpe, bytes, (size_t)(na + nb)) : -1;
-        if (ia < 0 || ib < 0 || im < 0) {
-            memcpy(tmp, buf + a, la); memcpy(tmp + la, buf + sp + 1, lb); tmp[la + lb] = 0;
-            st = status_fail(ST_FORMAT, "%s:%zu: \"%.*s\" is not in vocab.json", path, lineno,
-                             ia < 0 ? (int)la : ib < 0 ? (int)lb : (int)(la + lb),
-                             ia < 0 ? (const char *)buf + a : ib < 0 ? (const char *)buf + sp + 1 : tmp);
-            break;
-        }
-        /* a pair listed twice keeps its first rank (BPE_GPT2), as in HF tokenizers */
-        if ((st = bpe_pair_add(t->bpe, ia, ib, im, rank++))) break;
+static int gpt2_merge_ids(void *vctx, const char *path, size_t lineno, const char *l, size_t la, const char *r,
+                          size_t lb, int32_t *ia, int32_t *ib, int32_t *im) {
+    gpt2_merges *c = vctx;
+    if (la + lb + 1 > c->cap) {
+        size_t cap = 2 * (la + lb + 1);
+        char *t = realloc(c->tmp, cap);
+        if (t) c->tmp = t;
+        uint8_t *y = realloc(c->bytes, cap);
+        if (y) c->bytes = y;
+        if (!t || !y) return status_fail(ST_NOMEM, "%s: out of memory", path);
+        c->cap = cap;
     }
-    free(tmp);
-    free(bytes);
-    free(buf);
-    if (!st && rank == 0) st = status_fail(ST_FORMAT, "%s: no merges", path);
+    memcpy(c->tmp, l, la), c->tmp[la] = 0;
+    long na = unmap_token(c->tmp, c->bytes);
+    *ia = na > 0 ? bpe_find(c->b, c->bytes, (size_t)na) : -1;
+    memcpy(c->tmp, r, lb), c->tmp[lb] = 0;
+    long nb = unmap_token(c->tmp, c->bytes + (na > 0 ? na : 0));
+    *ib = nb > 0 ? bpe_find(c->b, c->bytes + na, (size_t)nb) : -1;
+    *im = *ia >= 0 && *ib >= 0 ? bpe_find(c->b, c->bytes, (size_t)(na + nb)) : -1;
+    if (*ia >= 0 && *ib >= 0 && *im >= 0) return ST_OK;
+    memcpy(c->tmp, l, la), memcpy(c->tmp + la, r, lb), c->tmp[la + lb] = 0;
+    return status_fail(ST_FORMAT, "%s:%zu: \"%.*s\" is not in vocab.json", path, lineno,
+                       *ia < 0 ? (int)la : *ib < 0 ? (int)lb : (int)(la + lb), *ia < 0 ? l : *ib < 0 ? r : c->tmp);
+}
+
+static int load_merges(lm_tokenizer *t, const char *path) {
+    gpt2_merges c = {t->bpe, NULL, NULL, 0};
+    int st = bpe_merges_load(t->bpe, path, "#version", gpt2_merge_ids, &c);
+    free(c.tmp);
+    free(c.bytes);
     return st;
 }
 
