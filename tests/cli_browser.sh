@@ -6,6 +6,7 @@
 # tests/browser/search.test.js; the screenshots are saved as test artifacts in
 # $PWD/artifacts/ (the build directory under ctest): search.png, viewer.png,
 # phone.png. Skips (77) when chromium or node_modules are missing.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -27,13 +28,7 @@ mkdir -p "$artifacts"
 "$seer" ingest --db "$tmp/db" --model "$model" --quiet "$photos" || { echo "FAIL ingest"; exit 1; }
 "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$pid" "$tmp/out")
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
 image=$photos/larger/horse-and-ship-test0101-512x256.jpg
 CHROMIUM=$chromium node "$src/tests/browser/search.test.js" "$url" "$artifacts" "$image"

@@ -5,6 +5,7 @@
 # models/demo), seer serve with the tiny MoE-LLaVA fixture as --chat-model.
 # Screenshots in $PWD/artifacts/: chat.png, chat-drop.png, chat-phone.png. Skips (77) when
 # chromium, node or tests/browser/node_modules are missing.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -37,13 +38,7 @@ PY
 "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 --chat-model "$d/stablelm-clip" \
     --vision-tower "$d/towers/clip-vit-tiny-patch14-42" >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$pid" "$tmp/out")
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
 CHROMIUM=$chromium node "$src/tests/browser/chat.test.js" "$url" "$artifacts" "a picture" picture.png "$d/image.png"
 rc=$?

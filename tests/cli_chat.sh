@@ -5,14 +5,11 @@
 # against reference.json, router counts of the three token kinds, the tower
 # found through --models-root, and a tower that cannot be found. Needs no
 # ../shared.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
 fail=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 py=python3
 command -v "$py" >/dev/null || py=/usr/bin/python3
 d=$src/tests/data/vlm

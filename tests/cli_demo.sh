@@ -13,6 +13,7 @@
 #   - when this build's seer serve has --chat-model: the server started the
 #     way tools/demo.sh starts it prints its URL, GET /api/search finds
 #     horses, POST /api/chat answers with "horse".
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -21,10 +22,6 @@ HORSE=$src/samples/cifar10/horse/0001.jpg
 clip=$src/models/demo/clip
 chat=$src/models/demo/moe-llava
 fail=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 py=python3
 command -v "$py" >/dev/null || py=/usr/bin/python3
 tmp=$(mktemp -d)
@@ -64,13 +61,7 @@ if "$seer" serve --help 2>&1 | grep -q -- '--chat-model'; then
     "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --chat-model "$chat" --models-root "$src" \
         >"$tmp/serve.out" 2>"$tmp/serve.err" &
     pid=$!
-    url=
-    for _ in $(seq 1 300); do
-        url=$(grep -o 'http://[^ ]*' "$tmp/serve.out" 2>/dev/null | head -1)
-        [ -n "$url" ] && break
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
+    url=$(server_url "$pid" "$tmp/serve.out")
     check serve_prints_url test -n "$url"
     if [ -n "$url" ]; then
         check http_search_and_chat "$py" - "${url%/}" <<'EOF'

@@ -3,13 +3,10 @@
 # lines, a failed input reported while the others print), seer tokenize,
 # seer similarity, with the demo CLIP (models/demo/clip) against
 # tests/data/clip/golden.json; with ../shared present, also its fixture model.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 fail=0
-check() { # check NAME COND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 passed() { echo "$(( $1 - fail )) passed, $fail failed"; }
 
 check help        bash -c "'$seer' --help | grep -q 'usage: seer'"

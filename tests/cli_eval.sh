@@ -9,14 +9,11 @@
 # table). With ../shared present, also: retrieval on coco-mini and
 # flickr8k-1000 with the random fixture CLIP (chance-level numbers) and
 # vqa / pope on coco-mini.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
 fail=0
-check() { # check NAME COND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 n=0
 run() { n=$((n + 1)); check "$@"; }
 

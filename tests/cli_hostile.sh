@@ -18,17 +18,13 @@
 #   - feedback: a record over 64 KiB → 413; past --max-feedback → 507;
 #     GET /api/feedback?limit=1 gives the newest record and the total.
 # Needs curl and python3; skips (77) without them.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
 command -v curl >/dev/null || { echo "SKIP: curl is missing"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }

@@ -18,6 +18,7 @@
 # This script adds: the Host and Origin rules hold for /v1/ (curl), the raw
 # stream ends with `data: [DONE]`, and `seer chat` without an image says so.
 # Skips (77) without curl, node or tests/openai/node_modules; nothing from ../shared.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -29,11 +30,6 @@ if [ ! -d "$src/tests/openai/node_modules/openai" ]; then
     echo "SKIP: tests/openai/node_modules is missing (run: cd tests/openai && npm ci)"; exit 77
 fi
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -75,13 +71,7 @@ token=openai-test-token
 SEER_TOKEN=$token "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 --chat-model "$llava" \
     --chat-workers 1 >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$pid" "$tmp/out")
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
 url=${url%/}
 echo "server at $url"

@@ -18,6 +18,7 @@
 # Leaves the machine as it found it. Needs root and apt: skips (77) without.
 # Refuses to run (fails) where seer is already installed or a user seer
 # exists, rather than replace them.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 src=${SEER_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 if [ "$(id -u)" != 0 ]; then echo "SKIP: needs root (installs a package)"; exit 77; fi
@@ -32,10 +33,6 @@ for p in /etc/seer /var/lib/seer /usr/share/seer; do
     if [ -e "$p" ]; then echo "FAIL: $p exists without the package; this test would remove it"; exit 1; fi
 done
 fail=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 apt_q() { DEBIAN_FRONTEND=noninteractive apt-get -y -qq -o DPkg::Lock::Timeout=600 "$@"; }
 tmp=$(mktemp -d)
 pid=
@@ -112,13 +109,7 @@ assert len(r) == 10 and n >= 5, r"
 
 "$seer" serve --config "$tmp/seer.conf" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 pid=$!
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/serve.out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$pid" "$tmp/serve.out")
 check serve_from_settings test -n "$url" || cat "$tmp/serve.err"
 if [ -n "$url" ]; then
     check http_search python3 -c "

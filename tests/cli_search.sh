@@ -4,15 +4,11 @@
 # image (a stored photo finds itself first, score 1, scores descending), the
 # same top hits with every --index kind, and the usage and input errors with
 # their exit statuses and messages. Needs ../shared; skips (77) without it.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 shared=${SEER_SHARED:-}
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 if [ -z "$shared" ] || [ ! -d "$shared/data/coco-mini" ] || [ ! -d "$shared/fixtures/clip/clip-tiny-b32" ]; then
     echo "SKIP: ../shared (fixture model, coco-mini photos) is absent"
     exit 77

@@ -6,15 +6,11 @@
 # request with its 4xx and a JSON {"error"}, keep serving, pick up an ingest
 # made while it runs, refuse a full image queue with 503 + Retry-After, and
 # exit 0 on SIGTERM. Needs curl; nothing from ../shared.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 command -v curl >/dev/null || { echo "SKIP: curl is missing (tools/setup.sh installs it)"; exit 77; }
 model=$src/models/demo/clip
 photos=$src/samples

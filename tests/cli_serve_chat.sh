@@ -20,6 +20,7 @@
 #   - a chat model whose vision tower is missing: seer serve exits 1 naming
 #     the paths it looked in; SIGTERM → exit 0.
 # Skips (77) without curl; nothing from ../shared.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -28,11 +29,6 @@ command -v curl >/dev/null || { echo "SKIP: curl is missing"; exit 77; }
 d=$src/tests/data/vlm
 chat_args=(--chat-model "$d/stablelm-clip" --vision-tower "$d/towers/clip-vit-tiny-patch14-42")
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }
@@ -63,13 +59,7 @@ check tower_missing_no_url bash -c "! grep -q http:// '$tmp/notower.out'"
 "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 "${chat_args[@]}" --chat-workers 1 --chat-queue 0 \
     >"$tmp/out" 2>"$tmp/err" &
 pid=$!
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$pid" "$tmp/out")
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/err"; exit 1; }
 url=${url%/}
 echo "server at $url"

@@ -7,14 +7,11 @@
 #   - watch = on: seer ingest walks the roots again every watch-interval
 #     seconds (a photo added meanwhile is ingested by the next walk) and stops
 #     cleanly (exit 0) on SIGTERM; --no-watch overrides it with one pass.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
 fail=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 tmp=$(mktemp -d)
 pid=
 cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; rm -rf "$tmp"; }

@@ -10,6 +10,7 @@
 # The hostile mix: deep JSON, a foreign Host, a cross-site POST, garbage
 # bodies, a 100-Mpx PNG, a body that lies about its length, a client that
 # stops mid-body, bad ids and '..' paths. Loopback only; needs curl, python3.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
 src=${SEER_SOURCE:?}
@@ -18,11 +19,6 @@ rss_limit_mb=${SOAK_RSS_MB:-300}
 command -v curl >/dev/null || { echo "SKIP: curl is missing"; exit 77; }
 command -v python3 >/dev/null || { echo "SKIP: python3 is missing"; exit 77; }
 fail=0 total=0
-check() { # check NAME COMMAND...
-    local name=$1; shift
-    total=$((total + 1))
-    if "$@"; then echo "ok   $name"; else echo "FAIL $name"; fail=$((fail + 1)); fi
-}
 tmp=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"; }
@@ -37,13 +33,7 @@ cp -r "$src/samples/cifar10/cat" "$tmp/first/"
     >"$tmp/serve.out" 2>"$tmp/serve.err" &
 spid=$!
 pids+=("$spid")
-url=
-for _ in $(seq 1 300); do
-    url=$(grep -o 'http://[^ ]*' "$tmp/serve.out" 2>/dev/null | head -1)
-    [ -n "$url" ] && break
-    kill -0 "$spid" 2>/dev/null || break
-    sleep 0.1
-done
+url=$(server_url "$spid" "$tmp/serve.out")
 [ -n "$url" ] || { echo "FAIL server did not start"; cat "$tmp/serve.err"; exit 1; }
 url=${url%/}
 port=${url##*:}
