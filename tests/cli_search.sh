@@ -1,23 +1,22 @@
 #!/usr/bin/env bash
-# tests/cli_search.sh — `seer search` over a store of 24 coco-mini photos made
-# with the fixture CLIP model: by text (lines and --json agree), by example
+# tests/cli_search.sh — `seer search` over a store of 30 of the bundled sample
+# photos (samples/cifar10, three of each of the ten classes) made with the
+# bundled demo CLIP (models/demo/clip): by text (lines and --json agree), by example
 # image (a stored photo finds itself first, score 1, scores descending), the
 # same top hits with every --index kind, and the usage and input errors with
-# their exit statuses and messages. Needs ../shared; skips (77) without it.
+# their exit statuses and messages.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
-shared=${SEER_SHARED:-}
+src=${SEER_SOURCE:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 fail=0 total=0
-if [ -z "$shared" ] || [ ! -d "$shared/data/coco-mini" ] || [ ! -d "$shared/fixtures/clip/clip-tiny-b32" ]; then
-    echo "SKIP: ../shared (fixture model, coco-mini photos) is absent"
-    exit 77
-fi
-model=$shared/fixtures/clip/clip-tiny-b32
+model=$src/models/demo/clip
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/photos"
-cp $(ls -d "$shared"/data/coco-mini/val2017/*.jpg | head -24) "$tmp/photos/"
+for c in "$src"/samples/cifar10/*/; do
+    for f in $(ls -d "$c"*.jpg | head -3); do cp "$f" "$tmp/photos/$(basename "$c")_$(basename "$f")"; done
+done
 "$seer" ingest --db "$tmp/db" --model "$model" --quiet "$tmp/photos" || { echo "FAIL ingest"; exit 1; }
 photo=$(ls -d "$tmp"/photos/*.jpg | sed -n 3p)
 
