@@ -278,6 +278,11 @@ int cmd_ingest(int argc, char **argv) {
         cli_error("%s", status_message());
         return 1;
     }
+    if (e->n_vec != 1) { /* the store holds one vector per image until the multi-vector store lands */
+        cli_error("%s: %d vectors per image (BLIP-2): this build's store holds one per image", a.model, e->n_vec);
+        embedder_free(e);
+        return 1;
+    }
     int cancelled = 0;
     for (;;) {
         rc = ingest_pass(&a, e, &u, &cancelled);
