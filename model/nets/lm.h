@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { LM_STABLELM, LM_QWEN, LM_PHI } lm_arch;
+typedef enum { LM_STABLELM, LM_QWEN, LM_PHI, LM_LLAMA } lm_arch;
 typedef enum { LM_QUANT_NONE, LM_QUANT_Q8 } lm_quant;
 
 /* Token kinds for the router statistics. */
