@@ -5,13 +5,17 @@
  * tiny LLaMA-2, upstream transformers goldens). */
 #include "test.h"
 
+#include "chat.h"
+#include "chat_adaptor.h"
 #include "chat_llama2.h"
+#include "image.h"
 #include "jsonx.h"
 #include "lm.h"
 #include "lm_tokenizer.h"
 #include "status.h"
 
 #include <stdint.h>
+#include <unistd.h>
 
 static char g_dir[4096], g_gold[4096];
 
@@ -213,6 +217,166 @@ TEST(shared_prompts) {
     check_prompts(dir, gold, 2e-6f, LM_QUANT_NONE);
 }
 
+/* The adaptor alone: both files, both name sets, against the reference rows. */
+TEST(adaptor_linear) {
+    json_t *root;
+    if (jsonx_load(g_gold, &root)) {
+        CHECK_MSG(0, "%s", status_message());
+        return;
+    }
+    json_t *v = json_object_get(root, "vlm"), *z = json_object_get(v, "qformer_output"), *rows = json_object_get(v, "image_rows");
+    const char *files[] = {"adaptor.safetensors", "adaptor.pth"};
+    for (int f = 0; f < 2; f++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/tests/data/llama/%s", test_source(), files[f]);
+        chat_linear l;
+        if (chat_linear_load(path, &l)) {
+            CHECK_MSG(0, "%s", status_message());
+            continue;
+        }
+        CHECK(l.out == 16 && l.in == 16);
+        const int n = (int)json_array_size(z);
+        float Z[64 * 16], R[64 * 16];
+        for (int i = 0; i < n && i < 64; i++)
+            for (int k = 0; k < l.in; k++) Z[i * l.in + k] = (float)json_number_value(json_array_get(json_array_get(z, i), k));
+        chat_linear_apply(&l, Z, n, R);
+        for (int i = 0; i < n; i++) CHECK(max_abs_diff(R + i * l.out, json_array_get(rows, i), l.out) < 1e-5f);
+        chat_linear_release(&l);
+    }
+    chat_linear l;
+    CHECK(chat_linear_load(g_gold, &l) != 0);   /* not a weight file */
+    json_decref(root);
+}
+
+/* One image question through a chat model: prompt ids, last logits, greedy answer ids. */
+static void check_chat(const char *model, const char *image_path, const char *question, json_t *want_ids,
+                       json_t *want_logits, json_t *want_greedy, float tol) {
+    chat_load_opts lo = chat_load_opts_default();
+    chat_model *cm = NULL;
+    chat_session *cs = NULL;
+    image img = {0};
+    image_opts io = image_opts_default();
+    if (chat_model_load(model, &lo, &cm) || !(cs = chat_session_new(cm)) || image_load(image_path, &io, &img, NULL) ||
+        chat_set_image(cs, &img)) {
+        CHECK_MSG(0, "%s", status_message());
+        goto out;
+    }
+    const int V = lm_vocab(chat_model_lm(cm));
+    float *lg = malloc((size_t)V * sizeof *lg);
+    int32_t *ids = NULL;
+    int n = 0;
+    CHECK(chat_prompt_logits(cs, question, &ids, &n, lg) == 0);
+    CHECK_MSG(ids_equal(ids, n, want_ids, 0), "prompt ids of \"%s\"", question);
+    if (!ids_equal(ids, n, want_ids, 0)) print_ids("got", ids, n);
+    float d = max_abs_diff(lg, want_logits, V);
+    CHECK_MSG(d <= tol, "last logits differ by %g (tol %g)", d, tol);
+    free(ids);
+    free(lg);
+    gen_opts go = gen_opts_default();
+    go.sampling.temperature = 0;
+    go.max_tokens = (int)json_array_size(want_greedy);
+    gen_result r;
+    if (chat_ask(cs, question, &go, &r) == 0) {
+        int ng = (int)json_array_size(want_greedy);
+        if (ng && json_integer_value(json_array_get(want_greedy, ng - 1)) == 2) ng--;   /* </s> is not in r.ids */
+        CHECK_MSG(r.n == ng && ids_equal(r.ids, r.n, want_greedy, 0), "greedy answer of \"%s\"", question);
+        if (!ids_equal(r.ids, r.n, want_greedy, 0)) print_ids("got", r.ids, r.n);
+        gen_result_release(&r);
+    } else {
+        CHECK_MSG(0, "%s", status_message());
+    }
+out:
+    image_release(&img);
+    chat_session_free(cs);
+    chat_model_free(cm);
+}
+
+/* tests/data/llama/chat.json: blip2-tiny + llama-tiny + the adaptor, both adaptor files */
+TEST(adaptor_chat_tiny) {
+    json_t *root;
+    if (jsonx_load(g_gold, &root)) {
+        CHECK_MSG(0, "%s", status_message());
+        return;
+    }
+    json_t *v = json_object_get(root, "vlm");
+    char img[4200], model[4200];
+    snprintf(img, sizeof img, "%s/%s", test_source(), jsonx_str(v, "image", ""));
+    const char *configs[] = {"chat.json", "chat_pth.json"};
+    for (int c = 0; c < 2; c++) {
+        snprintf(model, sizeof model, "%s/tests/data/llama/%s", test_source(), configs[c]);
+        /* Z is computed in float32 here, in float64 by the reference */
+        check_chat(model, img, jsonx_str(v, "question", ""), json_object_get(v, "ids"), json_object_get(v, "last_logits"),
+                   json_object_get(v, "greedy"), 5e-5f);
+    }
+    /* a text-only LLaMA-2 directory refuses an image, clearly */
+    chat_load_opts lo = chat_load_opts_default();
+    chat_model *cm;
+    if (chat_model_load(g_dir, &lo, &cm) == 0) {
+        chat_session *cs = chat_session_new(cm);
+        image im = {0};
+        image_opts io = image_opts_default();
+        CHECK(cs && image_load(img, &io, &im, NULL) == 0 && chat_set_image(cs, &im) == ST_UNSUPPORTED);
+        image_release(&im);
+        chat_session_free(cs);
+        chat_model_free(cm);
+    } else {
+        CHECK_MSG(0, "%s", status_message());
+    }
+    json_decref(root);
+}
+
+/* fixtures/llama-vlm/golden_vlm.json: the shared BLIP-2 tower, llama2-tiny, the adaptor */
+TEST(shared_vlm) {
+    const char *sh = test_shared_opt();
+    if (!sh) return;
+    char cfg[] = "/tmp/seer-test-llama-XXXXXX", gold[4096], img[4200];
+    int fd = mkstemp(cfg);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        CHECK_MSG(0, "cannot write a temporary config");
+        return;
+    }
+    fprintf(f, "{\"architecture\": \"blip2-linear-llama\", \"vision\": \"%s/fixtures/blip2/blip2-tiny-itm\",\n"
+               " \"language_model\": \"%s/fixtures/llama-vlm/llama2-tiny\",\n"
+               " \"adaptor\": \"%s/fixtures/llama-vlm/adaptor.safetensors\"}\n", sh, sh, sh);
+    fclose(f);
+    snprintf(gold, sizeof gold, "%s/fixtures/llama-vlm/golden_vlm.json", sh);
+    json_t *root;
+    if (jsonx_load(gold, &root)) {
+        CHECK_MSG(0, "%s", status_message());
+        unlink(cfg);
+        return;
+    }
+    size_t i;
+    json_t *c;
+    chat_adaptor *ad = NULL;
+    char lm_dir[4096];
+    CHECK(chat_adaptor_open(cfg, &ad, lm_dir, sizeof lm_dir) == 0);
+    json_array_foreach(json_object_get(root, "cases"), i, c) {
+        snprintf(img, sizeof img, "%s/fixtures/clip/inputs/%s", sh, jsonx_str(c, "image", ""));
+        /* image_rows: the adaptor over the Q-Former output */
+        image im = {0};
+        image_opts io = image_opts_default();
+        json_t *rows = json_object_get(c, "image_rows");
+        if (ad && image_load(img, &io, &im, NULL) == 0) {
+            const int R = chat_adaptor_rows(ad), W = chat_adaptor_width(ad);
+            float *out = malloc((size_t)R * W * sizeof *out);
+            CHECK(R == (int)json_array_size(rows) && chat_adaptor_image(ad, &im, out, NULL) == 0);
+            for (int r = 0; r < R && r < (int)json_array_size(rows); r++) {
+                float d = max_abs_diff(out + (size_t)r * W, json_array_get(rows, r), W);
+                CHECK_MSG(d <= 1e-5f, "%s: image row %d differs by %g", jsonx_str(c, "image", ""), r, d);
+            }
+            free(out);
+        }
+        image_release(&im);
+        check_chat(cfg, img, jsonx_str(c, "question", ""), json_object_get(c, "ids"), json_object_get(c, "last_logits"),
+                   json_object_get(c, "greedy"), 2e-5f);
+    }
+    chat_adaptor_close(ad);
+    json_decref(root);
+    unlink(cfg);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "%s/tests/data/llama/llama-tiny", test_source());
     snprintf(g_gold, sizeof g_gold, "%s/tests/data/llama/golden.json", test_source());
@@ -222,5 +386,8 @@ int main(void) {
     RUN(template_tiny);
     RUN(shared_tokenizer);
     RUN(shared_prompts);
+    RUN(adaptor_linear);
+    RUN(adaptor_chat_tiny);
+    RUN(shared_vlm);
     return test_summary();
 }

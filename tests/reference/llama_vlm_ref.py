@@ -34,9 +34,10 @@ float64; greedy steps recompute the whole sequence (no KV cache).
 
 writes tests/data/llama/:
   llama-tiny/{config.json, model.safetensors, tokenizer.model}
-  adaptor.safetensors     weight [16, 12], bias [16] (plain names)
-  adaptor.pth             {"model": {"llama_proj.weight", "llama_proj.bias"}} (torch.save zip,
-                          MiniGPT-4's checkpoint layout)
+  adaptor.safetensors     weight [16, 16], bias [16] (plain names)
+  chat.json               {"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", ...}
+  adaptor.pth             {"llama_proj.weight", "llama_proj.bias"} (torch.save zip, MiniGPT-4's
+                          names, flat)
   golden.json             tokenizer[], prompts[] (text chat), vlm (Z, segments, rows,
                           logits, greedy)
 """
@@ -73,7 +74,9 @@ TOKENIZER_TEXTS = [
 QUESTIONS = ["What is in this image?", "Describe the picture in detail."]
 SYSTEM = "You are a helpful assistant."
 
-H, L, NH, NKV, FFN, THETA, EPS, QW = 16, 2, 4, 2, 40, 1000.0, 1e-5, 12
+H, L, NH, NKV, FFN, THETA, EPS, QW = 16, 2, 4, 2, 40, 1000.0, 1e-5, 16
+# Z: the Q-Former output of tests/data/blip2-tiny for its first image (tests/reference/blip2_ref.py)
+BLIP2_GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "blip2-tiny", "golden.json")
 
 
 def train_tokenizer():
@@ -198,7 +201,10 @@ def main():
     w = make_weights(V, g)
     Wa = (torch.randn(H, QW, generator=g, dtype=torch.float64) * 0.3).float().double()
     ba = (torch.randn(H, generator=g, dtype=torch.float64) * 0.1).float().double()
-    Z = torch.randn(4, QW, generator=g, dtype=torch.float64).float().double()   # a Q-Former output
+    with open(BLIP2_GOLDEN) as f:
+        b2 = json.load(f)["images"][0]
+    Z = torch.tensor(b2["query_output"], dtype=torch.float64)   # (4, 16), float64 reference
+    image_file = b2["file"]
 
     d = os.path.join(OUT, "llama-tiny")
     os.makedirs(d, exist_ok=True)
@@ -214,9 +220,18 @@ def main():
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(OUT, "adaptor.safetensors"), {"weight": Wa.float(), "bias": ba.float()})
-    torch.save({"model": {"llama_proj.weight": Wa.float(), "llama_proj.bias": ba.float()}},
-               os.path.join(OUT, "adaptor.pth"))
+    # MiniGPT-4's names, flat (its released .pth nests them under "model", which
+    # model/weights/pickle.c does not unpack: docs/models.md says how to flatten)
+    torch.save({"llama_proj.weight": Wa.float(), "llama_proj.bias": ba.float()}, os.path.join(OUT, "adaptor.pth"))
 
+    with open(os.path.join(OUT, "chat.json"), "w") as f:
+        json.dump({"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", "language_model": "llama-tiny",
+                   "adaptor": "adaptor.safetensors"}, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(OUT, "chat_pth.json"), "w") as f:
+        json.dump({"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", "language_model": "llama-tiny",
+                   "adaptor": "adaptor.pth"}, f, indent=2)
+        f.write("\n")
     gold = {"model": "llama-tiny", "bos_id": BOS, "eos_id": EOS, "vocab": V, "tokenizer": [], "prompts": []}
     for t in TOKENIZER_TEXTS:
         ids = sp.encode(t)
@@ -241,7 +256,7 @@ def main():
     lg = forward(w, emb)[-1]
     # second turn with the image: segment 1 holds the finished answer, then the new turn
     seg1b = sp.encode(f" {q0} [/INST] {a0} ") + [EOS] + [BOS] + sp.encode(f"[INST] {q1} [/INST]")
-    gold["vlm"] = {"qformer_output": [r7(r) for r in Z], "weight": [r7(r) for r in Wa], "bias": r7(ba),
+    gold["vlm"] = {"image": image_file, "qformer_output": [r7(r) for r in Z], "weight": [r7(r) for r in Wa], "bias": r7(ba),
                    "question": QUESTIONS[0], "segments": [seg0, seg1], "ids": seg0 + [-200] + seg1,
                    "image_rows": [r7(r) for r in rows], "last_logits": r7(lg), "greedy": greedy(w, emb),
                    "two_turn_ids": seg0 + [-200] + seg1b}
