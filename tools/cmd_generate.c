@@ -46,7 +46,8 @@ static void generate_usage(FILE *f, const char *cmd) {
     }
     fprintf(f,
             "Continue TEXT with the language model of a MoE-LLaVA checkpoint (StableLM-2,\n"
-            "Qwen-1 or Phi-2 with top-2-of-4 expert layers), streaming the text.\n"
+            "Qwen-1 or Phi-2 with top-2-of-4 expert layers) or of a LLaMA-2 directory (its prompt\n"
+            "gets <s> in front; write the [INST] template yourself), streaming the text.\n"
             "\n"
             "options:\n"
             "  --max-tokens N     new tokens at most (default 128)\n"

@@ -1,5 +1,5 @@
-/* model/lm.c — the MoE-LLaVA language models (see lm.h; docs/model-spec.md §B2, B4,
- * B5). Three backbones share one decoder loop:
+/* model/lm.c — the MoE-LLaVA language models and LLaMA-2 (see lm.h;
+ * docs/model-spec.md §B2, B4, B5, L1). Four backbones share one decoder loop:
  *
  *   StableLM-2  h += o(attn(LN1 h));  h += mlp(LN2 h)     LN with bias, qkv bias,
  *               mlp = down(silu(gate x) * up x)           partial rotary rope_pct
@@ -8,6 +8,8 @@
  *               mlp = c_proj(w1 x * silu(w2 x))           SiLU on w2
  *   Phi-2       h = h + dense(attn(LN h)) + mlp(LN h)     one LN per layer, biased
  *               mlp = fc2(gelu_new(fc1 x))                everything, biased lm_head
+ *   LLaMA-2     StableLM's shape and names with RMSNorm,  full rotary (rope_theta), GQA,
+ *               no biases, untied lm_head                 never MoE
  *
  * In code an MLP is (a, b, out): out(act(a x) [* b x]); a = gate_proj | w2 |
  * fc1, b = up_proj | w1 | (none).
