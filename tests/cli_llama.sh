@@ -75,5 +75,37 @@ JSON
 check bad_adaptor_rc test $rc -eq 1; n=$((n + 1))
 check bad_adaptor_msg grep -q "no adaptor weights" "$tmp/err"; n=$((n + 1))
 
+# the server: --chat-model takes the config; /api/chat streams the same greedy answer as seer chat
+if command -v curl >/dev/null; then
+    mkdir -p "$tmp/photos" && cp "$img" "$tmp/photos/picture.png"
+    "$seer" ingest --db "$tmp/db" --model "$src/models/demo/clip" --quiet "$tmp/photos" >/dev/null 2>&1
+    "$seer" chat --model "$d/chat.json" --image "$img" --prompt "$q" --json --temperature 0 --max-tokens 8 \
+        >"$tmp/cli.json" 2>/dev/null
+    "$seer" serve --db "$tmp/db" --listen 127.0.0.1:0 --reload 0 --chat-model "$d/chat.json" --chat-workers 1 \
+        >"$tmp/out" 2>"$tmp/serr" &
+    spid=$!
+    url=$(server_url "$spid" "$tmp/out")
+    check serve_started test -n "$url"; n=$((n + 1))
+    check serve_chat "$py" - "${url%/}" "$tmp/cli.json" "$q" <<'PY'
+import json, sys, urllib.request
+url, cli, q = sys.argv[1], json.load(open(sys.argv[2])), sys.argv[3]
+s = json.load(urllib.request.urlopen(url + '/api/search?q=picture&k=1'))
+pid = s['results'][0]['id']
+req = urllib.request.Request(url + '/api/chat', data=json.dumps({'image_id': pid, 'temperature': 0, 'max_tokens': 8,
+                             'messages': [{'role': 'user', 'content': q}]}).encode(),
+                             headers={'Content-Type': 'application/json'})
+body = urllib.request.urlopen(req, timeout=120).read().decode()
+done = None
+for block in body.split('\n\n'):
+    lines = block.split('\n')
+    if lines and lines[0] == 'event: done':
+        done = json.loads(''.join(l[6:] for l in lines[1:] if l.startswith('data: ')))
+assert done is not None, body[-300:]
+assert done['text'] == cli['text'], (done['text'], cli['text'])
+PY
+    n=$((n + 1))
+    kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+fi
+
 echo "$((n - fail)) passed, $fail failed"
 [ $fail -eq 0 ]
