@@ -377,6 +377,67 @@ TEST(shared_vlm) {
     unlink(cfg);
 }
 
+/* Hostile or wrong files: clear errors, nothing loaded. */
+static void write_text(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    if (f) fputs(text, f), fclose(f);
+}
+
+TEST(bad_inputs) {
+    char tmp[] = "/tmp/seer-test-llama-bad-XXXXXX", p[4200], cfgp[4200];
+    if (!mkdtemp(tmp)) {
+        CHECK_MSG(0, "mkdtemp");
+        return;
+    }
+    /* a tokenizer.model that is not a protobuf */
+    snprintf(p, sizeof p, "%s/tokenizer.model", tmp);
+    write_text(p, "this is not a sentencepiece model\n");
+    lm_tokenizer *tok = NULL;
+    int st = lm_tokenizer_load(tmp, &tok);
+    CHECK(st != 0 && tok == NULL);
+    printf("  bad tokenizer.model: %s\n", status_message());
+    unlink(p);
+    /* adaptor configs */
+    snprintf(cfgp, sizeof cfgp, "%s/chat.json", tmp);
+    chat_load_opts lo = chat_load_opts_default();
+    chat_model *cm = NULL;
+    write_text(cfgp, "{\"architecture\": \"blip2-linear-llama\", \"vision\": \"v\"}");
+    st = chat_model_load(cfgp, &lo, &cm);
+    CHECK(st == ST_FORMAT && cm == NULL && strstr(status_message(), "language_model"));
+    printf("  config without paths: %s\n", status_message());
+    char body[8192];
+    snprintf(body, sizeof body, "{\"architecture\": \"blip2-linear-llama\", \"vision\": \"%s/tests/data/blip2-tiny\", "
+             "\"language_model\": \"%s\", \"adaptor\": \"%s/nothing.safetensors\"}", test_source(), g_dir, tmp);
+    write_text(cfgp, body);
+    st = chat_model_load(cfgp, &lo, &cm);
+    CHECK(st != 0 && cm == NULL);
+    printf("  missing adaptor file: %s\n", status_message());
+    /* an adaptor whose width does not match the language model */
+    snprintf(p, sizeof p, "%s/narrow.safetensors", tmp);
+    {
+        /* weight [8, 16] F32, bias [8] F32: the Q-Former's 16 in, 8 out (the LM is 16 wide) */
+        const char *hdr = "{\"bias\":{\"dtype\":\"F32\",\"shape\":[8],\"data_offsets\":[0,32]},"
+                          "\"weight\":{\"dtype\":\"F32\",\"shape\":[8,16],\"data_offsets\":[32,544]}}";
+        char h[256];
+        size_t hl = strlen(hdr), pad = (8 - hl % 8) % 8;
+        memcpy(h, hdr, hl);
+        memset(h + hl, ' ', pad);
+        uint64_t n = hl + pad;
+        FILE *f = fopen(p, "wb");
+        float z[136] = {0};
+        if (f) fwrite(&n, 8, 1, f), fwrite(h, 1, n, f), fwrite(z, sizeof z[0], 136, f), fclose(f);
+    }
+    snprintf(body, sizeof body, "{\"architecture\": \"blip2-linear-llama\", \"vision\": \"%s/tests/data/blip2-tiny\", "
+             "\"language_model\": \"%s\", \"adaptor\": \"narrow.safetensors\"}", test_source(), g_dir);
+    write_text(cfgp, body);
+    st = chat_model_load(cfgp, &lo, &cm);
+    CHECK(st == ST_MISMATCH && cm == NULL);
+    printf("  narrow adaptor: %s\n", status_message());
+    unlink(p);
+    unlink(cfgp);
+    rmdir(tmp);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "%s/tests/data/llama/llama-tiny", test_source());
     snprintf(g_gold, sizeof g_gold, "%s/tests/data/llama/golden.json", test_source());
@@ -389,5 +450,6 @@ int main(void) {
     RUN(adaptor_linear);
     RUN(adaptor_chat_tiny);
     RUN(shared_vlm);
+    RUN(bad_inputs);
     return test_summary();
 }

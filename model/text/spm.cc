@@ -25,7 +25,8 @@ extern "C" int spm_open(const char *path, spm **out) {
         const auto st = s->proc.Load(path);
         if (!st.ok()) {
             const bool missing = st.code() == sentencepiece::util::StatusCode::kNotFound;
-            int rc = status_fail(missing ? ST_NOT_FOUND : ST_FORMAT, "%s: %s", path, st.ToString().c_str());
+            int rc = status_fail(missing ? ST_NOT_FOUND : ST_FORMAT, "%s: not a readable SentencePiece model (%s)",
+                                 path, st.ToString().c_str());
             delete s;
             return rc;
         }
