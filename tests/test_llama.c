@@ -217,7 +217,7 @@ TEST(shared_prompts) {
     check_prompts(dir, gold, 2e-6f, LM_QUANT_NONE);
 }
 
-/* The adaptor alone: both files, both name sets, against the reference rows. */
+/* The adaptor alone: every file, every name set, against the reference rows. */
 TEST(adaptor_linear) {
     json_t *root;
     if (jsonx_load(g_gold, &root)) {
@@ -225,8 +225,9 @@ TEST(adaptor_linear) {
         return;
     }
     json_t *v = json_object_get(root, "vlm"), *z = json_object_get(v, "qformer_output"), *rows = json_object_get(v, "image_rows");
-    const char *files[] = {"adaptor.safetensors", "adaptor.pth"};
-    for (int f = 0; f < 2; f++) {
+    /* adaptor_minigpt4.pth: {"model": {..., llama_proj.*, ...}}, as MiniGPT-4 releases it */
+    const char *files[] = {"adaptor.safetensors", "adaptor.pth", "adaptor_minigpt4.pth"};
+    for (int f = 0; f < 3; f++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/tests/data/llama/%s", test_source(), files[f]);
         chat_linear l;
@@ -291,7 +292,7 @@ out:
     chat_model_free(cm);
 }
 
-/* tests/data/llama/chat.json: blip2-tiny + llama-tiny + the adaptor, both adaptor files */
+/* tests/data/llama/chat*.json: blip2-tiny + llama-tiny + the adaptor, from each adaptor file */
 TEST(adaptor_chat_tiny) {
     json_t *root;
     if (jsonx_load(g_gold, &root)) {
@@ -301,8 +302,9 @@ TEST(adaptor_chat_tiny) {
     json_t *v = json_object_get(root, "vlm");
     char img[4200], model[4200];
     snprintf(img, sizeof img, "%s/%s", test_source(), jsonx_str(v, "image", ""));
-    const char *configs[] = {"chat.json", "chat_pth.json"};
-    for (int c = 0; c < 2; c++) {
+    /* the adaptor from safetensors, a flat .pth and MiniGPT-4's wrapped .pth: one answer */
+    const char *configs[] = {"chat.json", "chat_pth.json", "chat_minigpt4.json"};
+    for (int c = 0; c < 3; c++) {
         snprintf(model, sizeof model, "%s/tests/data/llama/%s", test_source(), configs[c]);
         /* Z is computed in float32 here, in float64 by the reference */
         check_chat(model, img, jsonx_str(v, "question", ""), json_object_get(v, "ids"), json_object_get(v, "last_logits"),

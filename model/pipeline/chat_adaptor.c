@@ -27,12 +27,25 @@ int chat_linear_load(const char *path, chat_linear *out) {
     checkpoint *ck;
     int st = checkpoint_open_file(path, &ck);
     if (st) return st;
-    const char *wn = "weight", *bn = "bias";
-    if (!checkpoint_find(ck, wn) && checkpoint_find(ck, "llama_proj.weight")) wn = "llama_proj.weight", bn = "llama_proj.bias";
+    /* plain names, MiniGPT-4's, and MiniGPT-4's inside a training checkpoint's
+     * wrapper dict (pickle.h names those tensors "<wrapper>.<name>") */
+    static const char *const names[][2] = {
+        {"weight", "bias"},
+        {"llama_proj.weight", "llama_proj.bias"},
+        {"model.llama_proj.weight", "model.llama_proj.bias"},
+        {"state_dict.llama_proj.weight", "state_dict.llama_proj.bias"},
+        {"module.llama_proj.weight", "module.llama_proj.bias"},
+    };
+    const char *wn = names[0][0], *bn = names[0][1];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        if (checkpoint_find(ck, names[i][0])) {
+            wn = names[i][0], bn = names[i][1];
+            break;
+        }
     const tensor *w = checkpoint_find(ck, wn), *b = checkpoint_find(ck, bn);
     if (!w || !b) {
         st = status_fail(ST_NOT_FOUND, "%s: no adaptor weights (looked for weight + bias and llama_proj.weight + "
-                                       "llama_proj.bias)", path);
+                                       "llama_proj.bias, also under \"model\", \"state_dict\" or \"module\")", path);
     } else if (w->ndim != 2 || b->ndim != 1 || b->shape[0] != w->shape[0] || w->shape[0] <= 0 || w->shape[1] <= 0 ||
                w->shape[0] > 1 << 20 || w->shape[1] > 1 << 20) {
         st = status_fail(ST_MISMATCH, "%s: %s must be [out, in] and %s [out]", path, wn, bn);

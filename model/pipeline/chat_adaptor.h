@@ -9,9 +9,11 @@
  *      "language_model": "Llama-2-7b-chat-hf", "adaptor": "llama_proj.pth"}
  * chat_model_load takes that file; this file loads "vision" and "adaptor"
  * and says where the language model is. The adaptor file is safetensors or
- * a torch zip (.pth/.bin, a flat state dict) holding `weight` [llm width,
- * qformer width] and `bias` [llm width], under those plain names or
- * MiniGPT-4's `llama_proj.weight` / `llama_proj.bias`.
+ * a torch zip (.pth/.bin) holding `weight` [llm width, qformer width] and
+ * `bias` [llm width], under those plain names or MiniGPT-4's
+ * `llama_proj.weight` / `llama_proj.bias`, flat or inside a "model",
+ * "state_dict" or "module" wrapper dict (MiniGPT-4's released
+ * pretrained_minigpt4*.pth is {"model": {...}}; other tensors are ignored).
  *
  * Ownership: chat_adaptor_open returns a handle owning the BLIP-2 model and
  * float32 copies of W and b; read-only afterwards, so any number of threads
@@ -31,7 +33,7 @@ typedef struct {
     int out, in;   /* llm width, qformer width */
 } chat_linear;
 
-/* Read weight/bias (plain or llama_proj.* names) from a safetensors or torch
+/* Read weight/bias (plain or llama_proj.* names, maybe wrapped) from a safetensors or torch
  * zip file. ST_NOT_FOUND / ST_FORMAT / ST_MISMATCH (bias length) naming the
  * file; ST_NOMEM. Release with chat_linear_release. */
 int  chat_linear_load(const char *path, chat_linear *out);

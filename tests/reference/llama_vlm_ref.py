@@ -38,6 +38,9 @@ writes tests/data/llama/:
   chat.json               {"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", ...}
   adaptor.pth             {"llama_proj.weight", "llama_proj.bias"} (torch.save zip, MiniGPT-4's
                           names, flat)
+  adaptor_minigpt4.pth    {"model": {"query_tokens", "llama_proj.weight", "llama_proj.bias",
+                          "ln_vision.weight"}}: the released checkpoint's shape
+  chat_pth.json, chat_minigpt4.json   chat.json with the adaptor from each .pth
   golden.json             tokenizer[], prompts[] (text chat), vlm (Z, segments, rows,
                           logits, greedy)
 """
@@ -220,9 +223,16 @@ def main():
     with open(os.path.join(d, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
     write_safetensors(os.path.join(OUT, "adaptor.safetensors"), {"weight": Wa.float(), "bias": ba.float()})
-    # MiniGPT-4's names, flat (its released .pth nests them under "model", which
-    # model/weights/pickle.c does not unpack: docs/models.md says how to flatten)
+    # MiniGPT-4's names, flat
     torch.save({"llama_proj.weight": Wa.float(), "llama_proj.bias": ba.float()}, os.path.join(OUT, "adaptor.pth"))
+    # ... and as its released pretrained_minigpt4*.pth holds them: a training
+    # checkpoint's {"model": state_dict} (minigpt4/runners/runner_base.py
+    # _save_checkpoint), with other trainable tensors beside llama_proj
+    g2 = torch.Generator().manual_seed(7)
+    torch.save({"model": {"query_tokens": torch.randn(1, 4, QW, generator=g2),
+                          "llama_proj.weight": Wa.float(), "llama_proj.bias": ba.float(),
+                          "ln_vision.weight": torch.randn(QW, generator=g2).half()}},
+               os.path.join(OUT, "adaptor_minigpt4.pth"))
 
     with open(os.path.join(OUT, "chat.json"), "w") as f:
         json.dump({"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", "language_model": "llama-tiny",
@@ -231,6 +241,10 @@ def main():
     with open(os.path.join(OUT, "chat_pth.json"), "w") as f:
         json.dump({"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", "language_model": "llama-tiny",
                    "adaptor": "adaptor.pth"}, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(OUT, "chat_minigpt4.json"), "w") as f:
+        json.dump({"architecture": "blip2-linear-llama", "vision": "../blip2-tiny", "language_model": "llama-tiny",
+                   "adaptor": "adaptor_minigpt4.pth"}, f, indent=2)
         f.write("\n")
     gold = {"model": "llama-tiny", "bos_id": BOS, "eos_id": EOS, "vocab": V, "tokenizer": [], "prompts": []}
     for t in TOKENIZER_TEXTS:
