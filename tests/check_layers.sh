@@ -28,7 +28,7 @@ done < cmake/layers.txt
 
 bad=0; files=0
 for dir in "${layers[@]}"; do
-  for f in "$dir"/*.c "$dir"/*.h; do
+  for f in "$dir"/*.c "$dir"/*.cc "$dir"/*.h; do
     [ -e "$f" ] || continue
     files=$((files + 1))
     while IFS=: read -r line inc; do

@@ -481,6 +481,42 @@ TEST(pickle_subset) {
     x.n = 0;
     op(&x, 0x80); op(&x, 2); op(&x, 'h'); op(&x, 7); op(&x, '.');
     CHECK(pickle_load_state_dict("memo.pkl", x.b, x.n, &t, &n) == ST_FORMAT && msg_has("memo", NULL));
+    /* one wrapper level: {"model": {"w": ...}} reads as "model.w"; a second level is refused */
+    bytes y; /* the inner dict is y without PROTO and STOP */
+    state_dict_pickle(&y, 3, 1, 1);
+    x.n = 0;
+    op(&x, 0x80); op(&x, 2); op(&x, '}'); op(&x, '('); pstr(&x, "model");
+    put(&x, y.b + 2, y.n - 3);
+    op(&x, 'u'); op(&x, '.');
+    CHECK_MSG(pickle_load_state_dict("wrapped.pkl", x.b, x.n, &t, &n) == ST_OK, "%s", status_message());
+    CHECK(n == 1 && strcmp(t[0].name, "model.w") == 0 && t[0].offset == 1 && t[0].shape[0] == 2);
+    pickle_tensors_free(t, n);
+    bytes z = {.n = 0};
+    op(&z, 0x80); op(&z, 2); op(&z, '}'); op(&z, '('); pstr(&z, "outer");
+    put(&z, x.b + 2, x.n - 3);
+    op(&z, 'u'); op(&z, '.');
+    CHECK(pickle_load_state_dict("deep.pkl", z.b, z.n, &t, &n) == ST_UNSUPPORTED &&
+          msg_has("deep.pkl", "\"outer.model\""));
+    /* a wrapper holding a non-tensor: named with its dotted key */
+    x.n = 0;
+    op(&x, 0x80); op(&x, 2); op(&x, '}'); op(&x, '('); pstr(&x, "model");
+    op(&x, '}'); op(&x, '('); pstr(&x, "epoch"); op(&x, 'K'); op(&x, 3); op(&x, 'u');
+    op(&x, 'u'); op(&x, '.');
+    CHECK(pickle_load_state_dict("epoch.pkl", x.b, x.n, &t, &n) == ST_UNSUPPORTED &&
+          msg_has("\"model.epoch\"", "int"));
+    /* a dotted name that a wrapper also spells, and a repeated key: refused, never one picked */
+    x.n = 0;
+    op(&x, 0x80); op(&x, 2); op(&x, '}'); op(&x, '(');
+    pstr(&x, "model.w"); put(&x, y.b + 10, y.n - 12); /* y's "w" value: after PROTO } ( X"w", before u . */
+    pstr(&x, "model"); put(&x, y.b + 2, y.n - 3);
+    op(&x, 'u'); op(&x, '.');
+    CHECK(pickle_load_state_dict("clash.pkl", x.b, x.n, &t, &n) == ST_FORMAT && msg_has("clash.pkl", "\"model.w\""));
+    x.n = 0;
+    op(&x, 0x80); op(&x, 2); op(&x, '}'); op(&x, '(');
+    pstr(&x, "w"); put(&x, y.b + 10, y.n - 12);
+    pstr(&x, "w"); put(&x, y.b + 10, y.n - 12);
+    op(&x, 'u'); op(&x, '.');
+    CHECK(pickle_load_state_dict("dup.pkl", x.b, x.n, &t, &n) == ST_FORMAT && msg_has("dup.pkl", "two tensors"));
     /* not a dict at the top */
     x.n = 0;
     op(&x, 0x80); op(&x, 2); op(&x, ']'); op(&x, '.');
@@ -800,11 +836,52 @@ TEST(torch_fixtures) {
     snprintf(p, sizeof p, "%s/noncontig.bin", dir);
     CHECK(checkpoint_open_file(p, &ck) == ST_UNSUPPORTED && msg_has("noncontig.bin", "\"t\""));
     CHECK(msg_has("stride [1, 3]", NULL));
+    /* {"state_dict": {"w": ones(2)}}: the wrapped tensor under its dotted name */
     snprintf(p, sizeof p, "%s/nested.bin", dir);
-    CHECK(checkpoint_open_file(p, &ck) == ST_UNSUPPORTED && msg_has("nested.bin", "\"state_dict\""));
+    CHECK_MSG(checkpoint_open_file(p, &ck) == ST_OK, "%s", status_message());
+    if (ck) {
+        float w[2] = {0};
+        CHECK(checkpoint_count(ck) == 1 && !checkpoint_find(ck, "w"));
+        CHECK(checkpoint_read_f32(ck, "state_dict.w", 1, (int64_t[]){2}, w) == ST_OK && w[0] == 1 && w[1] == 1);
+        checkpoint_close(ck);
+    }
     snprintf(p, sizeof p, "%s/compressed.bin", dir);
     CHECK(checkpoint_open_file(p, &ck) == ST_UNSUPPORTED && msg_has("compressed.bin", "compressed"));
     json_decref(exp);
+}
+
+/* MiniGPT-4's released adaptor checkpoint shape, {"model": {query_tokens,
+ * llama_proj.weight, llama_proj.bias, ln_vision.weight}}
+ * (tests/reference/llama_vlm_ref.py): every tensor under "model.<name>", in
+ * pickle order, with the same values as the flat adaptor.pth. */
+TEST(ptzip_wrapped_minigpt4) {
+    char p[4300], q[4300];
+    snprintf(p, sizeof p, "%.4000s/tests/data/llama/adaptor_minigpt4.pth", test_source());
+    snprintf(q, sizeof q, "%.4000s/tests/data/llama/adaptor.pth", test_source());
+    checkpoint *ck = NULL, *flat = NULL;
+    CHECK_MSG(checkpoint_open_file(p, &ck) == ST_OK, "%s", status_message());
+    CHECK_MSG(checkpoint_open_file(q, &flat) == ST_OK, "%s", status_message());
+    if (ck && flat) {
+        const char *names[] = {"model.query_tokens", "model.llama_proj.weight", "model.llama_proj.bias",
+                               "model.ln_vision.weight"};
+        CHECK(checkpoint_count(ck) == 4);
+        for (size_t i = 0; i < 4 && i < checkpoint_count(ck); i++)
+            CHECK_MSG(strcmp(checkpoint_at(ck, i)->name, names[i]) == 0, "tensor %zu is %s", i, checkpoint_at(ck, i)->name);
+        const tensor *t;
+        CHECK(checkpoint_get(ck, "model.query_tokens", 3, (int64_t[]){1, 4, 16}, &t) == ST_OK && t->dtype == DT_F32);
+        CHECK(checkpoint_get(ck, "model.ln_vision.weight", 1, (int64_t[]){16}, &t) == ST_OK && t->dtype == DT_F16);
+        CHECK(!checkpoint_find(ck, "llama_proj.weight") && !checkpoint_find(ck, "model"));
+        const char *pairs[][2] = {{"model.llama_proj.weight", "llama_proj.weight"},
+                                  {"model.llama_proj.bias", "llama_proj.bias"}};
+        for (int i = 0; i < 2; i++) {
+            const tensor *a = checkpoint_find(ck, pairs[i][0]), *b = checkpoint_find(flat, pairs[i][1]);
+            CHECK(a && b && a->dtype == DT_F32 && b->dtype == DT_F32 && a->numel == b->numel && a->ndim == b->ndim);
+            if (a && b && a->numel == b->numel)
+                CHECK_MSG(memcmp(a->data, b->data, a->numel * 4) == 0, "%s differs from the flat file", pairs[i][0]);
+        }
+    }
+    checkpoint_close(ck);
+    checkpoint_close(flat);
 }
 
 /* ------------------------------------------------------- CLIP checkpoints */
@@ -887,6 +964,7 @@ int main(void) {
     RUN(pickle_subset);
     RUN(zip_by_hand);
     RUN(torch_fixtures);
+    RUN(ptzip_wrapped_minigpt4);
     RUN(clip_demo);
     RUN(zip_nul_in_name);
     RUN(pickle_empty_mark_tuple);

@@ -34,13 +34,15 @@
 
 typedef struct {
     const char *name;
-    int phi;                 /* 0: StableLM (gated SwiGLU, LN+bias, qkv bias); 1: Phi-2 */
+    int phi;                 /* 0: StableLM (gated SwiGLU, LN+bias, qkv bias); 1: Phi-2;
+                                2: LLaMA-2 (dense, RMSNorm, no biases, untied lm_head) */
     int hidden, layers, heads, kv_heads, ffn, vocab;
 } bench_geom;
 
 static const bench_geom GEOMS[] = {
     {"stablelm-1.6b", 0, 2048, 24, 32, 32, 5632, 100352},
     {"phi2-2.7b", 1, 2560, 32, 32, 32, 10240, 51200},
+    {"llama2-7b", 2, 4096, 32, 32, 32, 11008, 32000},
 };
 
 /* ------------------------------------------------------------------ checkpoint writer */
@@ -69,7 +71,7 @@ static int tl_add(tlist *l, const char *name, int64_t rows, int64_t cols, int ki
     return 0;
 }
 
-static int moe_layer(int l) { return l % 2 == 0; }
+static int moe_layer(const bench_geom *g, int l) { return g->phi != 2 && l % 2 == 0; }
 
 /* The MoE-LLaVA tensor list for a geometry (docs/model-spec.md §B4/§B5 names). */
 static int build_tensors(const bench_geom *g, tlist *l) {
@@ -80,32 +82,33 @@ static int build_tensors(const bench_geom *g, tlist *l) {
     for (int i = 0; i < g->layers; i++) {
         snprintf(p, sizeof p, "model.layers.%d.", i);
 #define ADD(suffix, r, c, k) (snprintf(n, sizeof n, "%s%s", p, suffix), e |= tl_add(l, n, r, c, k))
+        const int llama = g->phi == 2;
         ADD("input_layernorm.weight", H, 0, 1);
-        ADD("input_layernorm.bias", H, 0, 2);
+        if (!llama) ADD("input_layernorm.bias", H, 0, 2);
         ADD("self_attn.q_proj.weight", H, H, 0);
-        ADD("self_attn.q_proj.bias", H, 0, 3);
+        if (!llama) ADD("self_attn.q_proj.bias", H, 0, 3);
         ADD("self_attn.k_proj.weight", kvd, H, 0);
-        ADD("self_attn.k_proj.bias", kvd, 0, 3);
+        if (!llama) ADD("self_attn.k_proj.bias", kvd, 0, 3);
         ADD("self_attn.v_proj.weight", kvd, H, 0);
-        ADD("self_attn.v_proj.bias", kvd, 0, 3);
-        if (g->phi) {
+        if (!llama) ADD("self_attn.v_proj.bias", kvd, 0, 3);
+        if (g->phi == 1) {
             ADD("self_attn.dense.weight", H, H, 0);
             ADD("self_attn.dense.bias", H, 0, 3);
         } else {
             ADD("self_attn.o_proj.weight", H, H, 0);
             ADD("post_attention_layernorm.weight", H, 0, 1);
-            ADD("post_attention_layernorm.bias", H, 0, 2);
+            if (!llama) ADD("post_attention_layernorm.bias", H, 0, 2);
         }
-        const int ne = moe_layer(i) ? 4 : 1;
-        if (moe_layer(i)) ADD("mlp.deepspeed_moe.gate.wg.weight", 4, H, 0);
+        const int ne = moe_layer(g, i) ? 4 : 1;
+        if (moe_layer(g, i)) ADD("mlp.deepspeed_moe.gate.wg.weight", 4, H, 0);
         for (int x = 0; x < ne; x++) {
             char q[80];
-            if (moe_layer(i))
+            if (moe_layer(g, i))
                 snprintf(q, sizeof q, "mlp.deepspeed_moe.experts.deepspeed_experts.%d.", x);
             else
                 snprintf(q, sizeof q, "mlp.");
             char s[160];
-            if (g->phi) {
+            if (g->phi == 1) {
                 snprintf(s, sizeof s, "%sfc1.weight", q), ADD(s, I, H, 0);
                 snprintf(s, sizeof s, "%sfc1.bias", q), ADD(s, I, 0, 3);
                 snprintf(s, sizeof s, "%sfc2.weight", q), ADD(s, H, I, 0);
@@ -118,11 +121,11 @@ static int build_tensors(const bench_geom *g, tlist *l) {
         }
 #undef ADD
     }
-    const char *lnf = g->phi ? "model.final_layernorm" : "model.norm";
+    const char *lnf = g->phi == 1 ? "model.final_layernorm" : "model.norm";
     snprintf(n, sizeof n, "%s.weight", lnf), e |= tl_add(l, n, H, 0, 1);
-    snprintf(n, sizeof n, "%s.bias", lnf), e |= tl_add(l, n, H, 0, 2);
+    if (g->phi != 2) snprintf(n, sizeof n, "%s.bias", lnf), e |= tl_add(l, n, H, 0, 2);
     e |= tl_add(l, "lm_head.weight", V, H, 0);
-    if (g->phi) e |= tl_add(l, "lm_head.bias", V, 0, 3);
+    if (g->phi == 1) e |= tl_add(l, "lm_head.bias", V, 0, 3);
     return e ? status_fail(ST_NOMEM, "bench lm: out of memory") : ST_OK;
 }
 
@@ -132,12 +135,25 @@ static int write_config(const bench_geom *g, const char *path) {
     char idx[256] = "", nex[256] = "";
     int n = 0;
     for (int l = 0; l < g->layers; l++)
-        if (moe_layer(l)) {
+        if (moe_layer(g, l)) {
             size_t a = strlen(idx), b = strlen(nex);
             snprintf(idx + a, sizeof idx - a, "%s%d", n ? ", " : "", l);
             snprintf(nex + b, sizeof nex - b, "%s4", n ? ", " : "");
             n++;
         }
+    if (g->phi == 2) {   /* meta-llama/Llama-2-7b-hf's config.json */
+        fprintf(f, "{\n  \"architectures\": [\"LlamaForCausalLM\"], \"model_type\": \"llama\",\n"
+                   "  \"hidden_size\": %d, \"intermediate_size\": %d, \"num_hidden_layers\": %d,\n"
+                   "  \"num_attention_heads\": %d, \"num_key_value_heads\": %d, \"hidden_act\": \"silu\",\n"
+                   "  \"max_position_embeddings\": 4096, \"rms_norm_eps\": 1e-05, \"rope_theta\": 10000.0,\n"
+                   "  \"rope_scaling\": null, \"attention_bias\": false, \"vocab_size\": %d,\n"
+                   "  \"tie_word_embeddings\": false, \"bos_token_id\": 1, \"eos_token_id\": 2,\n"
+                   "  \"torch_dtype\": \"bfloat16\"\n}\n",
+                g->hidden, g->ffn, g->layers, g->heads, g->kv_heads, g->vocab);
+        int bad = ferror(f);
+        if (fclose(f) || bad) return status_fail(ST_IO, "bench lm: writing %s failed", path);
+        return ST_OK;
+    }
     fprintf(f, "{\n");
     if (g->phi)
         fprintf(f, "  \"architectures\": [\"EvalMoELLaVAPhiForCausalLM\"], \"model_type\": \"moe_llava_phi\",\n"
@@ -293,17 +309,18 @@ static int ensure_checkpoint(const bench_geom *g, const char *dir) {
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: seer bench lm [--geometry stablelm-1.6b|phi2-2.7b] [--prompt N] [--decode N]\n"
+            "usage: seer bench lm [--geometry stablelm-1.6b|phi2-2.7b|llama2-7b] [--prompt N] [--decode N]\n"
             "                     [--quant none|q8] [--runs R] [--dir DIR]\n"
             "\n"
             "Prefill tokens/s for an N-token prompt (random ids; default 600) and decode tokens/s\n"
             "(greedy, one token per lm_forward; default 64) of a MoE-LLaVA language model with random\n"
             "weights of the real geometry (default stablelm-1.6b = MoE-LLaVA-StableLM-1.6B-4e;\n"
-            "phi2-2.7b = MoE-LLaVA-Phi2-2.7B-4e), BF16 (mmap'd) or Q8 (quantised at load), with\n"
+            "phi2-2.7b = MoE-LLaVA-Phi2-2.7B-4e; llama2-7b = Llama-2-7b, dense), BF16 (mmap'd) or Q8\n"
+            "(quantised at load), with\n"
             "resident memory. Each figure is printed with its ratio to this machine's limit\n"
             "measured in the same run: prefill FLOPs / sgemm FLOP/s, decode active weight bytes\n"
             "per token / read bandwidth. The checkpoint is written once into DIR (default\n"
-            "/tmp/seer-bench-lm/<geometry>: 5.8 GB or 10.6 GB) and reused. R runs (default 3)\n"
+            "/tmp/seer-bench-lm/<geometry>: 5.8, 10.6 or 13.5 GB) and reused. R runs (default 3)\n"
             "of prefill + decode; best and median are printed.\n");
 }
 
@@ -347,7 +364,7 @@ static int parse_args(int argc, char **argv, lm_args *a) {
     for (size_t i = 0; i < sizeof GEOMS / sizeof *GEOMS; i++)
         if (!strcmp(geom, GEOMS[i].name)) a->g = &GEOMS[i];
     if (!a->g) {
-        cli_error("--geometry: expected stablelm-1.6b or phi2-2.7b, got '%s'", geom);
+        cli_error("--geometry: expected stablelm-1.6b, phi2-2.7b or llama2-7b, got '%s'", geom);
         return 2;
     }
     a->o = lm_opts_default();

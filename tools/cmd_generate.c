@@ -1,5 +1,6 @@
-/* tools/cmd_generate.c — `seer generate` and `seer logits` on a MoE-LLaVA
- * language model (text only; the image path is `seer chat`). */
+/* tools/cmd_generate.c — `seer generate` and `seer logits` on a MoE-LLaVA or
+ * LLaMA-2 language model (text only; the image path is `seer chat`). A
+ * LLaMA-2 prompt gets BOS in front, as HF LlamaTokenizer does. */
 #include "chat.h"
 #include "cmd.h"
 #include "generate.h"
@@ -45,7 +46,8 @@ static void generate_usage(FILE *f, const char *cmd) {
     }
     fprintf(f,
             "Continue TEXT with the language model of a MoE-LLaVA checkpoint (StableLM-2,\n"
-            "Qwen-1 or Phi-2 with top-2-of-4 expert layers), streaming the text.\n"
+            "Qwen-1 or Phi-2 with top-2-of-4 expert layers) or of a LLaMA-2 directory (its prompt\n"
+            "gets <s> in front; write the [INST] template yourself), streaming the text.\n"
             "\n"
             "options:\n"
             "  --max-tokens N     new tokens at most (default 128)\n"
@@ -216,6 +218,17 @@ static int run_text(gen_args *a, int logits_only) {
         lm_tokenizer_encode(tok, a->prompt, &ids, &n)) {
         cli_error("%s", status_message());
         goto out;
+    }
+    if (lm_tokenizer_bos(tok) >= 0) {
+        /* LLaMA-2 (SentencePiece): the prompt starts with <s>, as HF LlamaTokenizer's add_bos_token */
+        int32_t *p = realloc(ids, ((size_t)n + 1) * sizeof *p);
+        if (!p) {
+            cli_error("out of memory");
+            goto out;
+        }
+        memmove(p + 1, p, (size_t)n * sizeof *p);
+        p[0] = lm_tokenizer_bos(tok);
+        ids = p, n++;
     }
     if (n == 0) {
         cli_error("the prompt is empty");

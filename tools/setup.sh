@@ -21,6 +21,8 @@ pkgs=(
   libcivetweb-dev civetweb          # HTTP server (civetweb's CMake config needs /usr/bin/civetweb)
   libstb-dev                        # stb_image / stb_image_write
   libpcre2-dev libutf8proc-dev      # tokenizer regexes and Unicode
+  libsentencepiece-dev              # LLaMA-2's tokenizer.model (model/text/spm.cc)
+  python3-sentencepiece             # the tokenizer's reference (tests/reference/llama_vlm_ref.py)
   libjansson-dev                    # JSON
   libxxhash-dev                     # content hashes
   libexif-dev                       # EXIF orientation

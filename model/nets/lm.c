@@ -1,5 +1,5 @@
-/* model/lm.c — the MoE-LLaVA language models (see lm.h; docs/model-spec.md §B2, B4,
- * B5). Three backbones share one decoder loop:
+/* model/lm.c — the MoE-LLaVA language models and LLaMA-2 (see lm.h;
+ * docs/model-spec.md §B2, B4, B5, L1). Four backbones share one decoder loop:
  *
  *   StableLM-2  h += o(attn(LN1 h));  h += mlp(LN2 h)     LN with bias, qkv bias,
  *               mlp = down(silu(gate x) * up x)           partial rotary rope_pct
@@ -8,6 +8,8 @@
  *               mlp = c_proj(w1 x * silu(w2 x))           SiLU on w2
  *   Phi-2       h = h + dense(attn(LN h)) + mlp(LN h)     one LN per layer, biased
  *               mlp = fc2(gelu_new(fc1 x))                everything, biased lm_head
+ *   LLaMA-2     StableLM's shape and names with RMSNorm,  full rotary (rope_theta), GQA,
+ *               no biases, untied lm_head                 never MoE
  *
  * In code an MLP is (a, b, out): out(act(a x) [* b x]); a = gate_proj | w2 |
  * fc1, b = up_proj | w1 | (none).
@@ -189,7 +191,7 @@ typedef struct {
     const char *embed, *layer, *ln1, *ln2, *q, *k, *v, *qkv, *o, *mlp_a, *mlp_b, *mlp_out, *lnf;
 } arch_names;
 
-static const arch_names NAMES[3] = {
+static const arch_names NAMES[4] = {
     [LM_STABLELM] = {"model.embed_tokens.weight", "model.layers.%d.", "input_layernorm",
                      "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
                      NULL, "self_attn.o_proj", "gate_proj", "up_proj", "down_proj", "model.norm"},
@@ -198,6 +200,9 @@ static const arch_names NAMES[3] = {
     [LM_PHI]      = {"model.embed_tokens.weight", "model.layers.%d.", "input_layernorm", NULL,
                      "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", NULL, "self_attn.dense",
                      "fc1", NULL, "fc2", "model.final_layernorm"},
+    [LM_LLAMA]    = {"model.embed_tokens.weight", "model.layers.%d.", "input_layernorm",
+                     "post_attention_layernorm", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                     NULL, "self_attn.o_proj", "gate_proj", "up_proj", "down_proj", "model.norm"},
 };
 
 static int load_mlp(lm_model *m, const char *prefix, lm_mlp *p) {
@@ -219,6 +224,8 @@ static int parse_arch(const char *mt, lm_arch *a) {
         *a = LM_QWEN;
     else if (!strcmp(mt, "moe_llava_phi") || !strcmp(mt, "phi") || !strcmp(mt, "llava_phi"))
         *a = LM_PHI;
+    else if (!strcmp(mt, "llama"))
+        *a = LM_LLAMA;
     else
         return -1;
     return 0;
@@ -329,7 +336,18 @@ static int load_config(lm_model *m, json_t *cfg) {
             return status_fail(ST_FORMAT, "%s: %d heads do not divide hidden_size %d", m->dir, c->n_heads, H);
         c->head_dim = H / c->n_heads;
         c->n_kv_heads = (int)jsonx_int(cfg, "num_key_value_heads", c->n_heads);
-        if (c->arch == LM_STABLELM) {
+        if (c->arch == LM_LLAMA) {
+            /* LlamaConfig: full rotary, rms_norm_eps (class default 1e-6; Llama-2 writes 1e-5) */
+            if (jsonx_int(cfg, "head_dim", c->head_dim) != c->head_dim)
+                return status_fail(ST_UNSUPPORTED, "%s: config.json head_dim %lld != hidden_size / heads %d", m->dir,
+                                   jsonx_int(cfg, "head_dim", c->head_dim), c->head_dim);
+            c->rope_dims = c->head_dim;
+            c->rope_base = (float)jsonx_num(cfg, "rope_theta", 10000.0);
+            c->norm_eps = (float)jsonx_num(cfg, "rms_norm_eps", 1e-6);
+            const char *act = jsonx_str(cfg, "hidden_act", "silu");
+            if (act_parse(act) != ACT_SILU)
+                return status_fail(ST_UNSUPPORTED, "%s: LLaMA hidden_act \"%s\" (only silu)", m->dir, act);
+        } else if (c->arch == LM_STABLELM) {
             c->rope_dims = (int)(c->head_dim * jsonx_num(cfg, "rope_pct", 0.25));
             c->rope_base = (float)jsonx_num(cfg, "rope_theta", 10000.0);
             c->norm_eps = (float)jsonx_num(cfg, "norm_eps", 1e-5);
@@ -358,7 +376,7 @@ static int load_config(lm_model *m, json_t *cfg) {
     m->kv_dim = c->n_kv_heads * c->head_dim;
     m->qkv_dim = m->q_dim + 2 * m->kv_dim;
     m->fused_qkv = c->arch == LM_QWEN;
-    m->rms = c->arch == LM_QWEN;
+    m->rms = c->arch == LM_QWEN || c->arch == LM_LLAMA;
     m->parallel = c->arch == LM_PHI;
     m->gated = c->arch != LM_PHI;
     m->act = c->arch == LM_PHI ? ACT_GELU_TANH : ACT_SILU;
@@ -390,7 +408,10 @@ static int load_weights(lm_model *m, json_t *cfg) {
     m->layers = model_alloc(m, (size_t)c->n_layers * sizeof *m->layers);
     if (!m->layers) return status_fail(ST_NOMEM, "%s: out of memory", m->dir);
     memset(m->layers, 0, (size_t)c->n_layers * sizeof *m->layers);
-    const int qkv_bias = c->arch == LM_STABLELM ? (json_is_false(json_object_get(cfg, "use_qkv_bias")) ? -1 : 1) : 1;
+    /* StableLM: use_qkv_bias; LLaMA: attention_bias (false in every Llama-2: then no bias is read) */
+    const int qkv_bias = c->arch == LM_STABLELM ? (json_is_false(json_object_get(cfg, "use_qkv_bias")) ? -1 : 1)
+                         : c->arch == LM_LLAMA ? (json_is_true(json_object_get(cfg, "attention_bias")) ? 1 : -1)
+                                               : 1;
     char pre[64], name[320];
     for (int i = 0; i < c->n_layers && !st; i++) {
         lm_layer *ly = &m->layers[i];
@@ -474,7 +495,7 @@ int lm_load(const char *dir, const lm_opts *o, lm_model **out) {
         else if (parse_arch(mt, &m->cfg.arch))
             st = status_fail(ST_UNSUPPORTED, "%s: config.json model_type \"%s\" is not a supported language model "
                                              "(moe_llava_stablelm, moe_llava_qwen, moe_llava_phi, stablelm_epoch, "
-                                             "qwen, phi)", dir, mt);
+                                             "qwen, phi, llama)", dir, mt);
     }
     if (!st) st = checkpoint_open(dir, &m->ck);
     if (!st) st = load_config(m, cfg);

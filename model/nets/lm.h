@@ -1,5 +1,6 @@
 /* model/lm.h — the MoE-LLaVA language models: StableLM-2, Qwen-1 and Phi-2
- * backbones with top-2-of-4 mixture-of-experts MLPs (docs/model-spec.md §B2, B4, B5).
+ * backbones with top-2-of-4 mixture-of-experts MLPs (docs/model-spec.md §B2, B4, B5),
+ * and LLaMA-2 (model_type "llama", dense; §L1).
  *
  *     lm_opts o = lm_opts_default();
  *     lm_model *m;
@@ -42,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum { LM_STABLELM, LM_QWEN, LM_PHI } lm_arch;
+typedef enum { LM_STABLELM, LM_QWEN, LM_PHI, LM_LLAMA } lm_arch;
 typedef enum { LM_QUANT_NONE, LM_QUANT_Q8 } lm_quant;
 
 /* Token kinds for the router statistics. */

@@ -14,6 +14,8 @@
  */
 #include "chat.h"
 #include "act.h"
+#include "chat_adaptor.h"
+#include "chat_llama2.h"
 #include "checkpoint.h"
 #include "clip.h"
 #include "datadir.h"
@@ -48,6 +50,10 @@ struct chat_model {
     float          *proj2_w, *proj2_b; /* (hidden, hidden), (hidden); NULL for a linear projector */
     int             max_ctx;
     char            identity[512];
+    /* LLaMA-2 chat (chat_llama2.h): a text-only LLaMA-2 directory, or the
+     * adaptor model (chat_adaptor.h: BLIP-2 + linear adaptor, no tower) */
+    int             llama2;
+    chat_adaptor   *adaptor;
 };
 
 typedef struct {
@@ -176,12 +182,56 @@ out:
     return st;
 }
 
+/* The LLaMA-2 chat models: an adaptor config file (config != NULL: BLIP-2 +
+ * linear adaptor + the LLaMA-2 it names) or a LLaMA-2 directory (text only). */
+static int load_llama2(const char *path, const char *config, const chat_load_opts *o, chat_model **out) {
+    chat_model *cm = calloc(1, sizeof *cm);
+    if (!cm) return status_fail(ST_NOMEM, "out of memory");
+    cm->max_ctx = o->max_ctx > 0 ? o->max_ctx : 4096;
+    cm->llama2 = 1;
+    char lm_dir[PATH_MAX];
+    int st = ST_OK;
+    if (config) st = chat_adaptor_open(config, &cm->adaptor, lm_dir, sizeof lm_dir);
+    else snprintf(lm_dir, sizeof lm_dir, "%s", path);
+    if (!st) st = lm_load(lm_dir, &o->lm, &cm->lm);
+    if (!st) st = lm_tokenizer_load(lm_dir, &cm->tok);
+    if (!st && lm_tokenizer_bos(cm->tok) < 0)
+        st = status_fail(ST_UNSUPPORTED, "%s: a LLaMA-2 chat model needs the SentencePiece tokenizer.model", lm_dir);
+    if (!st) cm->hidden = lm_hidden(cm->lm);
+    if (!st && cm->adaptor) {
+        cm->n_img = chat_adaptor_rows(cm->adaptor);
+        if (chat_adaptor_width(cm->adaptor) != cm->hidden)
+            st = status_fail(ST_MISMATCH, "%s: the adaptor gives %d-wide rows, the language model %s is %d wide", config,
+                             chat_adaptor_width(cm->adaptor), lm_dir, cm->hidden);
+    }
+    if (st) {
+        chat_model_free(cm);
+        return st;
+    }
+    const char *base = strrchr(lm_dir, '/');
+    base = base && base[1] ? base + 1 : lm_dir;
+    if (cm->adaptor)
+        snprintf(cm->identity, sizeof cm->identity, "%.200s (+ %.200s, linear adaptor)", base,
+                 chat_adaptor_vision_name(cm->adaptor));
+    else
+        snprintf(cm->identity, sizeof cm->identity, "%.400s", base);
+    log_info("chat model %s: LLaMA-2 template%s", path, cm->adaptor ? ", BLIP-2 image rows through the adaptor" : "");
+    *out = cm;
+    return ST_OK;
+}
+
 int chat_model_load(const char *dir, const chat_load_opts *o, chat_model **out) {
     *out = NULL;
     char path[PATH_MAX], tower[PATH_MAX];
     json_t *cfg;
     int st;
+    if (chat_adaptor_is_config(dir)) return load_llama2(dir, dir, o, out);
     if ((st = file_join(path, sizeof path, dir, "config.json")) || (st = jsonx_load(path, &cfg))) return st;
+    if (!strcmp(jsonx_str(cfg, "model_type", ""), "llama") && !jsonx_str(cfg, "mm_image_tower", NULL) &&
+        !jsonx_str(cfg, "mm_vision_tower", NULL)) {
+        json_decref(cfg);
+        return load_llama2(dir, NULL, o, out);
+    }
     chat_model *cm = calloc(1, sizeof *cm);
     if (!cm) {
         json_decref(cfg);
@@ -286,6 +336,7 @@ void chat_model_free(chat_model *cm) {
     lm_free(cm->lm);
     lm_tokenizer_free(cm->tok);
     clip_free(cm->tower);
+    chat_adaptor_close(cm->adaptor);
     free(cm->proj1_w), free(cm->proj1_b), free(cm->proj2_w), free(cm->proj2_b);
     free(cm);
 }
@@ -398,6 +449,15 @@ int chat_set_image(chat_session *cs, const image *img) {
     cs->cached_len = 0;
     lm_state_truncate(cs->s, 0);
     if (!img) return ST_OK;
+    if (cm->adaptor) {
+        /* BLIP-2 → Z → linear adaptor (chat_adaptor.h) */
+        cs->feats = malloc((size_t)cm->n_img * cm->hidden * sizeof(float));
+        int st = cs->feats ? chat_adaptor_image(cm->adaptor, img, cs->feats, NULL)
+                           : status_fail(ST_NOMEM, "chat: out of memory for image features");
+        if (st) free(cs->feats), cs->feats = NULL;
+        return st;
+    }
+    if (!cm->tower) return status_fail(ST_UNSUPPORTED, "chat: %s is a text-only model", cm->identity);
     image sq = {0};
     const image *src = img;
     int st = ST_OK;
@@ -501,6 +561,19 @@ static int build_text(const chat_session *cs, sbuf *b) {
 /* Tokenise the prompt chunk by chunk around "<image>" (no merge across it),
  * the chunks joined by CHAT_IMAGE_TOKEN (tokenizer_image_token). */
 static int build_ids(const chat_session *cs, idvec *out) {
+    if (cs->cm->llama2) {
+        /* LLaMA-2: Meta's template, turn by turn, the image split out MiniGPT-4's way */
+        const char **q = malloc((size_t)(cs->n_turns + 1) * 2 * sizeof *q), **a = q ? q + cs->n_turns + 1 : NULL;
+        if (!q) return status_fail(ST_NOMEM, "chat: out of memory");
+        for (int i = 0; i < cs->n_turns; i++) q[i] = cs->turns[i].q, a[i] = cs->turns[i].a;
+        int32_t *ids = NULL;
+        int n = 0;
+        int st = chat_llama2_ids(cs->cm->tok, cs->system, q, a, cs->n_turns, cs->feats ? cs->img_turn : -1, &ids, &n);
+        if (!st) st = idvec_push(out, ids, n);
+        free(ids);
+        free(q);
+        return st;
+    }
     sbuf b = {0};
     int st = build_text(cs, &b);
     const char *rest = b.s;
@@ -636,7 +709,7 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
     }
     gen_opts go = *o;
     static const char *stops[] = {"<|endoftext|>"};
-    if (!go.stop) go.stop = stops, go.n_stop = 1;
+    if (!go.stop && !cm->llama2) go.stop = stops, go.n_stop = 1;   /* LLaMA-2 stops on </s> only */
     if (go.sampling.temperature > 0) go.sampling.seed += cs->asks * 0x9E37ull;
     cs->asks++;
     if (!st) st = generate_continue(cm->lm, cs->s, cm->tok, logits, &go, r);
@@ -670,7 +743,7 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
          * when one was generated (docs/model-spec.md §B6 quirk). */
         turn *t = &cs->turns[cs->n_turns - 1];
         free(t->a);
-        t->a = stored_answer(r->text, r->stop == GEN_STOP_EOS);
+        t->a = stored_answer(r->text, r->stop == GEN_STOP_EOS && !cm->llama2);   /* LLaMA-2: </s> is an id */
         if (!t->a) st = status_fail(ST_NOMEM, "chat: out of memory");
     }
     free(p.ids);

@@ -1,6 +1,12 @@
 /* model/chat.h — MoE-LLaVA chat about one image: vision tower → projector →
  * image features spliced into the conversation → MoE language model
- * (docs/model-spec.md §B3, B6, B7, B8).
+ * (docs/model-spec.md §B3, B6, B7, B8). The same API serves LLaMA-2 chat:
+ * chat_model_load also takes a LLaMA-2 directory (text only) or an adaptor
+ * config file ({"architecture": "blip2-linear-llama", ...}: BLIP-2's
+ * Q-Former output through a linear adaptor into LLaMA-2, chat_adaptor.h);
+ * their prompts follow the LLaMA-2 template (chat_llama2.h), the system
+ * prompt defaults to none, chat_set_image_place's `after` is ignored (the
+ * image precedes its question), and answers end on </s>.
  *
  *     chat_load_opts lo = chat_load_opts_default();
  *     chat_model *cm;

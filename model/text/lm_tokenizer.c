@@ -12,6 +12,7 @@
  * tiktoken's byte_pair_merge and HF tokenizers' merge order.
  */
 #include "lm_tokenizer_internal.h"
+#include "spm.h"
 
 #include "file.h"
 #include "jsonx.h"
@@ -172,6 +173,8 @@ int lm_tok_finish(lm_tokenizer *t, const char *where) {
 void lm_tokenizer_free(lm_tokenizer *t) {
     if (!t) return;
     bpe_free(t->bpe);
+    spm_close(t->spm);
+    free(t->dummy_ws);
     free(t->is_special);
     for (int i = 0; i < t->n_specials; i++) free(t->specials[i].text);
     free(t->specials);
@@ -194,8 +197,9 @@ static int config_kind(const char *dir) {
 int lm_tokenizer_load(const char *model_dir, lm_tokenizer **out) {
     if (out) *out = NULL;
     if (!model_dir || !out) return status_fail(ST_ARG, "lm_tokenizer_load: NULL argument");
-    char arcade[4096], qwen[4096], vocab[4096], merges[4096];
-    if (file_join(arcade, sizeof arcade, model_dir, "arcade100k.tiktoken") ||
+    char arcade[4096], qwen[4096], vocab[4096], merges[4096], spmodel[4096];
+    if (file_join(spmodel, sizeof spmodel, model_dir, "tokenizer.model") ||
+        file_join(arcade, sizeof arcade, model_dir, "arcade100k.tiktoken") ||
         file_join(qwen, sizeof qwen, model_dir, "qwen.tiktoken") ||
         file_join(vocab, sizeof vocab, model_dir, "vocab.json") ||
         file_join(merges, sizeof merges, model_dir, "merges.txt"))
@@ -211,18 +215,23 @@ int lm_tokenizer_load(const char *model_dir, lm_tokenizer **out) {
         kind = LM_TOK_ARCADE;
     } else if (has_qwen) {
         kind = LM_TOK_QWEN;
+    } else if (file_is_regular(spmodel)) {
+        kind = LM_TOK_SPM;
     } else if (file_is_regular(vocab) || file_is_regular(merges)) {
         kind = LM_TOK_GPT2;
     } else {
         return status_fail(ST_NOT_FOUND, "%s: no tokenizer (looked for arcade100k.tiktoken, qwen.tiktoken, "
-                           "vocab.json + merges.txt)", model_dir);
+                           "tokenizer.model, vocab.json + merges.txt)", model_dir);
     }
     lm_tokenizer *t = calloc(1, sizeof *t);
     if (!t) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
     t->kind = kind;
+    t->bos = -1;
+    /* the SentencePiece back end only uses the engine as its piece table */
     int st = bpe_new(kind == LM_TOK_GPT2 ? BPE_GPT2 : BPE_TIKTOKEN, &t->bpe);
-    if (!st) st = kind == LM_TOK_GPT2 ? gpt2bpe_load(t, model_dir)
-                                      : tiktoken_load(t, kind == LM_TOK_ARCADE ? arcade : qwen, kind);
+    if (!st) st = kind == LM_TOK_SPM    ? sentencepiece_load(t, spmodel)
+                  : kind == LM_TOK_GPT2 ? gpt2bpe_load(t, model_dir)
+                                        : tiktoken_load(t, kind == LM_TOK_ARCADE ? arcade : qwen, kind);
     if (st) {
         lm_tokenizer_free(t);
         return st;
@@ -240,11 +249,13 @@ const char *lm_tokenizer_piece(const lm_tokenizer *t, int32_t id, size_t *len) {
 
 int lm_tokenizer_size(const lm_tokenizer *t) { return t ? bpe_size(t->bpe) : 0; }
 int32_t lm_tokenizer_eos(const lm_tokenizer *t) { return t ? t->eos : -1; }
+int32_t lm_tokenizer_bos(const lm_tokenizer *t) { return t ? t->bos : -1; }
 size_t lm_tokenizer_max_piece(const lm_tokenizer *t) { return t ? t->max_piece : 0; }
 
 const char *lm_tokenizer_kind(const lm_tokenizer *t) {
     if (!t) return "";
-    return t->kind == LM_TOK_ARCADE ? "arcade100k" : t->kind == LM_TOK_QWEN ? "qwen" : "gpt2";
+    return t->kind == LM_TOK_ARCADE ? "arcade100k" : t->kind == LM_TOK_QWEN ? "qwen"
+           : t->kind == LM_TOK_SPM ? "sentencepiece" : "gpt2";
 }
 
 int32_t lm_tokenizer_special(const lm_tokenizer *t, const char *text) {
@@ -331,6 +342,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, int32_t **ids, 
     size_t len = strlen(text), bad;
     if (!utf8_valid((const uint8_t *)text, len, &bad))
         return status_fail(ST_ARG, "lm tokenizer: text is not valid UTF-8 (byte %zu)", bad);
+    if (t->kind == LM_TOK_SPM) return spm_encode(t->spm, text, len, ids, n);   /* no special is split out */
 
     uint8_t *norm = NULL;
     const uint8_t *src = (const uint8_t *)text;
@@ -373,6 +385,7 @@ int lm_tokenizer_encode(const lm_tokenizer *t, const char *text, int32_t **ids, 
 
 struct lm_detok {
     const lm_tokenizer *t;
+    int started;        /* SentencePiece: a normal piece was decoded (its dummy-prefix space dropped) */
     uint8_t pending[4]; /* a valid, incomplete UTF-8 prefix */
     size_t n_pending;
 };
@@ -447,7 +460,15 @@ int lm_detok_push(lm_detok *d, int32_t id, char *out, size_t cap, size_t *len) {
     const char *piece = lm_tokenizer_piece(t, id, &plen);
     if (!piece) return status_fail(ST_ARG, "lm detok: unknown token id %d (size %d)", (int)id, lm_tokenizer_size(t));
     if (t->is_special[id]) return detok_emit(d, NULL, 0, 0, piece, plen, out, cap, len);
-    return detok_emit(d, (const uint8_t *)piece, plen, 0, NULL, 0, out, cap, len);
+    int strip = 0;
+    if (t->dummy_ws && !d->started) {
+        /* SentencePiece decode: the first piece that is not a control piece
+         * loses its leading space (the dummy prefix) when it is a normal one */
+        strip = t->dummy_ws[id] && piece[0] == ' ';
+    }
+    int st = detok_emit(d, (const uint8_t *)piece + strip, plen - (size_t)strip, 0, NULL, 0, out, cap, len);
+    if (!st) d->started = 1;
+    return st;
 }
 
 int lm_detok_flush(lm_detok *d, char *out, size_t cap, size_t *len) {
@@ -469,7 +490,7 @@ int lm_tokenizer_decode(const lm_tokenizer *t, const int32_t *ids, int n, char *
     cap += 12;
     char *s = malloc(cap);
     if (!s) return status_fail(ST_NOMEM, "lm tokenizer: out of memory");
-    lm_detok d = {t, {0}, 0};
+    lm_detok d = {t, 0, {0}, 0};
     size_t k = 0, got;
     int st = ST_OK;
     for (int i = 0; !st && i < n; i++) {

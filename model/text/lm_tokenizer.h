@@ -1,7 +1,18 @@
-/* model/text/lm_tokenizer.h — the language-model tokenizers of MoE-LLaVA.
+/* model/text/lm_tokenizer.h — the language-model tokenizers of MoE-LLaVA and
+ * LLaMA-2.
  *
- * One API over the two byte-level BPE families the chat models use
- * (docs/model-spec.md §B6):
+ * One API over the two byte-level BPE families the MoE-LLaVA chat models use
+ * (docs/model-spec.md §B6) and SentencePiece (LLaMA-2's `tokenizer.model`,
+ * back end model/text/sentencepiece.c over Debian's libsentencepiece, see
+ * spm.h for why; picked when the directory has tokenizer.model and no
+ * .tiktoken file). SentencePiece encoding is the library's Encode of the
+ * whole text (dummy-prefix ▁, spaces → ▁, score-ordered BPE merges, byte
+ * fallback <0xXX>, unk): steps 2-5 below do not apply, no special token is
+ * split out of the text (a literal "<s>" is text, as upstream), and BOS is
+ * never added (lm_tokenizer_bos gives its id). Decoding maps ▁ to a space
+ * and byte pieces to their byte; the first normal piece of a stream loses
+ * its leading space (the dummy prefix), as SentencePiece's Decode does.
+ * The byte-level families:
  *   - tiktoken (`arcade100k.tiktoken` for StableLM-2, `qwen.tiktoken` for
  *     Qwen-1): back end in model/text/tiktoken.c;
  *   - GPT-2 byte-level BPE (`vocab.json` + `merges.txt` + `added_tokens.json`
@@ -28,7 +39,8 @@
  * specials; `qwen.tiktoken` → Qwen specials; when both are present the
  * config.json `model_type` (moe_llava_stablelm / moe_llava_qwen, or any
  * model_type containing "stablelm" / "qwen") decides; otherwise
- * `vocab.json` + `merges.txt` → GPT-2 BPE.
+ * `tokenizer.model` → SentencePiece; otherwise `vocab.json` + `merges.txt`
+ * → GPT-2 BPE.
  *
  * Encoding pipeline (lm_tokenizer_encode):
  *   1. the text must be valid UTF-8 (ST_ARG otherwise: none of the Python
@@ -94,8 +106,13 @@ const char *lm_tokenizer_piece(const lm_tokenizer *t, int32_t id, size_t *len);
 /* len(tokenizer): highest assigned id + 1 (100289 / 151851 / 50295). */
 int  lm_tokenizer_size(const lm_tokenizer *t);
 
-/* The id of <|endoftext|>. */
+/* The id of <|endoftext|> (SentencePiece: </s>). */
 int32_t lm_tokenizer_eos(const lm_tokenizer *t);
+
+/* The id the model's prompts begin with (SentencePiece: <s>, 1 for
+ * LLaMA-2), or -1 (the byte-level families add none). encode never adds
+ * it: callers prepend it where the template's "<s>" stands. */
+int32_t lm_tokenizer_bos(const lm_tokenizer *t);
 
 /* The id of a special / added token given as its exact text, or -1. */
 int32_t lm_tokenizer_special(const lm_tokenizer *t, const char *text);
@@ -104,7 +121,7 @@ int32_t lm_tokenizer_special(const lm_tokenizer *t, const char *text);
  * 3 * (lm_tokenizer_max_piece(t) + 4) + 1 is always enough for one push). */
 size_t lm_tokenizer_max_piece(const lm_tokenizer *t);
 
-/* "arcade100k", "qwen" or "gpt2". */
+/* "arcade100k", "qwen", "sentencepiece" or "gpt2". */
 const char *lm_tokenizer_kind(const lm_tokenizer *t);
 
 /* Streaming decoder: feed ids, get UTF-8 text that never splits a

@@ -1,5 +1,6 @@
-/* model/text/lm_tokenizer_internal.h — shared by lm_tokenizer.c and its two
- * back ends (tiktoken.c, gpt2bpe.c). Internal header, not part of the API.
+/* model/text/lm_tokenizer_internal.h — shared by lm_tokenizer.c and its
+ * back ends (tiktoken.c, gpt2bpe.c, sentencepiece.c). Internal header, not
+ * part of the API.
  *
  * The vocabulary, its index, the GPT-2 merge table and the merge loop are a
  * BPE engine (bpe.h) that the tokenizer owns: BPE_TIKTOKEN for the
@@ -23,7 +24,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-typedef enum { LM_TOK_ARCADE = 1, LM_TOK_QWEN = 2, LM_TOK_GPT2 = 3 } lm_tokenizer_family;
+typedef enum { LM_TOK_ARCADE = 1, LM_TOK_QWEN = 2, LM_TOK_GPT2 = 3, LM_TOK_SPM = 4 } lm_tokenizer_family;
+
+struct spm;
 
 typedef struct {
     char    *text;  /* NUL-terminated, malloc'd */
@@ -43,7 +46,11 @@ struct lm_tokenizer {
     int       special_first[257]; /* specials with first byte b: [first[b], first[b+1]) */
     int32_t   eos;
     int       nfc;         /* normalise to NFC before encoding */
-    pcre2_code *re;        /* owned */
+    pcre2_code *re;        /* owned; NULL for LM_TOK_SPM */
+    int32_t   bos;         /* LM_TOK_SPM: <s>; -1 for the byte-level BPE families */
+    struct spm *spm;       /* LM_TOK_SPM: the library's processor (owned); encodes */
+    uint8_t  *dummy_ws;    /* LM_TOK_SPM (bpe_size): 1 for a normal piece, whose leading
+                              space is SentencePiece's dummy prefix at the start of a decode */
 };
 
 /* Make room for ids < n (the engine's tables and is_special; new ids are
@@ -73,5 +80,9 @@ int lm_tok_finish(lm_tokenizer *t, const char *where);
  * t->bpe is a new engine of the matching kind. */
 int tiktoken_load(lm_tokenizer *t, const char *path, int kind);
 int gpt2bpe_load(lm_tokenizer *t, const char *dir);
+/* `path`: a SentencePiece tokenizer.model (LLaMA-2): t->spm, the piece
+ * table (surface bytes: U+2581 → space, <0xXX> → the byte), specials
+ * (control pieces), bos/eos. Does not call lm_tok_finish (no regex). */
+int sentencepiece_load(lm_tokenizer *t, const char *path);
 
 #endif

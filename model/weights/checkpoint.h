@@ -6,6 +6,8 @@
  *   pytorch_model.bin                       PyTorch zip (torch.save), via a
  *   pytorch_model.bin.index.json            minimal, safe unpickler of the
  *                                           state-dict subset (docs/model-spec.md §C)
+ * A torch zip may wrap its state dict one level deep ({"model": {...}}):
+ * those tensors are named "model.<name>" (pickle.h).
  * Files are mmap'd; tensor data is never copied at open. Everything is
  * validated at open: header bounds, offsets inside the file, no overlaps
  * (safetensors), dtype x shape == byte count, shard names in the index exist.

@@ -594,7 +594,7 @@ static int run(unpickler *up, pv **result) {
 
 static const char *kind_name(pv_kind k) {
     static const char *n[] = {"None", "bool", "int", "float", "str", "tuple", "list",
-                              "dict (nested state dicts are not supported)", "global", "storage",
+                              "dict", "global", "storage",
                               "tensor"};
     return n[k];
 }
@@ -643,6 +643,57 @@ static int to_record(const char *file, const char *name, const pv *tv, pickle_te
     return ST_OK;
 }
 
+_Static_assert(PICKLE_MAX_DEPTH == 2, "pickle_load_state_dict's loop reads exactly one wrapper level");
+
+/* Check one state-dict entry: key a str, value a tensor (or, at depth 0, a
+ * dict, whose entries are checked at depth 1). prefix names the outer key. */
+static int check_entry(const char *file, const char *prefix, size_t i, const pv *k, const pv *v, int depth) {
+    if (k->kind != PV_STR)
+        return prefix ? status_fail(ST_UNSUPPORTED, "%s: key %zu of \"%s\" is a %s, not a str", file, i, prefix,
+                                    kind_name(k->kind))
+                      : status_fail(ST_UNSUPPORTED, "%s: state-dict key %zu is a %s, not a str", file, i,
+                                    kind_name(k->kind));
+    if (v->kind == PV_TENSOR || (v->kind == PV_DICT && depth == 0)) return ST_OK;
+    if (v->kind == PV_DICT)
+        return status_fail(ST_UNSUPPORTED, "%s: \"%s.%s\": a dict inside a dict inside the state dict (seer reads "
+                           "name -> tensor and one level of name -> {name -> tensor})", file, prefix, k->u.s);
+    return prefix ? status_fail(ST_UNSUPPORTED, "%s: tensor \"%s.%s\": value is a %s, not a tensor", file, prefix,
+                                k->u.s, kind_name(v->kind))
+                  : status_fail(ST_UNSUPPORTED, "%s: tensor \"%s\": value is a %s, not a tensor", file, k->u.s,
+                                kind_name(v->kind));
+}
+
+/* Append the record of tensor v called [prefix.]key to recs (capacity *cap). */
+static int add_record(unpickler *up, const char *prefix, const char *key, const pv *v, pickle_tensor **recs,
+                      size_t *nrec, size_t *cap) {
+    const char *file = up->file;
+    size_t lp = prefix ? strlen(prefix) + 1 : 0, lk = strlen(key);
+    if (*nrec == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        if (charge(up, (nc - *cap) * sizeof **recs + MALLOC_OVERHEAD)) return up->err;
+        pickle_tensor *r = realloc(*recs, nc * sizeof **recs);
+        if (!r) return status_fail(ST_NOMEM, "%s: out of memory", file);
+        *recs = r;
+        *cap = nc;
+    }
+    if (charge(up, lp + lk + strlen(v->u.ten->storage->u.sto.key) + 3 + 3 * MALLOC_OVERHEAD)) return up->err;
+    char *name = malloc(lp + lk + 1);
+    if (!name) return status_fail(ST_NOMEM, "%s: out of memory", file);
+    if (prefix) {
+        memcpy(name, prefix, lp - 1);
+        name[lp - 1] = '.';
+    }
+    memcpy(name + lp, key, lk + 1);
+    int rc = to_record(file, name, v, &(*recs)[*nrec]);
+    (*nrec)++; /* on failure too: frees its partial strings */
+    free(name);
+    return rc;
+}
+
+static int name_cmp(const void *a, const void *b) {
+    return strcmp(((const pickle_tensor *)a)->name, ((const pickle_tensor *)b)->name);
+}
+
 int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
                            pickle_tensor **out, size_t *n) {
     *out = NULL;
@@ -651,8 +702,8 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
     up.budget = len > (SIZE_MAX - PICKLE_MIN_BUDGET) / PICKLE_MAX_BYTES_PER_BYTE
                     ? SIZE_MAX : len * PICKLE_MAX_BYTES_PER_BYTE + PICKLE_MIN_BUDGET;
     pv *res = NULL;
-    pickle_tensor *recs = NULL;
-    size_t nrec = 0;
+    pickle_tensor *recs = NULL, *sorted = NULL;
+    size_t nrec = 0, cap = 0;
     int rc = run(&up, &res);
     if (rc) goto done;
     if (res->kind != PV_DICT) {
@@ -660,31 +711,39 @@ int pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
                          "name -> tensor)", file, kind_name(res->kind));
         goto done;
     }
-    size_t count = res->u.seq.n / 2;
-    if ((rc = charge(&up, (count ? count : 1) * sizeof *recs + MALLOC_OVERHEAD))) goto done;
-    recs = calloc(count ? count : 1, sizeof *recs);
-    if (!recs) { rc = status_fail(ST_NOMEM, "%s: out of memory", file); goto done; }
-    for (size_t i = 0; i < count; i++) {
+    /* name -> tensor, or name -> {name -> tensor} read as "name.name" (no recursion: depth 2) */
+    for (size_t i = 0; i < res->u.seq.n / 2; i++) {
         const pv *k = res->u.seq.items[2 * i], *v = res->u.seq.items[2 * i + 1];
-        if (k->kind != PV_STR) {
-            rc = status_fail(ST_UNSUPPORTED, "%s: state-dict key %zu is a %s, not a str", file, i,
-                             kind_name(k->kind));
-            goto done;
+        if ((rc = check_entry(file, NULL, i, k, v, 0))) goto done;
+        if (v->kind == PV_TENSOR) {
+            if ((rc = add_record(&up, NULL, k->u.s, v, &recs, &nrec, &cap))) goto done;
+            continue;
         }
-        if (v->kind != PV_TENSOR) {
-            rc = status_fail(ST_UNSUPPORTED, "%s: tensor \"%s\": value is a %s, not a tensor", file,
-                             k->u.s, kind_name(v->kind));
-            goto done;
+        for (size_t j = 0; j < v->u.seq.n / 2; j++) {
+            const pv *k2 = v->u.seq.items[2 * j], *v2 = v->u.seq.items[2 * j + 1];
+            if ((rc = check_entry(file, k->u.s, j, k2, v2, 1))) goto done;
+            if ((rc = add_record(&up, k->u.s, k2->u.s, v2, &recs, &nrec, &cap))) goto done;
         }
-        if ((rc = charge(&up, strlen(k->u.s) + strlen(v->u.ten->storage->u.sto.key) + 2 + 2 * MALLOC_OVERHEAD)))
-            goto done;
-        if ((rc = to_record(file, k->u.s, v, &recs[nrec]))) {
-            nrec++; /* free its partial strings */
-            goto done;
-        }
-        nrec++;
+    }
+    if (!recs) { /* an empty state dict: still a non-NULL array */
+        if ((rc = charge(&up, sizeof *recs + MALLOC_OVERHEAD))) goto done;
+        if (!(recs = calloc(1, sizeof *recs))) { rc = status_fail(ST_NOMEM, "%s: out of memory", file); goto done; }
+    }
+    /* a dotted name may meet a flat one ({"a.b": t, "a": {"b": u}}), or SETITEM repeat a key:
+     * refuse, never pick one */
+    if (nrec > 1) {
+        if ((rc = charge(&up, nrec * sizeof *recs + MALLOC_OVERHEAD))) goto done;
+        if (!(sorted = malloc(nrec * sizeof *recs))) { rc = status_fail(ST_NOMEM, "%s: out of memory", file); goto done; }
+        memcpy(sorted, recs, nrec * sizeof *recs);
+        qsort(sorted, nrec, sizeof *sorted, name_cmp);
+        for (size_t i = 1; i < nrec; i++)
+            if (!strcmp(sorted[i - 1].name, sorted[i].name)) {
+                rc = status_fail(ST_FORMAT, "%s: two tensors are called \"%s\"", file, sorted[i].name);
+                goto done;
+            }
     }
 done:
+    free(sorted); /* shallow copy: the names belong to recs */
     for (size_t i = 0; i < up.nall; i++) pv_free(&up.slabs[i / PV_SLAB][i % PV_SLAB]);
     for (size_t i = 0; i < (up.nall + PV_SLAB - 1) / PV_SLAB; i++) free(up.slabs[i]);
     free(up.slabs);

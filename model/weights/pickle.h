@@ -20,10 +20,17 @@
  * iterative (no recursion); the stack, the mark stack, the memo and the
  * number of objects and the memory used are bounded (PICKLE_MAX_*).
  *
- * The result must be a flat dict of str -> tensor; nested state dicts
- * ({"state_dict": {...}}) and other values are rejected with the key named.
- * Each tensor must be row-major contiguous (strides of size-1 dims are
- * ignored, as torch's is_contiguous does) and lie inside its storage.
+ * The result must be a dict of str -> tensor, whose values may also be one
+ * level of dicts of str -> tensor: a training checkpoint's wrapper such as
+ * MiniGPT-4's {"model": {"llama_proj.weight": t, ...}} (or "state_dict",
+ * "module"). An inner tensor is named "<outer key>.<inner key>"
+ * ("model.llama_proj.weight"), so nothing is unwrapped silently and two
+ * wrappers cannot clash; callers that accept wrapped files look the dotted
+ * name up. Deeper dicts (PICKLE_MAX_DEPTH), other values (ints, lists, an
+ * optimizer's int-keyed state) and two tensors with one name are rejected
+ * with the key named. Each tensor must be row-major contiguous (strides of
+ * size-1 dims are ignored, as torch's is_contiguous does) and lie inside its
+ * storage.
  */
 #ifndef SEER_PICKLE_H
 #define SEER_PICKLE_H
@@ -37,6 +44,7 @@
 #define PICKLE_MAX_MARKS   (1u << 16) /* nested MARKs */
 #define PICKLE_MAX_MEMO    (1u << 22) /* highest memo index + 1 */
 #define PICKLE_MAX_OBJECTS (1u << 22) /* values created in total */
+#define PICKLE_MAX_DEPTH   2          /* dict levels in the result: state dict + one wrapper */
 /* Memory: everything the interpreter allocates (values, strings, the stack,
  * the memo, the result) stays under PICKLE_MAX_BYTES_PER_BYTE bytes per byte
  * of pickle plus PICKLE_MIN_BUDGET, else ST_TOO_LARGE. A torch.save
@@ -58,7 +66,8 @@ typedef struct {
 
 /* Interpret a data.pkl (len bytes at data, borrowed). file names it in
  * messages ("x.bin:archive/data.pkl"). On success *out is a malloc'd array of
- * *n entries in pickle order; free it with pickle_tensors_free. */
+ * *n entries in pickle order (a wrapper's tensors where the wrapper
+ * stands); free it with pickle_tensors_free. */
 int  pickle_load_state_dict(const char *file, const uint8_t *data, size_t len,
                             pickle_tensor **out, size_t *n);
 void pickle_tensors_free(pickle_tensor *t, size_t n);

@@ -1,7 +1,8 @@
 /* tests/fuzz/fuzz_lm_tokenizer.c — model/text/lm_tokenizer.c and its back
- * ends (tiktoken.c, gpt2bpe.c) with the small test vocabularies of
- * tests/data/lm_tokenizer (GPT-2 BPE, the same with Phi-2's added tokens,
- * Qwen tiktoken), unpacked with xz into a temp dir once. The first byte picks
+ * ends (tiktoken.c, gpt2bpe.c, sentencepiece.c) with the small test
+ * vocabularies of tests/data/lm_tokenizer (GPT-2 BPE, the same with Phi-2's
+ * added tokens, Qwen tiktoken), unpacked with xz into a temp dir once, and
+ * the tiny SentencePiece model of tests/data/llama/llama-tiny. The first byte picks
  * the tokenizer; the rest is encoded as text (any bytes) and decoded as ids,
  * whole and streaming. */
 #include "fuzz.h"
@@ -11,7 +12,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-static lm_tokenizer *toks[3];
+static lm_tokenizer *toks[4];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc, (void)argv;
@@ -30,6 +31,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         snprintf(dir, sizeof dir, "%s/%s", tmp, names[i]);
         if (lm_tokenizer_load(dir, &toks[i])) { fprintf(stderr, "fuzz_lm_tokenizer: %s\n", status_message()); exit(1); }
     }
+    if (lm_tokenizer_load(SEER_SOURCE_DIR "/tests/data/llama/llama-tiny", &toks[3])) {
+        fprintf(stderr, "fuzz_lm_tokenizer: %s\n", status_message());
+        exit(1);
+    }
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
     if (system(cmd) != 0) fprintf(stderr, "fuzz_lm_tokenizer: could not remove %s\n", tmp);
     return 0;
@@ -37,7 +42,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
-    const lm_tokenizer *t = toks[data[0] % 3];
+    const lm_tokenizer *t = toks[data[0] % 4];
     data++, size--;
     char *text = fuzz_cstr(data, size);
     if (!text) return 0;

@@ -60,6 +60,14 @@ def main():
             for e in z.namelist():
                 if e.endswith("/data.pkl"):
                     put("fuzz_pickle", n.replace(".bin", ".pkl"), z.read(e))
+    # MiniGPT-4's wrapped state dict {"model": {...}} (tests/reference/llama_vlm_ref.py)
+    mg = os.path.join(ROOT, "tests", "data", "llama", "adaptor_minigpt4.pth")
+    with open(mg, "rb") as f:
+        put("fuzz_ptzip", "adaptor_minigpt4.pth", f.read())
+    with zipfile.ZipFile(mg) as z:
+        for e in z.namelist():
+            if e.endswith("/data.pkl"):
+                put("fuzz_pickle", "adaptor_minigpt4.pkl", z.read(e))
     put("fuzz_pickle", "mark_tuple.pkl", b"\x80\x02(t.")
     # tokenizers: texts (the LM target's first byte picks gpt2 / phi / qwen)
     texts = ["a photo of a cat", "A Dog's  breakfast!! 123", "naïve café — ☕ 東京",

@@ -13,7 +13,8 @@ Outputs, in tests/data/ptzip/ (a few KB in all; committed):
                      storage at an offset, an nn.Parameter
   noncontig.bin      a transposed (non-contiguous) tensor, saved with its
                      stride: the loader must refuse it
-  nested.bin         {"state_dict": {...}}: not a flat state dict, refused
+  nested.bin         {"state_dict": {"w": ...}}: a wrapped state dict, read as
+                     "state_dict.w"
   compressed.bin     basic.bin re-zipped with deflate: refused (not mappable)
   sharded/           pytorch_model-0000{1,2}-of-00002.bin + index json
   expected.json      name -> {dtype, shape, values (flattened, as float)}
