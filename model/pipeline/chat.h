@@ -29,6 +29,7 @@
 #ifndef SEER_CHAT_H
 #define SEER_CHAT_H
 
+#include "chat_cache.h"
 #include "generate.h"
 #include "image.h"
 #include "lm.h"
@@ -115,5 +116,51 @@ int  chat_prompt_positions(const chat_session *cs);
  * of the prompt already cached: the whole prompt on a fresh session, the new
  * question on a follow-up) and the generated tokens fed back. */
 const uint32_t *chat_router_counts(const chat_session *cs, size_t *len);
+
+/* ---- preparation: the image before the question (chat_cache.h) ----
+ *
+ * chat_prepare makes the session hold the image's features and the KV cache
+ * of the prompt up to and including the image positions ("system USER: " +
+ * the image rows, for an image before the first question's text; for
+ * another place only the features), so the next chat_ask prefills only its
+ * own tokens. The result is exactly what an unprepared chat_ask computes
+ * (the same lm_forward calls in the same order). key identifies the image
+ * (a content hash): a session that holds that key already returns at once;
+ * with a cache cc (may be NULL) the features and the prefix KV come from it
+ * when present (a copy), and are stored in it when computed; while another
+ * session prepares the same key this waits for it instead of redoing it.
+ * get(ctx, &img) is called only when the tower must run (img is released
+ * after). cancel (may be NULL) is checked between the tower's and the
+ * language model's layers: ST_CANCELLED, and the session is left with no
+ * image and an empty cache (the memory it took freed). The history is
+ * cleared (as chat_set_image does); the system prompt and image place are
+ * read, so set them first. how (may be NULL): where the result came from. */
+typedef int (*chat_image_fn)(void *ctx, image *out);
+enum { CHAT_PREP_SESSION = 0, CHAT_PREP_CACHE = 1, CHAT_PREP_RAN = 2 };
+int  chat_prepare(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                  const volatile int *cancel, int *how);
+/* chat_prepare with the prefix given as ids (ending with CHAT_IMAGE_TOKEN,
+ * the only marker; n = 0: features only), for a model without a tokenizer
+ * (benches). The ids are borrowed. */
+int  chat_prepare_ids(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                      const int32_t *prefix, int n, const volatile int *cancel, int *how);
+/* A chat_image_fn for an image in memory: ctx is a const image *, copied. */
+int  chat_image_copy_fn(void *ctx, image *out);
+
+/* The same in the background: a thread of the session's own (img and prefix
+ * are copied; prefix NULL = the session's own prefix, as chat_prepare). Every
+ * other call on the session (chat_ask, chat_prefill_ids, ...) first waits for
+ * it, so a question asked meanwhile waits and never redoes it, and fails with
+ * the preparation's status if it failed. The session must not be used by
+ * another thread meanwhile (as always). cc must outlive the work. */
+int  chat_prepare_start(chat_session *cs, chat_cache *cc, const uint8_t key[16], const image *img,
+                        const int32_t *prefix, int n);
+/* Wait for chat_prepare_start's work: its status (ST_OK when none ran). */
+int  chat_prepare_wait(chat_session *cs);
+/* Stop chat_prepare_start's work (at the next layer), wait for it and free
+ * what it made: the session is left with no image. No-op when none runs. */
+void chat_prepare_cancel(chat_session *cs);
+/* The session holds key's image (prepared, nothing running). */
+int  chat_is_prepared(const chat_session *cs, const uint8_t key[16]);
 
 #endif
