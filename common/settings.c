@@ -169,8 +169,10 @@ int settings_load(const char *path, settings *out) {
         p = nl ? nl + 1 : NULL;
     }
     free(buf);
-    if (!st && !out->chat_model && (out->vision_tower || out->models_root || out->chat_cache_mb_set))
-        st = status_fail(ST_FORMAT, "%s: vision-tower, models-root and chat-cache-mb go with chat-model", path);
+    if (!st && !out->chat_model && (out->vision_tower || out->models_root))
+        st = status_fail(ST_FORMAT, "%s: vision-tower and models-root go with chat-model", path);
+    if (!st && !out->chat_model && out->chat_cache_mb_set)
+        st = status_fail(ST_FORMAT, "%s: chat-cache-mb goes with chat-model", path);
     if (!st && !(out->path = strdup(path))) st = status_fail(ST_NOMEM, "out of memory reading %s", path);
     if (st) settings_release(out);
     return st;

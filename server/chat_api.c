@@ -3,6 +3,7 @@
  *   POST /api/chat                 a question about an image → server-sent events
  *   POST /api/chat/prepare         prepare an image before the question → 202
  *   POST /api/chat/{rid}/stop      stop a running answer (or preparation)
+ *   POST /api/chat/prepare/{pid}/stop  stop a preparation (200 also when it has ended)
  *   POST /api/feedback             record a vote on an answer (store feedback table)
  *   GET  /api/feedback?limit=N     the latest votes, newest first
  *
@@ -36,7 +37,8 @@
  * soon as an image opens. A question that arrives meanwhile either waits in
  * the queue behind it (one worker) and then finds the prepared session, or
  * runs on another worker and waits in chat_cache_acquire for the same key:
- * the tower runs once. /stop with the prepare id cancels it (checked between
+ * the tower runs once. A preparation is on s->active from its post (queued
+ * or running): /stop with the prepare id cancels it (checked between
  * layers); server_stop cancels it like an answer.
  *
  * Ownership: slots and sessions belong to the server (chat_api_stop frees
@@ -420,12 +422,21 @@ static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
 
 /* Register j for /stop and take a slot (one is always free: slots =
  * workers), preferring one that holds j's image. NULL: a bug. */
-static struct chat_slot *job_enter(chat_job *j) {
+static void job_register(chat_job *j) {
     server *s = j->s;
-    struct chat_slot *sl = NULL;
     pthread_mutex_lock(&s->chat_mu);
     j->req.next = s->active;
     s->active = &j->req;
+    if (s->chat_stopping) j->req.cancel = 1;
+    pthread_mutex_unlock(&s->chat_mu);
+}
+
+/* registered: j is on s->active already (a preparation, from its post) */
+static struct chat_slot *job_enter(chat_job *j, int registered) {
+    server *s = j->s;
+    struct chat_slot *sl = NULL;
+    if (!registered) job_register(j);
+    pthread_mutex_lock(&s->chat_mu);
     if (s->chat_stopping) j->req.cancel = 1;
     for (int pass = 0; pass < 2 && !sl; pass++)
         for (int i = 0; i < s->o.chat_workers && !sl; i++) {
@@ -456,7 +467,7 @@ static void chat_job_run(void *arg) {
     chat_job *j = arg;
     server *s = j->s;
     j->t0 = timer_now();
-    struct chat_slot *sl = job_enter(j);
+    struct chat_slot *sl = job_enter(j, 0);
     if (j->sink->begin) j->sink->begin(j);
     gen_result r = {0};
     chat_session *cs = NULL;
@@ -641,7 +652,7 @@ static void prepare_run(void *arg) {
     prep_job *p = arg;
     chat_job *j = &p->job;
     j->t0 = timer_now();
-    struct chat_slot *sl = job_enter(j);
+    struct chat_slot *sl = job_enter(j, 1);
     chat_session *cs = NULL;
     int rc = sl ? ST_OK : status_fail(ST_INTERNAL, "no free chat slot (a bug)");
     if (!rc && j->req.cancel) rc = status_fail(ST_CANCELLED, "cancelled before it started");
@@ -730,7 +741,9 @@ static int chat_prepare_post(server *s, struct mg_connection *c) {
     char id[17];
     memcpy(id, j->req.id, sizeof id);
     const uint64_t image_id = j->image_id;
+    job_register(j);   /* stoppable while it waits too */
     if (queue_post(s->chat_q, prepare_run, p)) {   /* p is the queue's once posted */
+        job_leave(j, NULL);
         free(p->bytes), free(p->system), free(p);
         static const char *const h[] = {"Retry-After", "2", NULL};
         return http_send_error(s, c, 503, h, "%s", status_message());
@@ -742,8 +755,9 @@ static int chat_prepare_post(server *s, struct mg_connection *c) {
                           NULL);
 }
 
-/* POST /api/chat/{rid}/stop */
-static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t n) {
+/* POST /api/chat/{rid}/stop; quiet (a preparation's stop): 200 with
+ * stopping false instead of 404 when nothing runs under rid (it ended) */
+static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t n, int quiet) {
     int found = 0;
     pthread_mutex_lock(&s->chat_mu);
     for (struct chat_req *r = s->active; r; r = r->next)
@@ -752,6 +766,7 @@ static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t
             found = 1;
         }
     pthread_mutex_unlock(&s->chat_mu);
+    if (!found && quiet) return http_send_json(c, 200, json_pack("{s:s%, s:b}", "prepare_id", rid, n, "stopping", 0), NULL);
     if (!found)
         return http_send_error(s, c, 404, NULL, "no running answer or preparation with id '%.*s' (finished already?)",
                                (int)(n > 32 ? 32 : n), rid);
@@ -770,6 +785,15 @@ int chat_api_handle(server *s, struct mg_connection *c, const char *rest) {
         }
         return chat_post(s, c);
     }
+    if (!strncmp(rest, "/prepare/", 9)) { /* "/prepare/{rid}/stop" */
+        const char *id = rest + 9, *slash = strchr(id, '/');
+        if (!slash || strcmp(slash, "/stop")) return http_send_error(s, c, 404, NULL, "no such endpoint: /api/chat%s", rest);
+        if (strcmp(m, "POST")) {
+            static const char *const h[] = {"Allow", "POST", NULL};
+            return http_send_error(s, c, 405, h, "method %s not allowed here (allowed: POST)", m);
+        }
+        return chat_stop(s, c, id, (size_t)(slash - id), 1);
+    }
     if (!strcmp(rest, "/prepare")) {
         if (strcmp(m, "POST")) {
             static const char *const h[] = {"Allow", "POST", NULL};
@@ -784,7 +808,7 @@ int chat_api_handle(server *s, struct mg_connection *c, const char *rest) {
         static const char *const h[] = {"Allow", "POST", NULL};
         return http_send_error(s, c, 405, h, "method %s not allowed here (allowed: POST)", m);
     }
-    return chat_stop(s, c, id, (size_t)(slash - id));
+    return chat_stop(s, c, id, (size_t)(slash - id), 0);
 }
 
 /* ---------------------------------------------------------------- feedback */

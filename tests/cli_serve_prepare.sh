@@ -173,6 +173,18 @@ if mode == 'main':
     check('prepare_text_415', st == 415, (st, o))
     st, o = js('POST', '/api/chat/0123456789abcdef/stop', {})
     check('stop_unknown_404', st == 404, (st, o))
+    st, o = js('POST', '/api/chat/prepare/0123456789abcdef/stop', {})
+    check('prepare_stop_ended_200', st == 200 and o['stopping'] is False, (st, o))
+    # stop a preparation: queued behind a long answer on both workers? simpler:
+    # prepare the last picture and stop it at once; whether it was caught or had
+    # finished, nothing is left half-made and the image still answers right
+    st, o = js('POST', '/api/chat/prepare', {'image_id': blue})
+    st2, o2 = js('POST', '/api/chat/prepare/%s/stop' % o['prepare_id'], {})
+    check('prepare_stop_200', st == 202 and st2 == 200 and isinstance(o2.get('stopping'), bool), (st, o, st2, o2))
+    for _ in range(600):
+        if prepared()['preparing'] == 0: break
+        time.sleep(0.05)
+    check('prepare_stop_nothing_half', prepared()['preparing'] == 0, prepared())
 else:   # --chat-cache-mb 0
     st, o = js('POST', '/api/chat/prepare', {'image_id': pic})
     check('nocache_prepare_202', st == 202, (st, o))

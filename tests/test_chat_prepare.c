@@ -6,7 +6,8 @@
  * Checked: a prepared session (computed, or copied from the cache) gives the
  * same last-position logits as an unprepared one (the same lm_forward calls:
  * bit for bit; checked within 1e-6 of the largest logit) and the same greedy
- * and 3-beam answers, which are the reference's; a question asked while the
+ * and 3-beam answers, which are the reference's, and the same router counts
+ * (the prepared prefix counted with the first answer); a question asked while the
  * preparation runs in the background waits for it and the tower runs once
  * (counted by the cache's claims and by the image callback); eviction under a
  * small budget; cancel before / during preparation leaves a session without
@@ -106,21 +107,28 @@ static const uint8_t KEY1[16] = {1}, KEY2[16] = {2}, KEY3[16] = {3};
 typedef struct {
     gen_result g, b;
     float *logits;
+    uint32_t counts[4096];   /* router counts of the greedy answer */
+    size_t n_counts;
 } answers;
 
 static int answer_all(chat_session *cs, const reference *r, answers *a) {
     memset(a, 0, sizeof *a);
     a->logits = malloc((size_t)r->vocab * sizeof(float));
-    int32_t *ids = NULL;
-    int n = 0;
-    int st = chat_prompt_logits(cs, r->q1, &ids, &n, a->logits);
-    free(ids);
     gen_opts o = gen_opts_default();
     o.sampling.temperature = 0;
     o.max_tokens = 8;
-    if (!st) st = chat_ask(cs, r->q1, &o, &a->g);
+    int st = chat_ask(cs, r->q1, &o, &a->g);
+    if (!st) {
+        const uint32_t *c = chat_router_counts(cs, &a->n_counts);
+        if (a->n_counts > 4096) a->n_counts = 4096;
+        memcpy(a->counts, c, a->n_counts * sizeof *c);
+    }
     o.num_beams = 3;
     if (!st) st = chat_regenerate(cs, &o, &a->b);
+    int32_t *ids = NULL;
+    int n = 0;
+    if (!st) st = chat_prompt_logits(cs, r->q1, &ids, &n, a->logits);
+    free(ids);
     CHECK_MSG(st == ST_OK, "%s", status_message());
     return st;
 }
@@ -140,6 +148,8 @@ static void compare(const char *what, const reference *r, const answers *x, cons
     CHECK_MSG(dmax <= 1e-6f * amax, "%s: logits max |diff| %g of %g", what, dmax, amax);
     CHECK_MSG(same_ids(x->g.ids, x->g.n, y->g.ids, y->g.n), "%s: greedy answers differ", what);
     CHECK_MSG(same_ids(x->b.ids, x->b.n, y->b.ids, y->b.n), "%s: 3-beam answers differ", what);
+    CHECK_MSG(x->n_counts == y->n_counts && !memcmp(x->counts, y->counts, x->n_counts * sizeof *x->counts),
+              "%s: router counts differ", what);
     printf("  %s: logits max |diff| %g of %g; greedy %d tokens, beams %d tokens: same\n", what, dmax, amax, y->g.n,
            y->b.n);
 }

@@ -66,6 +66,8 @@ struct chat_session {
     int         cached_len, cached_cap;
     uint32_t   *counts;       /* router counts of the last answer */
     uint32_t   *img_counts;   /* image-token counts from when the features entered the cache */
+    uint32_t   *pre_counts;   /* text-token counts of the prepared prefix (chat_prepare) */
+    int         pre_n;        /* its ids; 0: nothing prepared pending */
     size_t      n_counts;
     uint64_t    asks;         /* for fresh sampling seeds on regenerate */
     char       *system;       /* NULL: SYSTEM_PROMPT */
@@ -327,7 +329,8 @@ chat_session *chat_session_new(chat_model *cm) {
     cs->n_counts = n;
     cs->counts = calloc(n ? n : 1, sizeof *cs->counts);
     cs->img_counts = calloc(n ? n : 1, sizeof *cs->img_counts);
-    if (!cs->counts || !cs->img_counts) {
+    cs->pre_counts = calloc(n ? n : 1, sizeof *cs->pre_counts);
+    if (!cs->counts || !cs->img_counts || !cs->pre_counts) {
         chat_session_free(cs);
         return NULL;
     }
@@ -348,6 +351,7 @@ void chat_session_free(chat_session *cs) {
     free(cs->cached);
     free(cs->counts);
     free(cs->img_counts);
+    free(cs->pre_counts);
     free(cs->system);
     lm_state_free(cs->s);
     free(cs);
@@ -460,7 +464,9 @@ static void session_reset(chat_session *cs) {
     cs->keyed = 0;
     cs->cached_len = 0;
     lm_state_truncate(cs->s, 0);
+    lm_state_router_reset(cs->s);
     memset(cs->img_counts, 0, cs->n_counts * sizeof *cs->img_counts);
+    cs->pre_n = 0;
 }
 
 int chat_set_image(chat_session *cs, const image *img) {
@@ -671,6 +677,11 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
     if (!st && positions(cs, p.ids, p.n) + o->max_tokens + 1 > cm->max_ctx)
         st = status_fail(ST_TOO_LARGE, "chat: the conversation (%d positions) plus %d new tokens exceeds the context of %d",
                          positions(cs, p.ids, p.n), o->max_tokens, cm->max_ctx);
+    /* a prepared prefix that this prompt starts with counts as this
+     * answer's text, as if the prompt had run whole (the first answer only) */
+    const int pre_add = !st && cs->pre_n > 0 && cs->cached_len == cs->pre_n && p.n > cs->pre_n &&
+                        !memcmp(p.ids, cs->cached, (size_t)cs->pre_n * sizeof *p.ids);
+    cs->pre_n = 0;
     if (!st) {
         cs->prompt_pos = positions(cs, p.ids, p.n);
         lm_state_router_reset(cs->s);
@@ -688,7 +699,8 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
         size_t n;
         const uint32_t *c = lm_state_router_counts(cs->s, &n);
         for (size_t k = 0; k < n && k < cs->n_counts; k++)
-            cs->counts[k] = (k % LM_TOK_KINDS == LM_TOK_IMAGE) ? cs->img_counts[k] : c[k];
+            cs->counts[k] = (k % LM_TOK_KINDS == LM_TOK_IMAGE) ? cs->img_counts[k]
+                            : c[k] + (pre_add && k % LM_TOK_KINDS == LM_TOK_TEXT ? cs->pre_counts[k] : 0);
         /* Greedy and sampling leave the answer's tokens in the cache (all, or
          * all but the last: the state's position says which); beam search
          * leaves some beam: drop that part. */
@@ -920,6 +932,13 @@ static int prepare_core(chat_session *cs, chat_cache *cc, const uint8_t key[16],
     }
     memmove(cs->key, key, 16);   /* key may be cs->key (chat_prepare_start) */
     cs->keyed = 1;
+    /* the prefix's text counts (the state's counts since session_reset, or
+     * the cache's copy of them), for the first answer's router counts */
+    if (n > 0) {
+        const uint32_t *c = lm_state_router_counts(cs->s, NULL);
+        for (size_t k = 0; k < cs->n_counts; k++) cs->pre_counts[k] = k % LM_TOK_KINDS == LM_TOK_TEXT ? c[k] : 0;
+        cs->pre_n = n;
+    }
     return ST_OK;
 }
 
