@@ -314,6 +314,12 @@ const lm_model *chat_model_lm(const chat_model *cm) { return cm->lm; }
 
 /* ------------------------------------------------------------------ session */
 
+int chat_model_set_context(chat_model *cm, int max_ctx) {
+    if (max_ctx < 1) return status_fail(ST_ARG, "chat: a context of %d positions", max_ctx);
+    cm->max_ctx = max_ctx;
+    return ST_OK;
+}
+
 chat_session *chat_session_new(chat_model *cm) {
     chat_session *cs = calloc(1, sizeof *cs);
     if (!cs) return NULL;

@@ -57,6 +57,9 @@ void chat_model_free(chat_model *cm);
  * random weights from seed, no tokenizer (chat_ask needs one: use
  * chat_prefill_ids). Takes ownership of lm and tower, also on failure. */
 int  chat_model_random(lm_model *lm, struct clip_model *tower, uint64_t seed, chat_model **out);
+/* KV cache positions of the sessions made from now on (default: the load
+ * option, 4096 for chat_model_random). ST_ARG when max_ctx < 1. */
+int  chat_model_set_context(chat_model *cm, int max_ctx);
 /* "MoE-LLaVA-StableLM-1.6B-4e (+ clip-vit-large-patch14-336)": for feedback records. */
 const char *chat_model_identity(const chat_model *cm);
 const lm_model *chat_model_lm(const chat_model *cm);
