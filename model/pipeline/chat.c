@@ -11,6 +11,10 @@
  * A new prompt is tokenised whole (as MoE-LLaVA does each turn); only its
  * part after the longest common prefix with cached[] is run, so follow-up
  * questions start where the last answer ended.
+ *   key, keyed   the image's key when chat_prepare set the features (the
+ *                preparation section at the end): cached[] then starts with
+ *                the prefix through the image, which the first question's
+ *                prompt shares, so that question runs only its own tokens.
  */
 #include "chat.h"
 #include "act.h"

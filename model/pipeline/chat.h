@@ -8,6 +8,8 @@
  *     chat_session *cs = chat_session_new(cm);
  *     image img; image_load("cat.jpg", &io, &img, NULL);
  *     chat_set_image(cs, &img);                      // vision features computed once, cached
+ *     // or, before the question is known: chat_prepare_start(cs, cache, key, &img, NULL, 0);
+ *     // (tower + the prompt through the image, in the background; chat_ask waits for it)
  *     gen_opts o = gen_opts_default(); o.on_text = print_chunk;
  *     gen_result r;
  *     chat_ask(cs, "What is in this picture?", &o, &r);   // streams the answer
