@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN, KIND_ONOFF, KIND_SECONDS };
+enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN, KIND_ONOFF, KIND_SECONDS, KIND_MB };
 
 typedef struct {
     const char *key;
@@ -32,6 +32,7 @@ static const key_spec keys[] = {
     {"photos", KIND_PATH, 0}, /* repeatable: settings.photos */
     {"watch", KIND_ONOFF, 0},
     {"watch-interval", KIND_SECONDS, 0},
+    {"chat-cache-mb", KIND_MB, 0},
 };
 enum { N_KEYS = sizeof keys / sizeof *keys };
 
@@ -79,6 +80,12 @@ static const char *value_problem(int kind, const char *v) {
         long n = strtol(v, &end, 10);
         return errno || end == v || *end || n < 10 || n > 86400 ? "expected seconds, 10..86400" : NULL;
     }
+    case KIND_MB: {
+        char *end;
+        errno = 0;
+        long n = strtol(v, &end, 10);
+        return errno || end == v || *end || n < 0 || n > 1048576 ? "expected MiB, 0..1048576" : NULL;
+    }
     }
     return "unknown kind";
 }
@@ -102,18 +109,19 @@ static int parse_line(settings *s, const char *path, int lineno, char *line, int
     if (k == N_KEYS)
         return status_fail(ST_FORMAT,
                            "%s:%d: unknown key '%.80s' (known: db, listen, token, model, chat-model, vision-tower, "
-                           "models-root, photos, watch, watch-interval)", path, lineno, key);
+                           "models-root, photos, watch, watch-interval, chat-cache-mb)", path, lineno, key);
     if (!*val)
         return status_fail(ST_FORMAT, "%s:%d: %s has no value (put a '#' before the line to leave it unset)", path,
                            lineno, key);
     const char *why = value_problem(keys[k].kind, val);
     if (why) return status_fail(ST_FORMAT, "%s:%d: %s = '%.200s': %s", path, lineno, key, val, why);
-    if (keys[k].kind == KIND_ONOFF || keys[k].kind == KIND_SECONDS) {
+    if (keys[k].kind == KIND_ONOFF || keys[k].kind == KIND_SECONDS || keys[k].kind == KIND_MB) {
         if (seen_line[k])
             return status_fail(ST_FORMAT, "%s:%d: %s is already set on line %d", path, lineno, key, seen_line[k]);
         seen_line[k] = lineno;
         if (keys[k].kind == KIND_ONOFF) s->watch = !strcmp(val, "on") ? SETTINGS_ON : SETTINGS_OFF;
-        else s->watch_interval = (int)strtol(val, NULL, 10);
+        else if (keys[k].kind == KIND_SECONDS) s->watch_interval = (int)strtol(val, NULL, 10);
+        else s->chat_cache_mb = (int)strtol(val, NULL, 10), s->chat_cache_mb_set = 1;
         return ST_OK;
     }
     char *copy = strdup(val);
@@ -163,6 +171,8 @@ int settings_load(const char *path, settings *out) {
     free(buf);
     if (!st && !out->chat_model && (out->vision_tower || out->models_root))
         st = status_fail(ST_FORMAT, "%s: vision-tower and models-root go with chat-model", path);
+    if (!st && !out->chat_model && out->chat_cache_mb_set)
+        st = status_fail(ST_FORMAT, "%s: chat-cache-mb goes with chat-model", path);
     if (!st && !(out->path = strdup(path))) st = status_fail(ST_NOMEM, "out of memory reading %s", path);
     if (st) settings_release(out);
     return st;

@@ -12,6 +12,8 @@
  *   chat-model    a MoE-LLaVA model directory         (seer serve)
  *   vision-tower  the chat model's vision tower       (with chat-model)
  *   models-root   where towers are looked up          (with chat-model)
+ *   chat-cache-mb MiB of prepared images (tower features + prompt-prefix KV)
+ *                 the chat keeps, 0..1048576 (with chat-model; default 1024)
  *   photos        a photo root for seer ingest; repeatable, one per line
  *   watch         on or off: seer ingest keeps the store up to date, walking
  *                 the roots again every watch-interval seconds
@@ -38,6 +40,8 @@ typedef struct {
     int n_photos;
     settings_switch watch;
     int watch_interval;  /* seconds; 0 = not set */
+    int chat_cache_mb;   /* MiB, when chat_cache_mb_set */
+    int chat_cache_mb_set;
 } settings;
 
 /* Parse the file at path into *out (zeroed first). ST_IO when it cannot be

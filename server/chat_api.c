@@ -1,7 +1,9 @@
 /* server/chat_api.c — the chat and feedback endpoints (contract: docs/api.md):
  *
  *   POST /api/chat                 a question about an image → server-sent events
- *   POST /api/chat/{rid}/stop      stop a running answer
+ *   POST /api/chat/prepare         prepare an image before the question → 202
+ *   POST /api/chat/{rid}/stop      stop a running answer (or preparation)
+ *   POST /api/chat/prepare/{pid}/stop  stop a preparation (200 also when it has ended)
  *   POST /api/feedback             record a vote on an answer (store feedback table)
  *   GET  /api/feedback?limit=N     the latest votes, newest first
  *
@@ -26,6 +28,19 @@
  * CHAT_ADMIT_WAIT_MS for a place before the 503. Beam search writes only at
  * the end: its disconnects are noticed then (the stop endpoint still works).
  *
+ * Preparation (chat.h chat_prepare, chat_cache.h): every session an answer
+ * takes goes through chat_prepare with the server's prepared-image cache, so
+ * an image's tower features and the KV rows of the prompt up to the image are
+ * computed once and copied into any worker's session later. POST
+ * /api/chat/prepare queues the same work (queue_post: it answers 202 at once)
+ * on the chat pool, as one job under the pool's rules; the page calls it as
+ * soon as an image opens. A question that arrives meanwhile either waits in
+ * the queue behind it (one worker) and then finds the prepared session, or
+ * runs on another worker and waits in chat_cache_acquire for the same key:
+ * the tower runs once. A preparation is on s->active from its post (queued
+ * or running): /stop with the prepare id cancels it (checked between
+ * layers); server_stop cancels it like an answer.
+ *
  * Ownership: slots and sessions belong to the server (chat_api_stop frees
  * them after civetweb has stopped); a chat_req lives on the job (the request
  * thread's stack) and is on s->active while the worker runs it.
@@ -33,6 +48,7 @@
 #include "server_impl.h"
 
 #include "jsonx.h"
+#include "log.h"
 #include "router_stats.h"
 #include "status.h"
 #include "timer.h"
@@ -80,6 +96,7 @@ int chat_api_start(server *s) {
     if (s->o.chat_quant_q8) lo.lm.quant = LM_QUANT_Q8;
     int rc = chat_model_load(s->o.chat_model, &lo, &s->cm);
     if (rc) return status_wrap(rc, "--chat-model %s", s->o.chat_model);
+    if ((rc = chat_cache_new((size_t)s->o.chat_cache_mb << 20, &s->chat_cache))) return rc;
     s->slots = calloc((size_t)s->o.chat_workers, sizeof *s->slots);
     if (!s->slots) return status_fail(ST_NOMEM, "out of memory");
     for (int i = 0; i < s->o.chat_workers; i++)
@@ -97,6 +114,8 @@ void chat_api_stop(server *s) {
     }
     free(s->slots);
     s->slots = NULL;
+    chat_cache_free(s->chat_cache);
+    s->chat_cache = NULL;
     chat_model_free(s->cm);
     s->cm = NULL;
 }
@@ -117,13 +136,23 @@ json_t *chat_api_stats(server *s) {
     for (int i = 0; i < s->o.chat_workers; i++)
         for (int k = 0; k < s->o.chat_sessions; k++) cached += s->slots[i].e[k].used;
     pthread_mutex_unlock(&s->chat_mu);
-    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I}", "model",
+    chat_cache_stats cst;
+    chat_cache_stats_get(s->chat_cache, &cst);
+    json_t *prep = json_pack("{s:I, s:I, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "budget_bytes",
+                             (json_int_t)cst.budget, "bytes", (json_int_t)cst.bytes, "images", cst.entries,
+                             "preparing", cst.preparing, "hits", (json_int_t)cst.hits, "tower_runs",
+                             (json_int_t)cst.claims, "waits", (json_int_t)cst.waits, "evictions",
+                             (json_int_t)cst.evictions, "abandoned", (json_int_t)cst.abandoned, "requests",
+                             (json_int_t)atomic_load(&s->n_prepares), "failed",
+                             (json_int_t)atomic_load(&s->n_prepare_failed));
+    return json_pack("{s:s, s:i, s:i, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:i, s:i, s:I, s:o}", "model",
                      chat_model_identity(s->cm), "workers", q.workers, "running", q.running, "waiting", q.pending,
                      "max_waiting", q.max_pending, "served", (json_int_t)q.served, "rejected", (json_int_t)q.rejected,
                      "answers", (json_int_t)atomic_load(&s->n_chats), "cancelled",
                      (json_int_t)atomic_load(&s->n_chat_cancelled), "disconnects",
                      (json_int_t)atomic_load(&s->n_chat_disconnects), "sessions_per_worker", s->o.chat_sessions,
-                     "sessions_cached", cached, "feedback", (json_int_t)atomic_load(&s->n_feedback));
+                     "sessions_cached", cached, "feedback", (json_int_t)atomic_load(&s->n_feedback), "prepared",
+                     prep ? prep : json_null());
 }
 
 /* ---------------------------------------------------------------- validation */
@@ -315,9 +344,34 @@ static json_t *router_of(const chat_model *cm, chat_session *cs) {
     return o ? o : json_null();
 }
 
-/* The session for j's image in slot sl (*out): cached, or a free / least
- * recently used entry given the image (decoded and through the tower here).
- * A failure's status; j->image_failed holds it when the image was at fault. */
+/* chat_prepare's image callback: j's picture, decoded (only when the tower
+ * must run: a prepared image is never decoded again) */
+static int job_image(void *ctx, image *out) {
+    chat_job *j = ctx;
+    server *s = j->s;
+    char *bytes = NULL;
+    size_t nb = 0;
+    const char *data = j->upload;
+    int rc;
+    if (!data) {
+        if ((rc = api_image_bytes(s, j->image_id, &bytes, &nb))) return j->image_failed = rc;
+        data = bytes;
+    } else {
+        nb = j->upload_n;
+    }
+    image_opts io = image_opts_default();
+    if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
+    rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, out, NULL);
+    free(bytes);
+    if (rc) return j->image_failed = status_wrap(rc, "not a supported image");
+    return ST_OK;
+}
+
+/* The session for j's image in slot sl (*out), with j's system prompt and
+ * image place: cached, or a free / least recently used entry given the image
+ * through chat_prepare (the prepared-image cache first, else decoded and
+ * through the tower, the prompt prefix prefilled). A failure's status;
+ * j->image_failed holds it when the image was at fault. */
 static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
     server *s = j->s;
     int n = s->o.chat_sessions, pick = -1, rc;
@@ -327,8 +381,10 @@ static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
         if (sl->e[k].used && !memcmp(sl->e[k].key, j->key, 16)) {
             sl->e[k].last = sl->tick;
             j->image_cached = 1;
-            *out = sl->e[k].cs;
-            return ST_OK;
+            rc = chat_set_system(sl->e[k].cs, j->system);
+            if (!rc) rc = chat_set_image_place(sl->e[k].cs, j->img_turn, j->img_after);
+            if (!rc) *out = sl->e[k].cs;
+            return rc;
         }
     for (int k = 0; k < n && pick < 0; k++)
         if (!sl->e[k].used) pick = k;
@@ -344,26 +400,14 @@ static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
     e->used = 0;
     pthread_mutex_unlock(&s->chat_mu);
     if (!e->cs && !(e->cs = chat_session_new(s->cm))) return status_fail(ST_NOMEM, "out of memory for a chat session");
-    if (j->no_image) {
+    rc = chat_set_system(e->cs, j->system);
+    if (!rc) rc = chat_set_image_place(e->cs, j->img_turn, j->img_after);
+    if (!rc && j->no_image) {
         rc = chat_set_image(e->cs, NULL);   /* text only */
-    } else {
-        char *bytes = NULL;
-        size_t nb = 0;
-        const char *data = j->upload;
-        if (!data) {
-            if ((rc = api_image_bytes(s, j->image_id, &bytes, &nb))) return j->image_failed = rc;
-            data = bytes;
-        } else {
-            nb = j->upload_n;
-        }
-        image_opts io = image_opts_default();
-        if (j->upload) io.max_pixels = s->o.max_pixels;   /* the upload memory budget */
-        image img = {0};
-        rc = image_decode(data, nb, j->upload ? "upload" : "image", &io, &img, NULL);
-        free(bytes);
-        if (rc) return j->image_failed = status_wrap(rc, "not a supported image");
-        rc = chat_set_image(e->cs, &img);
-        image_release(&img);
+    } else if (!rc) {
+        int how = CHAT_PREP_RAN;
+        rc = chat_prepare(e->cs, s->chat_cache, j->key, job_image, j, &j->req.cancel, &how);
+        j->image_cached = !rc && how != CHAT_PREP_RAN;
     }
     if (rc) return rc;
     pthread_mutex_lock(&s->chat_mu);
@@ -376,16 +420,23 @@ static int session_for(chat_job *j, struct chat_slot *sl, chat_session **out) {
     return ST_OK;
 }
 
-static void chat_job_run(void *arg) {
-    chat_job *j = arg;
+/* Register j for /stop and take a slot (one is always free: slots =
+ * workers), preferring one that holds j's image. NULL: a bug. */
+static void job_register(chat_job *j) {
     server *s = j->s;
-    j->t0 = timer_now();
-
-    /* register for /stop, take a free slot (one always is: slots = workers) */
-    struct chat_slot *sl = NULL;
     pthread_mutex_lock(&s->chat_mu);
     j->req.next = s->active;
     s->active = &j->req;
+    if (s->chat_stopping) j->req.cancel = 1;
+    pthread_mutex_unlock(&s->chat_mu);
+}
+
+/* registered: j is on s->active already (a preparation, from its post) */
+static struct chat_slot *job_enter(chat_job *j, int registered) {
+    server *s = j->s;
+    struct chat_slot *sl = NULL;
+    if (!registered) job_register(j);
+    pthread_mutex_lock(&s->chat_mu);
     if (s->chat_stopping) j->req.cancel = 1;
     for (int pass = 0; pass < 2 && !sl; pass++)
         for (int i = 0; i < s->o.chat_workers && !sl; i++) {
@@ -397,14 +448,31 @@ static void chat_job_run(void *arg) {
         }
     if (sl) sl->in_use = 1;
     pthread_mutex_unlock(&s->chat_mu);
+    return sl;
+}
 
+static void job_leave(chat_job *j, struct chat_slot *sl) {
+    server *s = j->s;
+    pthread_mutex_lock(&s->chat_mu);
+    for (struct chat_req **p = &s->active; *p; p = &(*p)->next)
+        if (*p == &j->req) {
+            *p = j->req.next;
+            break;
+        }
+    if (sl) sl->in_use = 0;
+    pthread_mutex_unlock(&s->chat_mu);
+}
+
+static void chat_job_run(void *arg) {
+    chat_job *j = arg;
+    server *s = j->s;
+    j->t0 = timer_now();
+    struct chat_slot *sl = job_enter(j, 0);
     if (j->sink->begin) j->sink->begin(j);
     gen_result r = {0};
     chat_session *cs = NULL;
     int rc = sl ? ST_OK : status_fail(ST_INTERNAL, "no free chat slot (a bug)");
     if (!rc) rc = session_for(j, sl, &cs);
-    if (!rc) rc = chat_set_system(cs, j->system);
-    if (!rc) rc = chat_set_image_place(cs, j->img_turn, j->img_after);
     if (!rc) rc = chat_set_history(cs, j->q, j->a, j->n_hist);
     if (!rc) {
         j->go.on_text = on_text;
@@ -420,15 +488,7 @@ static void chat_job_run(void *arg) {
     j->sink->end(j, rc, &r, cs);
     gen_result_release(&r);
     if (j->disconnected) atomic_fetch_add(&s->n_chat_disconnects, 1);
-
-    pthread_mutex_lock(&s->chat_mu);
-    for (struct chat_req **p = &s->active; *p; p = &(*p)->next)
-        if (*p == &j->req) {
-            *p = j->req.next;
-            break;
-        }
-    if (sl) sl->in_use = 0;
-    pthread_mutex_unlock(&s->chat_mu);
+    job_leave(j, sl);
 }
 
 int chat_api_submit(server *s, chat_job *j) {
@@ -579,8 +639,125 @@ static int chat_post(server *s, struct mg_connection *c) {
     return 200;
 }
 
-/* POST /api/chat/{rid}/stop */
-static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t n) {
+/* ---------------------------------------------------------------- POST /api/chat/prepare */
+
+/* A queued preparation: owns its copies (queue_post's job frees it). */
+typedef struct {
+    chat_job job;
+    char    *bytes;    /* the uploaded picture, or NULL */
+    char    *system;   /* or NULL */
+} prep_job;
+
+static void prepare_run(void *arg) {
+    prep_job *p = arg;
+    chat_job *j = &p->job;
+    j->t0 = timer_now();
+    struct chat_slot *sl = job_enter(j, 1);
+    chat_session *cs = NULL;
+    int rc = sl ? ST_OK : status_fail(ST_INTERNAL, "no free chat slot (a bug)");
+    if (!rc && j->req.cancel) rc = status_fail(ST_CANCELLED, "cancelled before it started");
+    if (!rc) rc = session_for(j, sl, &cs);
+    if (rc) {
+        atomic_fetch_add(&j->s->n_prepare_failed, 1);
+        if (rc != ST_CANCELLED) log_warn("chat prepare %s: %s", j->req.id, status_message());
+    } else {
+        log_info("chat prepare %s: ready in %.1f s (%s)", j->req.id, timer_now() - j->t0,
+                 j->image_cached ? "already prepared" : "tower + prefix run");
+    }
+    job_leave(j, sl);
+    free(p->bytes);
+    free(p->system);
+    free(p);
+}
+
+static int chat_prepare_post(server *s, struct mg_connection *c) {
+    const char *ct = mg_get_header(c, "Content-Type");
+    int is_json = ct && !strncasecmp(ct, "application/json", 16);
+    int is_multi = ct && !strncasecmp(ct, "multipart/form-data", 19);
+    if (!is_json && !is_multi)
+        return http_send_error(s, c, 415, NULL,
+                               "send application/json {\"image_id\": N} or multipart/form-data with a part \"image\" "
+                               "(the file) and optionally \"payload\" ({\"system\": ...})");
+    char *body;
+    size_t n;
+    int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &body, &n);
+    if (rc) return http_send_body_error(s, c, rc);
+    const char *pj = body, *img = NULL;
+    size_t pn = n, imgn = 0;
+    char err[512] = "";
+    int status = 400;
+    if (is_multi) {
+        if (http_multipart_field(ct, body, n, "image", &img, &imgn))
+            snprintf(err, sizeof err, "%s (the picture goes in a part named \"image\")", status_message());
+        else if (imgn == 0) snprintf(err, sizeof err, "the \"image\" part is empty");
+        else if (imgn > s->o.max_upload)
+            status = 413, snprintf(err, sizeof err, "upload of %zu bytes exceeds the limit of %zu bytes", imgn,
+                                   s->o.max_upload);
+        else if (http_multipart_field(ct, body, n, "payload", &pj, &pn)) pj = "{}", pn = 2;   /* optional */
+    }
+    json_t *o = NULL;
+    if (!err[0]) jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
+    prep_job *p = calloc(1, sizeof *p);
+    chat_job *j = p ? &p->job : NULL;
+    json_t *sys = json_is_object(o) ? json_object_get(o, "system") : NULL;
+    int idk = 0;
+    if (err[0]) {}
+    else if (!p) status = 500, snprintf(err, sizeof err, "out of memory");
+    else if (!o) snprintf(err, sizeof err, "%s", status_message());
+    else if (!json_is_object(o)) snprintf(err, sizeof err, "the JSON body must be an object {\"image_id\": N}");
+    else if ((idk = parse_image_id(json_object_get(o, "image_id"), &j->image_id)) < 0)
+        snprintf(err, sizeof err, "\"image_id\" must be a positive integer (an id from /api/search)");
+    else if (idk && img) snprintf(err, sizeof err, "give either \"image_id\" or an uploaded image, not both");
+    else if (!idk && !img)
+        snprintf(err, sizeof err, "which image? give \"image_id\" (from /api/search) or upload one (multipart part \"image\")");
+    else if (sys && !json_is_null(sys) &&
+             (!json_is_string(sys) || json_string_length(sys) > CHAT_MAX_SYSTEM ||
+              strlen(json_string_value(sys)) != json_string_length(sys)))
+        snprintf(err, sizeof err, "\"system\" must be a string of at most %d bytes (empty: the model's own)", CHAT_MAX_SYSTEM);
+    else if (idk) {
+        store_image im;
+        int r = store_get_image(s->st, j->image_id, &im);
+        if (r == ST_NOT_FOUND) status = 404, snprintf(err, sizeof err, "no image with id %llu", (unsigned long long)j->image_id);
+        else if (r) status = 500, snprintf(err, sizeof err, "%s", status_message());
+        else memcpy(j->key, im.hash, 16);
+    } else {
+        store_hash_bytes(img, imgn, j->key);
+        if (!(p->bytes = malloc(imgn))) status = 500, snprintf(err, sizeof err, "out of memory");
+        else memcpy(p->bytes, img, imgn), j->upload = p->bytes, j->upload_n = imgn;
+    }
+    if (!err[0] && json_is_string(sys) && json_string_length(sys) && !(p->system = strdup(json_string_value(sys))))
+        status = 500, snprintf(err, sizeof err, "out of memory");
+    json_decref(o);
+    free(body);
+    if (err[0]) {
+        if (p) free(p->bytes), free(p->system), free(p);
+        return http_send_error(s, c, status, NULL, "%s", err);
+    }
+    j->s = s;
+    j->system = p->system;
+    uint64_t rid = 0;
+    if (getrandom(&rid, sizeof rid, 0) != (ssize_t)sizeof rid) rid = (uint64_t)(timer_now() * 1e9) ^ (uintptr_t)j;
+    snprintf(j->req.id, sizeof j->req.id, "%016llx", (unsigned long long)rid);
+    char id[17];
+    memcpy(id, j->req.id, sizeof id);
+    const uint64_t image_id = j->image_id;
+    job_register(j);   /* stoppable while it waits too */
+    if (queue_post(s->chat_q, prepare_run, p)) {   /* p is the queue's once posted */
+        job_leave(j, NULL);
+        free(p->bytes), free(p->system), free(p);
+        static const char *const h[] = {"Retry-After", "2", NULL};
+        return http_send_error(s, c, 503, h, "%s", status_message());
+    }
+    atomic_fetch_add(&s->n_prepares, 1);
+    return http_send_json(c, 202,
+                          json_pack("{s:s, s:o, s:s}", "prepare_id", id, "image_id",
+                                    image_id ? json_integer((json_int_t)image_id) : json_null(), "state", "queued"),
+                          NULL);
+}
+
+/* POST /api/chat/{rid}/stop; quiet (a preparation's stop): 200 with
+ * stopping false instead of 404 when nothing runs under rid (it ended) */
+static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t n, int quiet) {
     int found = 0;
     pthread_mutex_lock(&s->chat_mu);
     for (struct chat_req *r = s->active; r; r = r->next)
@@ -589,8 +766,9 @@ static int chat_stop(server *s, struct mg_connection *c, const char *rid, size_t
             found = 1;
         }
     pthread_mutex_unlock(&s->chat_mu);
+    if (!found && quiet) return http_send_json(c, 200, json_pack("{s:s%, s:b}", "prepare_id", rid, n, "stopping", 0), NULL);
     if (!found)
-        return http_send_error(s, c, 404, NULL, "no running answer with request id '%.*s' (finished already?)",
+        return http_send_error(s, c, 404, NULL, "no running answer or preparation with id '%.*s' (finished already?)",
                                (int)(n > 32 ? 32 : n), rid);
     json_t *o = json_pack("{s:s%, s:b}", "request_id", rid, n, "stopping", 1);
     return http_send_json(c, 200, o, NULL);
@@ -607,6 +785,22 @@ int chat_api_handle(server *s, struct mg_connection *c, const char *rest) {
         }
         return chat_post(s, c);
     }
+    if (!strncmp(rest, "/prepare/", 9)) { /* "/prepare/{rid}/stop" */
+        const char *id = rest + 9, *slash = strchr(id, '/');
+        if (!slash || strcmp(slash, "/stop")) return http_send_error(s, c, 404, NULL, "no such endpoint: /api/chat%s", rest);
+        if (strcmp(m, "POST")) {
+            static const char *const h[] = {"Allow", "POST", NULL};
+            return http_send_error(s, c, 405, h, "method %s not allowed here (allowed: POST)", m);
+        }
+        return chat_stop(s, c, id, (size_t)(slash - id), 1);
+    }
+    if (!strcmp(rest, "/prepare")) {
+        if (strcmp(m, "POST")) {
+            static const char *const h[] = {"Allow", "POST", NULL};
+            return http_send_error(s, c, 405, h, "method %s not allowed here (allowed: POST)", m);
+        }
+        return chat_prepare_post(s, c);
+    }
     /* "/{rid}/stop" */
     const char *id = rest + 1, *slash = strchr(id, '/');
     if (!slash || strcmp(slash, "/stop")) return http_send_error(s, c, 404, NULL, "no such endpoint: /api/chat%s", rest);
@@ -614,7 +808,7 @@ int chat_api_handle(server *s, struct mg_connection *c, const char *rest) {
         static const char *const h[] = {"Allow", "POST", NULL};
         return http_send_error(s, c, 405, h, "method %s not allowed here (allowed: POST)", m);
     }
-    return chat_stop(s, c, id, (size_t)(slash - id));
+    return chat_stop(s, c, id, (size_t)(slash - id), 0);
 }
 
 /* ---------------------------------------------------------------- feedback */

@@ -12,6 +12,7 @@ typedef struct job {
     queue_fn    fn;
     void       *arg;
     int         done;
+    int         posted;   /* queue_post's: heap-allocated, freed by the worker */
     struct job *next;
 } job;
 
@@ -41,6 +42,11 @@ static void *worker_main(void *arg) {
         pthread_mutex_lock(&q->mu);
         q->running--;
         q->served++;
+        if (j->posted) {
+            free(j);
+            pthread_cond_broadcast(&q->done_cv);
+            continue;
+        }
         j->done = 1;
         pthread_cond_broadcast(&q->done_cv);
     }
@@ -78,8 +84,30 @@ int queue_new(int workers, int max_pending, queue **out) {
 
 int queue_run(queue *q, queue_fn fn, void *arg) { return queue_run_wait(q, fn, arg, 0); }
 
+int queue_post(queue *q, queue_fn fn, void *arg) {
+    job *j = calloc(1, sizeof *j);
+    if (!j) return status_fail(ST_NOMEM, "queue: out of memory");
+    j->fn = fn, j->arg = arg, j->posted = 1;
+    pthread_mutex_lock(&q->mu);
+    int idle = q->n_workers - q->running - q->pending;
+    if ((idle <= 0 && q->pending >= q->max_pending) || q->stop) {
+        q->rejected++;
+        int w = q->n_workers, p = q->pending;
+        pthread_mutex_unlock(&q->mu);
+        free(j);
+        return status_fail(ST_BUSY, "server busy: %d jobs running and %d waiting; retry shortly", w, p);
+    }
+    if (q->tail) q->tail->next = j;
+    else q->head = j;
+    q->tail = j;
+    q->pending++;
+    pthread_cond_signal(&q->work_cv);
+    pthread_mutex_unlock(&q->mu);
+    return ST_OK;
+}
+
 int queue_run_wait(queue *q, queue_fn fn, void *arg, int wait_ms) {
-    job j = {fn, arg, 0, NULL};
+    job j = {fn, arg, 0, 0, NULL};
     pthread_mutex_lock(&q->mu);
     /* a job that would wait counts against max_pending; one that an idle
      * worker takes at once does not */

@@ -49,6 +49,11 @@ int  queue_run(queue *q, queue_fn fn, void *arg);
  * so that a request arriving just after a client dropped its stream is served
  * once the worker has noticed (on its next write) and returned. */
 int  queue_run_wait(queue *q, queue_fn fn, void *arg, int wait_ms);
+/* Queue fn(arg) and return at once (the same admission rule as queue_run:
+ * ST_BUSY when full, or once queue_free began). fn owns arg: it runs exactly
+ * once when ST_OK was returned, queue_free included (it runs the jobs still
+ * queued before joining), and must free arg itself. */
+int  queue_post(queue *q, queue_fn fn, void *arg);
 void queue_stats_get(queue *q, queue_stats *out);
 /* Stop and join the workers. NULL is fine. */
 void queue_free(queue *q);

@@ -43,6 +43,7 @@ void server_opts_default(server_opts *o) {
         .chat_waiting = 4,
         .chat_sessions = 2,
         .chat_max_ctx = 2048,
+        .chat_cache_mb = 1024,
         .max_feedback = 100000,
     };
 }
@@ -192,7 +193,7 @@ int server_start(const server_opts *o, server **out) {
     }
     if (o->max_k < 1 || o->max_query < 1 || o->image_slots < 1 || o->image_waiting < 0 || o->text_workers < 1 || o->text_waiting < 0 || o->reload_s < 0 ||
         o->request_timeout_ms < 100 || o->chat_workers < 1 || o->chat_workers > 64 || o->chat_waiting < 0 ||
-        o->chat_sessions < 1 || o->chat_sessions > 64 || o->chat_max_ctx < 256 || o->max_feedback < 0)
+        o->chat_sessions < 1 || o->chat_sessions > 64 || o->chat_max_ctx < 256 || o->chat_cache_mb < 0 || o->chat_cache_mb > 1048576 || o->max_feedback < 0)
         return status_fail(ST_ARG, "server options out of range");
     if (strcmp(o->index, "auto") && strcmp(o->index, "flat") && strcmp(o->index, "hnsw"))
         return status_fail(ST_ARG, "--index: expected auto, flat or hnsw, got '%s'", o->index);

@@ -92,6 +92,7 @@ typedef struct {
     int    chat_waiting;       /* answers that may wait for a worker before 503 */
     int    chat_sessions;      /* cached image sessions per worker (LRU) */
     int    chat_max_ctx;       /* KV cache positions per session */
+    long   chat_cache_mb;      /* MiB of prepared images shared by the workers (chat_cache.h) */
     long   max_feedback;       /* feedback records the store may hold (507 above) */
 } server_opts;
 
@@ -100,7 +101,8 @@ typedef struct {
  * q up to 1000 bytes, k up to 100, 2 text workers + 64 waiting, 2 image
  * workers + 8 waiting, reload every 10 s; chat: 1 worker + 4 waiting, 2
  * sessions per worker, 2048 positions (a float32 KV cache: 0.8 GB per
- * session for StableLM-1.6B). */
+ * session for StableLM-1.6B), 1024 MiB of prepared images (about four
+ * StableLM-1.6B + CLIP-L/336 prefixes of ~615 positions, 0.24 GB each). */
 void server_opts_default(server_opts *o);
 
 /* Open the store, model and index, and start listening. Errors: ST_ARG (bad

@@ -48,11 +48,12 @@ struct server {
     chat_model      *cm;             /* read-only after load; shared by the workers */
     queue           *chat_q;         /* one answer per worker */
     struct chat_slot *slots;         /* chat_workers of them, each with its LRU of sessions */
+    chat_cache      *chat_cache;     /* prepared images, shared by the workers (o.chat_cache_mb) */
     pthread_mutex_t  chat_mu;        /* slots' in_use flags, the active request list */
     struct chat_req *active;         /* answers running now (for /stop), under chat_mu */
     int              chat_stopping;  /* under chat_mu: server_stop began; new answers start cancelled */
     pthread_mutex_t  feedback_mu;    /* store writes: one thread at a time */
-    atomic_ullong    n_chats, n_chat_cancelled, n_chat_disconnects, n_feedback;
+    atomic_ullong    n_chats, n_chat_cancelled, n_chat_disconnects, n_feedback, n_prepares, n_prepare_failed;
 
     struct mg_context *ctx;
 
@@ -181,7 +182,8 @@ int  chat_api_start(server *s);
 void chat_api_cancel_all(server *s);
 /* After civetweb stopped: the pool, the sessions, the model. */
 void chat_api_stop(server *s);
-/* POST /api/chat, POST /api/chat/{rid}/stop (rest = the path after "chat"). */
+/* POST /api/chat, POST /api/chat/prepare, POST /api/chat/{rid}/stop (rest =
+ * the path after "chat"). */
 int  chat_api_handle(server *s, struct mg_connection *c, const char *rest);
 /* POST/GET /api/feedback. */
 int  feedback_api_handle(server *s, struct mg_connection *c);

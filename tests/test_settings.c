@@ -93,6 +93,9 @@ TEST(bad_lines) {
     refused("listen = 1.2.3:80\n", "expected PORT or IPV4:PORT");
     refused("listen = 127.0.0.1:\n", "expected PORT or IPV4:PORT");
     refused("models-root = /m\n", "vision-tower and models-root go with chat-model");
+    refused("chat-cache-mb = 512\n", "chat-cache-mb goes with chat-model");
+    refused("chat-model = /c\nchat-cache-mb = -1\n", "expected MiB");
+    refused("chat-model = /c\nchat-cache-mb = 1\nchat-cache-mb = 2\n", "already set");
     refused("photos = ./here\n", "expected an absolute path");
     refused("watch = yes\n", "expected on or off");
     refused("watch = off\nwatch = on\n", ":2: watch is already set on line 1");

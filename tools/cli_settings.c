@@ -25,5 +25,6 @@ int cli_settings_serve(int argc, char **argv, server_opts *o) {
     if (s->chat_model) o->chat_model = s->chat_model;
     if (s->vision_tower) o->vision_tower = s->vision_tower;
     if (s->models_root) o->models_root = s->models_root;
+    if (s->chat_cache_mb_set) o->chat_cache_mb = s->chat_cache_mb;
     return 0;
 }

@@ -16,7 +16,15 @@
  *              (sampler_argmax, greedy);
  *   decode     further tokens, each appended and run through chat_prefill_ids
  *              (one position each: the rest is the cached prefix).
- * TTFT = tower + prefill + first.
+ * TTFT = tower + prefill + first ("cold": nothing prepared).
+ *
+ * Then the same question on the image prepared (chat.h chat_prepare_ids: the
+ * features and the KV rows of the TEXT_BEFORE + 576 prefix copied from the
+ * prepared-image cache into an emptied session, "reopen", timed apart):
+ *   warm       chat_prefill_ids of the whole prompt, which runs only the
+ *              TEXT_AFTER question positions, + the first token.
+ * --json prints one JSON object (the runs' best figures, every run, and the
+ * limits measured in the same run) on stdout; the progress lines go to stderr.
  *
  * Ratios: tower and prefill are compute-bound: FLOPs / time vs the sgemm rate
  * (measured just before each run); decode is weight-streaming: bytes of the
@@ -27,6 +35,8 @@
  */
 #include "bench_util.h"
 #include "chat.h"
+#include "chat_cache.h"
+#include "jsonx.h"
 #include "clip.h"
 #include "cmd.h"
 #include "lm.h"
@@ -41,6 +51,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int cmd_bench_lm(int argc, char **argv);
 
@@ -60,17 +71,26 @@ static double tower_flops(const clip_vision *v, int n_layers, int hidden) {
 
 /* ------------------------------------------------------------------ the command */
 
+/* the progress lines: stdout, or stderr under --json */
+static FILE *out_f;
+
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: seer bench chat [--runs 3] [--decode 32] [--quant q8] [--dir DIR]\n"
+            "usage: seer bench chat [--runs 3] [--decode 32] [--quant q8] [--dir DIR] [--json]\n"
             "\n"
             "Time to first token of one chat answer — CLIP-L/336 vision tower + projector,\n"
             "prefill of %d text + 576 image + %d text positions, first token — and the decode\n"
             "rate, with random weights of MoE-LLaVA-StableLM-1.6B-4e (the checkpoint seer\n"
             "bench lm writes, in DIR, default /tmp/seer-bench-lm/stablelm-1.6b) and of\n"
             "CLIP-L/336 (in memory). Each run prints its times and their ratios to the\n"
-            "sgemm rate / read bandwidth measured just before; the load average is printed.\n",
-            TEXT_BEFORE, TEXT_AFTER);
+            "sgemm rate / read bandwidth measured just before; the load average is printed.\n"
+            "Each run also times the warm case: the image prepared (the tower's features and\n"
+            "the KV cache of the %d + 576 positions before the question copied from the\n"
+            "prepared-image cache), then the %d question positions and the first token.\n"
+            "--quant q8: int8 weights for the language model. --json: one JSON object on\n"
+            "stdout (ttft_cold_s, ttft_warm_s, decode_tok_s: the best run; sgemm_gflops,\n"
+            "read_gbs: the machine's limits measured in the same run; every run).\n",
+            TEXT_BEFORE, TEXT_AFTER, TEXT_BEFORE, TEXT_AFTER);
 }
 
 /* The options of one `seer bench chat`. */
@@ -78,15 +98,17 @@ typedef struct {
     long runs, decode;
     const char *dir;
     lm_opts lo;
+    int json;
 } chat_args;
 
 /* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
 static int parse_args(int argc, char **argv, chat_args *a) {
     static const struct option opts[] = {{"runs", required_argument, 0, 'r'}, {"decode", required_argument, 0, 'd'},
                                          {"quant", required_argument, 0, 'q'}, {"dir", required_argument, 0, 'D'},
+                                         {"json", no_argument, 0, 'j'},
                                          {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *quant = "none";
-    a->runs = 3, a->decode = 32, a->dir = "/tmp/seer-bench-lm/stablelm-1.6b";
+    a->runs = 3, a->decode = 32, a->dir = "/tmp/seer-bench-lm/stablelm-1.6b", a->json = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -95,6 +117,7 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         case 'd': if (cli_parse_int("--decode", optarg, 1, 1000, &a->decode)) return 2; break;
         case 'q': quant = optarg; break;
         case 'D': a->dir = optarg; break;
+        case 'j': a->json = 1; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 2;
         }
@@ -142,7 +165,7 @@ static int load_models(const chat_args *a, chat_model **cm, const clip_model **t
     const lm_model *m = chat_model_lm(*cm);
     const clip_vision *v = &tw->vision;
     const lm_config *cf = lm_get_config(m);
-    printf("models: CLIP-L/336 tower (random, %d layers of %d run, %d tokens, width %d) + mlp2x_gelu projector "
+    fprintf(out_f, "models: CLIP-L/336 tower (random, %d layers of %d run, %d tokens, width %d) + mlp2x_gelu projector "
            "%d→%d→%d; %s (random, %s): %d layers, hidden %d, %d MoE layers x %d experts top-%d; loaded in %.1f s\n",
            v->enc.L - 1, v->enc.L, v->n_pos, v->enc.D, v->enc.D, lm_hidden(m), lm_hidden(m), a->dir,
            a->lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", cf->n_layers, cf->hidden, cf->n_moe_layers, cf->n_experts,
@@ -185,29 +208,45 @@ static int make_work(const chat_model *cm, const clip_vision *v, long decode, ch
     w->pre_fl = 2.0 * act_p * P + 2.0 * head_p + att;
     size_t total_b;
     w->tok_b = lm_weight_bytes(m, &total_b);
-    printf("work: tower + projector %.1f GFLOP; prefill %d positions (%d text + %d image) %.1f GFLOP; decode "
+    fprintf(out_f, "work: tower + projector %.1f GFLOP; prefill %d positions (%d text + %d image) %.1f GFLOP; decode "
            "%.2f GB of weights per token\n", w->tw_fl / 1e9, P, n_text, N, w->pre_fl / 1e9, w->tok_b / 1e9);
     return 0;
 }
 
-/* Run r: tower, prefill, first token, then the decode, each against the
- * limit measured just before; the run's line printed. */
-static int run_once(chat_session *cs, chat_work *w, long decode, int r) {
-    const double sg = bench_sgemm(1024, 0.5);
+/* One run's figures. */
+typedef struct {
+    double sgemm, read;                    /* limits measured just before (FLOP/s, B/s) */
+    double tower, prefill, first, ttft;    /* cold, s */
+    double reopen, warm_prefill, ttft_warm;/* warm, s */
+    double decode;                         /* tokens/s */
+    char load[64];
+} run_figs;
+
+static const uint8_t IMAGE_KEY[16] = {'b', 'e', 'n', 'c', 'h'};
+
+/* Run r: the cold answer (tower, prefill, first token, each against the
+ * sgemm rate measured just before), the decode (against the read bandwidth
+ * measured just before), then the warm question on the image prepared; the
+ * run's line printed. */
+static int run_once(chat_session *cs, chat_cache *cc, chat_work *w, long decode, int r, run_figs *f) {
+    /* cold runs without the cache (cc NULL), so the image's entry is made
+     * by the warm part's preparation, with its prefix */
+    f->sgemm = bench_sgemm(1024, 0.5);
+    const double sg = f->sgemm;
+    /* cold: nothing prepared, nothing cached (the cache is emptied between runs) */
     double a = timer_now();
-    int rc = chat_set_image(cs, &w->img);        /* also empties the KV cache */
+    int rc = chat_prepare_ids(cs, NULL, IMAGE_KEY, chat_image_copy_fn, &w->img, NULL, 0, NULL, NULL);   /* the tower only */
     if (rc) return rc;
     double b = timer_now();
     rc = chat_prefill_ids(cs, w->ids, w->n_ids, w->logits);
     if (rc) return rc;
-    double cc = timer_now();
+    double cc_t = timer_now();
     int32_t next = sampler_argmax(w->logits, w->vocab_rows);
     double d = timer_now();
-    const double tw = b - a, pre = cc - b, fst = d - cc, ttft = d - a;
-    const double tw_r = w->tw_fl / tw / sg, pre_r = w->pre_fl / pre / sg;
+    f->tower = b - a, f->prefill = cc_t - b, f->first = d - cc_t, f->ttft = d - a;
+    const double tw_r = w->tw_fl / f->tower / sg, pre_r = w->pre_fl / f->prefill / sg;
     /* decode: the bandwidth just before, then the tokens */
-    double rd;
-    bench_bandwidth((size_t)1024 << 20, 4, &rd, NULL);
+    bench_bandwidth((size_t)1024 << 20, 4, &f->read, NULL);
     double td = 0.0;
     int n = w->n_ids;
     for (int k = 0; k < decode && !rc; k++) {
@@ -217,34 +256,106 @@ static int run_once(chat_session *cs, chat_work *w, long decode, int r) {
         td += timer_now() - e;
         next = sampler_argmax(w->logits, w->vocab_rows);
     }
-    const double dec = decode / td, dec_r = dec * w->tok_b / rd;
+    if (rc) return rc;
+    f->decode = decode / td;
+    const double dec_r = f->decode * w->tok_b / f->read;
+    /* warm: prepare (tower + prefix into the cache, not timed: it happens
+     * while the question is typed), empty the session, reopen (a copy from
+     * the cache, timed), then the question */
+    rc = chat_set_image(cs, NULL);
+    if (!rc) rc = chat_prepare_ids(cs, cc, IMAGE_KEY, chat_image_copy_fn, &w->img, w->ids, TEXT_BEFORE + 1, NULL, NULL);
+    if (!rc) rc = chat_set_image(cs, NULL);
+    if (rc) return rc;
+    double e0 = timer_now();
+    int how = -1;
+    rc = chat_prepare_ids(cs, cc, IMAGE_KEY, chat_image_copy_fn, &w->img, w->ids, TEXT_BEFORE + 1, NULL, &how);
+    if (!rc && how != CHAT_PREP_CACHE) rc = status_fail(ST_INTERNAL, "bench chat: the prepared image was not reused");
+    double e1 = timer_now();
+    if (!rc) rc = chat_prefill_ids(cs, w->ids, w->n_ids, w->logits);
+    if (rc) return rc;
+    (void)sampler_argmax(w->logits, w->vocab_rows);
+    double e2 = timer_now();
+    f->reopen = e1 - e0, f->warm_prefill = e2 - e1, f->ttft_warm = e2 - e1;
+    bench_loadavg(f->load, sizeof f->load);
+    fprintf(out_f,
+            "run %d: cold TTFT %.2f s = tower %.2f s (%.1f GFLOP/s, %.0f%% of sgemm) + prefill %.2f s (%.1f GFLOP/s, "
+            "%.0f%% of sgemm) + first token %.1f ms | sgemm %.1f GFLOP/s just before | decode %.2f tokens/s = "
+            "%.1f GB/s, %.0f%% of read %.1f GB/s just before | warm TTFT %.3f s (%d question positions + first "
+            "token; reopening the prepared image %.3f s more) | load %s\n",
+            r + 1, f->ttft, f->tower, w->tw_fl / f->tower / 1e9, 100 * tw_r, f->prefill, w->pre_fl / f->prefill / 1e9,
+            100 * pre_r, f->first * 1e3, sg / 1e9, f->decode, f->decode * w->tok_b / 1e9, 100 * dec_r, f->read / 1e9,
+            f->ttft_warm, TEXT_AFTER, f->reopen, f->load);
+    fflush(out_f);
+    return ST_OK;
+}
+
+/* The JSON object of --json: the best run's figures first. */
+static json_t *report(const chat_args *a, const chat_work *w, const run_figs *f, int n) {
+    int bc = 0, bw = 0, bd = 0;
+    for (int i = 1; i < n; i++) {
+        if (f[i].ttft < f[bc].ttft) bc = i;
+        if (f[i].ttft_warm < f[bw].ttft_warm) bw = i;
+        if (f[i].decode > f[bd].decode) bd = i;
+    }
+    double sg = 0, rd = 0;
+    for (int i = 0; i < n; i++) sg = f[i].sgemm > sg ? f[i].sgemm : sg, rd = f[i].read > rd ? f[i].read : rd;
+    json_t *runs = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(
+            runs, json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "ttft_cold_s", f[i].ttft, "tower_s",
+                            f[i].tower, "prefill_s", f[i].prefill, "ttft_warm_s", f[i].ttft_warm, "reopen_s",
+                            f[i].reopen, "decode_tok_s", f[i].decode, "sgemm_gflops", f[i].sgemm / 1e9,
+                            "read_gbs", f[i].read / 1e9, "prefill_sgemm_ratio",
+                            w->pre_fl / f[i].prefill / f[i].sgemm, "load", f[i].load));
     char la[64];
     bench_loadavg(la, sizeof la);
-    printf("run %d: TTFT %.2f s = tower %.2f s (%.1f GFLOP/s, %.0f%% of sgemm) + prefill %.2f s (%.1f GFLOP/s, "
-           "%.0f%% of sgemm) + first token %.1f ms | sgemm %.1f GFLOP/s just before | decode %.2f tokens/s = "
-           "%.1f GB/s, %.0f%% of read %.1f GB/s just before | load %s\n",
-           r + 1, ttft, tw, w->tw_fl / tw / 1e9, 100 * tw_r, pre, w->pre_fl / pre / 1e9, 100 * pre_r, fst * 1e3,
-           sg / 1e9, dec, dec * w->tok_b / 1e9, 100 * dec_r, rd / 1e9, la);
-    fflush(stdout);
-    return rc;
+    return json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:f, s:f, "
+                     "s:f, s:s, s:o}",
+                     "bench", "chat", "quant", a->lo.quant == LM_QUANT_Q8 ? "q8" : "none", "threads",
+                     omp_get_max_threads(), "ttft_cold_s", f[bc].ttft, "ttft_warm_s", f[bw].ttft_warm,
+                     "decode_tok_s", f[bd].decode, "tower_s", f[bc].tower, "prefill_s", f[bc].prefill, "reopen_s",
+                     f[bw].reopen, "sgemm_gflops", sg / 1e9, "read_gbs", rd / 1e9, "decode_read_ratio",
+                     f[bd].decode * w->tok_b / f[bd].read, "prompt_positions", TEXT_BEFORE + TEXT_AFTER + 576,
+                     "prefix_positions", TEXT_BEFORE + 576, "question_positions", TEXT_AFTER, "decode_tokens",
+                     (int)a->decode, "tower_gflop", w->tw_fl / 1e9, "prefill_gflop", w->pre_fl / 1e9,
+                     "decode_gb_per_token", w->tok_b / 1e9, "load_at_end", la, "runs", runs);
 }
 
 int cmd_bench_chat(int argc, char **argv) {
     chat_args a;
     int rc = parse_args(argc, argv, &a);
     if (rc) return rc < 0 ? 0 : rc;
-    if (ensure_lm_checkpoint(a.dir)) return 1;
+    out_f = a.json ? stderr : stdout;
+    if (a.json) { /* seer bench lm's lines (when it writes the checkpoint) go to stderr too */
+        fflush(stdout);
+        int saved = dup(1);
+        dup2(2, 1);
+        rc = ensure_lm_checkpoint(a.dir);
+        fflush(stdout);
+        dup2(saved, 1);
+        close(saved);
+    } else {
+        rc = ensure_lm_checkpoint(a.dir);
+    }
+    if (rc) return 1;
     char la[64];
     bench_loadavg(la, sizeof la);
-    printf("threads: %d (OMP_NUM_THREADS)   load average at start: %s\n", omp_get_max_threads(), la);
+    fprintf(out_f, "threads: %d (OMP_NUM_THREADS)   load average at start: %s\n", omp_get_max_threads(), la);
     chat_model *cm;
     const clip_model *tower;
     if (load_models(&a, &cm, &tower)) return 1;
     chat_work w = {0};
-    chat_session *cs = chat_session_new(cm);
-    if (!cs || make_work(cm, &tower->vision, a.decode, &w)) {
-        cli_error("bench chat: out of memory");
-        free(w.ids), free(w.logits), image_release(&w.img), chat_session_free(cs), chat_model_free(cm);
+    chat_cache *cc = NULL;
+    chat_session *cs = NULL;
+    run_figs *figs = calloc((size_t)a.runs, sizeof *figs);
+    /* the context the work needs, not 4096 (1.6 GB of float32 KV) */
+    rc = chat_model_set_context(cm, TEXT_BEFORE + 576 + TEXT_AFTER + (int)a.decode + 64);
+    if (!rc) rc = chat_cache_new((size_t)1 << 30, &cc);
+    if (!rc && !(cs = chat_session_new(cm))) rc = ST_NOMEM;
+    if (rc || !figs || make_work(cm, &tower->vision, a.decode, &w)) {
+        cli_error("bench chat: %s", rc ? status_message() : "out of memory");
+        free(w.ids), free(w.logits), free(figs), image_release(&w.img), chat_session_free(cs), chat_cache_free(cc),
+            chat_model_free(cm);
         return 1;
     }
     /* warm-up: page every LM weight in, run the tower once */
@@ -252,9 +363,28 @@ int cmd_bench_chat(int argc, char **argv) {
     rc = chat_set_image(cs, NULL);
     if (!rc) rc = chat_prefill_ids(cs, w.ids, 8, w.logits);
     if (!rc) rc = chat_set_image(cs, &w.img);
-    printf("warm-up: %.1f s\n", timer_now() - t0);
-    for (int r = 0; r < a.runs && !rc; r++) rc = run_once(cs, &w, a.decode, r);
+    fprintf(out_f, "warm-up: %.1f s\n", timer_now() - t0);
+    int done = 0;
+    for (int r = 0; r < a.runs && !rc; r++) {
+        /* a fresh cache each run: the cold answer finds nothing */
+        chat_cache_free(cc);
+        cc = NULL;
+        rc = chat_set_image(cs, NULL);
+        if (!rc) rc = chat_cache_new((size_t)1 << 30, &cc);
+        if (!rc) rc = run_once(cs, cc, &w, a.decode, r, &figs[r]);
+        if (!rc) done++;
+    }
+    if (rc) cli_error("bench chat: %s", status_message());
+    if (a.json && done) {
+        json_t *o = report(&a, &w, figs, done);
+        char *txt = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6)) : NULL;
+        if (txt) printf("%s\n", txt);
+        free(txt);
+        json_decref(o);
+    }
     chat_session_free(cs);
+    chat_cache_free(cc);
+    free(figs);
     free(w.ids), free(w.logits);
     image_release(&w.img);
     chat_model_free(cm);

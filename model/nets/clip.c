@@ -418,7 +418,8 @@ static int layer_forward(const clip_encoder *e, const clip_layer *ly, float *x, 
 }
 
 /* Embeddings + pre-LN + the first n_layers layers: x (B·n_pos, D). */
-static int vision_trunk(const clip_model *m, const float *pixels, int B, int n_layers, float *x, scratch *s) {
+static int vision_trunk(const clip_model *m, const float *pixels, int B, int n_layers, float *x, scratch *s,
+                        const volatile int *cancel) {
     const clip_vision *v = &m->vision;
     const int D = v->enc.D, P = v->patch, G = v->grid, S = v->image_size, T = v->n_pos;
     const int K = 3 * P * P, NP = G * G;
@@ -456,13 +457,15 @@ static int vision_trunk(const clip_model *m, const float *pixels, int B, int n_l
     free(pe);
     if (v->pre_ln_w) norm_layer(x, x, v->pre_ln_w, v->pre_ln_b, B * T, D, v->enc.eps);
     for (int l = 0; l < n_layers; l++) {
+        if (cancel && *cancel) return status_fail(ST_CANCELLED, "clip: cancelled before layer %d", l);
         int st = layer_forward(&v->enc, &v->enc.layers[l], x, B, T, 0, 0, s);
         if (st) return st;
     }
     return ST_OK;
 }
 
-static int vision_run(const clip_model *m, const float *pixels, int B, int n_layers, float *hidden, float *emb) {
+static int vision_run(const clip_model *m, const float *pixels, int B, int n_layers, float *hidden, float *emb,
+                      const volatile int *cancel) {
     if (!(m->towers & CLIP_VISION)) return status_fail(ST_ARG, "clip: the vision tower is not loaded");
     const clip_vision *v = &m->vision;
     const int D = v->enc.D, T = v->n_pos;
@@ -474,7 +477,7 @@ static int vision_run(const clip_model *m, const float *pixels, int B, int n_lay
     float *x = hidden ? hidden : malloc((size_t)B * T * D * sizeof(float));
     int st = x ? scratch_alloc(&s, (size_t)B * T, D, v->enc.I)
                : status_fail(ST_NOMEM, "clip: cannot allocate activations for %d images", B);
-    if (!st) st = vision_trunk(m, pixels, B, n_layers, x, &s);
+    if (!st) st = vision_trunk(m, pixels, B, n_layers, x, &s, cancel);
     if (!st && emb) {
         float *pooled = s.h; /* (B, D) */
         for (int b = 0; b < B; b++)
@@ -489,12 +492,18 @@ static int vision_run(const clip_model *m, const float *pixels, int B, int n_lay
 
 int clip_encode_images(const clip_model *m, const float *pixels, int B, float *out) {
     if (B <= 0) return status_fail(ST_ARG, "clip: batch of %d images", B);
-    return vision_run(m, pixels, B, m->vision.enc.L, NULL, out);
+    return vision_run(m, pixels, B, m->vision.enc.L, NULL, out, NULL);
 }
 
 int clip_vision_hidden(const clip_model *m, const float *pixels, int B, int n_layers, float *out) {
     if (B <= 0) return status_fail(ST_ARG, "clip: batch of %d images", B);
-    return vision_run(m, pixels, B, n_layers, out, NULL);
+    return vision_run(m, pixels, B, n_layers, out, NULL, NULL);
+}
+
+int clip_vision_hidden_cancel(const clip_model *m, const float *pixels, int B, int n_layers, float *out,
+                              const volatile int *cancel) {
+    if (B <= 0) return status_fail(ST_ARG, "clip: batch of %d images", B);
+    return vision_run(m, pixels, B, n_layers, out, NULL, cancel);
 }
 
 int clip_encode_text(const clip_model *m, const int32_t *ids, int n, float *out) {

@@ -106,6 +106,10 @@ int clip_encode_images(const clip_model *m, const float *pixels, int B, float *o
  * L-layer tower is n_layers = L - 1), no post_layernorm, all n_pos tokens:
  * out (B, n_pos, D). */
 int clip_vision_hidden(const clip_model *m, const float *pixels, int B, int n_layers, float *out);
+/* clip_vision_hidden, checking *cancel (may be NULL) before each layer:
+ * ST_CANCELLED once it is set (out then holds nothing useful). */
+int clip_vision_hidden_cancel(const clip_model *m, const float *pixels, int B, int n_layers, float *out,
+                              const volatile int *cancel);
 
 /* Text embedding of one tokenised sequence (ids with start/end tokens,
  * n <= n_pos) → out (proj_dim), L2-normalised. */

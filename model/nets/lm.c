@@ -105,6 +105,7 @@ struct lm_state {
     int routes_n, routes_cap;
     float *scratch;             /* see scratch_layout */
     size_t scratch_cap;         /* floats */
+    const volatile int *cancel; /* lm_state_set_cancel; NULL: never */
 };
 
 lm_opts lm_opts_default(void) {
@@ -627,6 +628,8 @@ int lm_state_copy(lm_state *dst, const lm_state *src) {
     return ST_OK;
 }
 
+void lm_state_set_cancel(lm_state *s, const volatile int *cancel) { s->cancel = cancel; }
+
 const uint32_t *lm_state_router_counts(const lm_state *s, size_t *len) {
     const lm_config *c = &s->m->cfg;
     if (len) *len = (size_t)c->n_moe_layers * c->n_experts * LM_TOK_KINDS;
@@ -866,6 +869,10 @@ static int forward(const lm_model *m, lm_state *s, const int32_t *ids, const flo
     s->routes_n = n;
     if (c->rope_dims > 0) rope_table(sc.cs, s->pos, n, c->rope_dims, c->rope_base);
     for (int l = 0; l < c->n_layers && !st; l++) {
+        if (s->cancel && *s->cancel) {
+            st = status_fail(ST_CANCELLED, "lm_forward: cancelled before layer %d", l);
+            break;
+        }
         const lm_layer *ly = &m->layers[l];
         norm_rows(m, sc.xn, sc.x, ly->ln1_w, ly->ln1_b, n);
         if ((st = attention_layer(m, s, ly, l, n, &sc))) break;

@@ -89,6 +89,11 @@ void lm_state_truncate(lm_state *s, int n);            /* keep the first n posit
 int  lm_state_capacity(const lm_state *s);             /* max_ctx: positions the cache can hold */
 int  lm_state_copy(lm_state *dst, const lm_state *src);/* same model; dst must hold src's positions
                                                           (beam search; capacities may differ) */
+/* While cancel (may be NULL) is set nonzero, lm_forward stops before its next
+ * layer with ST_CANCELLED and leaves the state's positions as they were (the
+ * router counts of the layers that ran stay counted). The flag is borrowed:
+ * it must outlive its use or be unset with NULL. lm_state_copy keeps dst's. */
+void lm_state_set_cancel(lm_state *s, const volatile int *cancel);
 
 /* Run n new positions after the cached ones. Input is either ids (n) or
  * embeds (n, hidden) — exactly one non-NULL. kinds (n) labels each position

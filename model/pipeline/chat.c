@@ -11,10 +11,15 @@
  * A new prompt is tokenised whole (as MoE-LLaVA does each turn); only its
  * part after the longest common prefix with cached[] is run, so follow-up
  * questions start where the last answer ended.
+ *   key, keyed   the image's key when chat_prepare set the features (the
+ *                preparation section at the end): cached[] then starts with
+ *                the prefix through the image, which the first question's
+ *                prompt shares, so that question runs only its own tokens.
  */
 #include "chat.h"
 #include "act.h"
 #include "chat_adaptor.h"
+#include "chat_cache.h"
 #include "chat_llama2.h"
 #include "checkpoint.h"
 #include "clip.h"
@@ -27,6 +32,7 @@
 #include "status.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,13 +76,30 @@ struct chat_session {
     int         cached_len, cached_cap;
     uint32_t   *counts;       /* router counts of the last answer */
     uint32_t   *img_counts;   /* image-token counts from when the features entered the cache */
+    uint32_t   *pre_counts;   /* text-token counts of the prepared prefix (chat_prepare) */
+    int         pre_n;        /* its ids; 0: nothing prepared pending */
     size_t      n_counts;
     uint64_t    asks;         /* for fresh sampling seeds on regenerate */
     char       *system;       /* NULL: SYSTEM_PROMPT */
     int         img_turn;     /* the question the image goes with */
     int         img_after;    /* after that question's text instead of before */
     int         prompt_pos;   /* positions of the last answer's prompt */
+    uint8_t     key[16];      /* the image's key when keyed (chat_prepare) */
+    int         keyed;        /* feats are key's image (set by chat_prepare only) */
+    /* chat_prepare_start's background preparation */
+    pthread_t   prep_thread;
+    int         prep_running; /* a thread to join */
+    volatile int prep_stop;   /* chat_prepare_cancel: the background work's cancel flag */
+    int         prep_rc;      /* its status, reported once by prep_join */
+    char        prep_msg[512];
+    image       prep_img;     /* its copy of the picture */
+    chat_cache *prep_cc;
+    int32_t    *prep_ids;     /* NULL: the session's own prefix */
+    int         prep_n;
 };
+
+static int prep_join(chat_session *cs);
+static void prep_cancel(chat_session *cs);
 
 chat_load_opts chat_load_opts_default(void) {
     chat_load_opts o;
@@ -346,6 +369,12 @@ const lm_model *chat_model_lm(const chat_model *cm) { return cm->lm; }
 
 /* ------------------------------------------------------------------ session */
 
+int chat_model_set_context(chat_model *cm, int max_ctx) {
+    if (max_ctx < 1) return status_fail(ST_ARG, "chat: a context of %d positions", max_ctx);
+    cm->max_ctx = max_ctx;
+    return ST_OK;
+}
+
 chat_session *chat_session_new(chat_model *cm) {
     chat_session *cs = calloc(1, sizeof *cs);
     if (!cs) return NULL;
@@ -361,7 +390,8 @@ chat_session *chat_session_new(chat_model *cm) {
     cs->n_counts = n;
     cs->counts = calloc(n ? n : 1, sizeof *cs->counts);
     cs->img_counts = calloc(n ? n : 1, sizeof *cs->img_counts);
-    if (!cs->counts || !cs->img_counts) {
+    cs->pre_counts = calloc(n ? n : 1, sizeof *cs->pre_counts);
+    if (!cs->counts || !cs->img_counts || !cs->pre_counts) {
         chat_session_free(cs);
         return NULL;
     }
@@ -375,18 +405,23 @@ static void turns_clear(chat_session *cs) {
 
 void chat_session_free(chat_session *cs) {
     if (!cs) return;
+    prep_cancel(cs);
     turns_clear(cs);
     free(cs->turns);
     free(cs->feats);
     free(cs->cached);
     free(cs->counts);
     free(cs->img_counts);
+    free(cs->pre_counts);
     free(cs->system);
     lm_state_free(cs->s);
     free(cs);
 }
 
-void chat_clear(chat_session *cs) { turns_clear(cs); }
+void chat_clear(chat_session *cs) {
+    prep_join(cs);
+    turns_clear(cs);
+}
 
 static char *stored_answer(const char *text, int eos);
 
@@ -403,6 +438,8 @@ static int same_answer(const char *a, const char *stored) {
 }
 
 int chat_set_history(chat_session *cs, const char *const *q, const char *const *a, int n) {
+    int pst = prep_join(cs);
+    if (pst) return pst;
     if (n < 0 || (n > 0 && (!q || !a))) return status_fail(ST_ARG, "chat: bad history");
     for (int i = 0; i < n; i++)
         if (!q[i] || !q[i][0] || !a[i]) return status_fail(ST_ARG, "chat: turn %d has an empty question or no answer", i + 1);
@@ -441,22 +478,11 @@ int chat_set_image_place(chat_session *cs, int turn, int after) {
     return ST_OK;
 }
 
-int chat_set_image(chat_session *cs, const image *img) {
-    chat_model *cm = cs->cm;
-    turns_clear(cs);
-    free(cs->feats);
-    cs->feats = NULL;
-    cs->cached_len = 0;
-    lm_state_truncate(cs->s, 0);
-    if (!img) return ST_OK;
-    if (cm->adaptor) {
-        /* BLIP-2 → Z → linear adaptor (chat_adaptor.h) */
-        cs->feats = malloc((size_t)cm->n_img * cm->hidden * sizeof(float));
-        int st = cs->feats ? chat_adaptor_image(cm->adaptor, img, cs->feats, NULL)
-                           : status_fail(ST_NOMEM, "chat: out of memory for image features");
-        if (st) free(cs->feats), cs->feats = NULL;
-        return st;
-    }
+/* The tower + projector (or, for the adaptor model, BLIP-2 → Z → the linear
+ * adaptor: chat_adaptor.h, which does not check *cancel) on img → feats (n_img, hidden), checking *cancel
+ * (may be NULL) between the tower's layers. */
+static int image_features(chat_model *cm, const image *img, const volatile int *cancel, float *feats) {
+    if (cm->adaptor) return chat_adaptor_image(cm->adaptor, img, feats, NULL);
     if (!cm->tower) return status_fail(ST_UNSUPPORTED, "chat: %s is a text-only model", cm->identity);
     image sq = {0};
     const image *src = img;
@@ -470,27 +496,51 @@ int chat_set_image(chat_session *cs, const image *img) {
     float *pix = malloc((size_t)3 * S * S * sizeof(float));
     float *hid = malloc((size_t)T * D * sizeof(float));
     float *mid = malloc((size_t)N * H * sizeof(float));
-    cs->feats = malloc((size_t)N * H * sizeof(float));
-    if (!pix || !hid || !mid || !cs->feats) st = status_fail(ST_NOMEM, "chat: out of memory for image features");
+    if (!pix || !hid || !mid) st = status_fail(ST_NOMEM, "chat: out of memory for image features");
     int ph = 0, pw = 0;
     preprocess_out_size(&cm->pre, &ph, &pw);
     if (!st && (ph != S || pw != S))
         st = status_fail(ST_MISMATCH, "chat: the tower's preprocessing gives %dx%d, the tower takes %dx%d", pw, ph, S, S);
     if (!st) st = preprocess_image(&cm->pre, src, pix);
-    if (!st) st = clip_vision_hidden(cm->tower, pix, 1, cm->select_layers, hid);
+    if (!st) st = clip_vision_hidden_cancel(cm->tower, pix, 1, cm->select_layers, hid, cancel);
+    if (!st && cancel && *cancel) st = status_fail(ST_CANCELLED, "chat: cancelled after the vision tower");
     if (!st) {
         /* hidden_states[select][:, 1:] → projector */
         const float *x = hid + D;
         if (cm->proj2_w) {
             matmul_linear(mid, x, cm->proj1_w, cm->proj1_b, N, H, D, 0);
             act_apply(ACT_GELU_ERF, mid, (size_t)N * H, NULL, 0);
-            matmul_linear(cs->feats, mid, cm->proj2_w, cm->proj2_b, N, H, H, 0);
+            matmul_linear(feats, mid, cm->proj2_w, cm->proj2_b, N, H, H, 0);
         } else {
-            matmul_linear(cs->feats, x, cm->proj1_w, cm->proj1_b, N, H, D, 0);
+            matmul_linear(feats, x, cm->proj1_w, cm->proj1_b, N, H, D, 0);
         }
     }
     image_release(&sq);
     free(pix), free(hid), free(mid);
+    return st;
+}
+
+/* No image, no history, an empty KV cache. */
+static void session_reset(chat_session *cs) {
+    turns_clear(cs);
+    free(cs->feats);
+    cs->feats = NULL;
+    cs->keyed = 0;
+    cs->cached_len = 0;
+    lm_state_truncate(cs->s, 0);
+    lm_state_router_reset(cs->s);
+    memset(cs->img_counts, 0, cs->n_counts * sizeof *cs->img_counts);
+    cs->pre_n = 0;
+}
+
+int chat_set_image(chat_session *cs, const image *img) {
+    chat_model *cm = cs->cm;
+    prep_cancel(cs);
+    session_reset(cs);
+    if (!img) return ST_OK;
+    cs->feats = malloc((size_t)cm->n_img * cm->hidden * sizeof(float));
+    int st = cs->feats ? image_features(cm, img, NULL, cs->feats)
+                       : status_fail(ST_NOMEM, "chat: out of memory for image features");
     if (st) {
         free(cs->feats);
         cs->feats = NULL;
@@ -671,6 +721,8 @@ static int prefill(chat_session *cs, const idvec *p, float *logits) {
 }
 
 int chat_prefill_ids(chat_session *cs, const int32_t *ids, int n, float *logits) {
+    int pst = prep_join(cs);
+    if (pst) return pst;
     if (n <= 0) return status_fail(ST_ARG, "chat_prefill_ids: no ids");
     idvec p = {(int32_t *)ids, n, n};
     return prefill(cs, &p, logits);
@@ -702,6 +754,11 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
     if (!st && positions(cs, p.ids, p.n) + o->max_tokens + 1 > cm->max_ctx)
         st = status_fail(ST_TOO_LARGE, "chat: the conversation (%d positions) plus %d new tokens exceeds the context of %d",
                          positions(cs, p.ids, p.n), o->max_tokens, cm->max_ctx);
+    /* a prepared prefix that this prompt starts with counts as this
+     * answer's text, as if the prompt had run whole (the first answer only) */
+    const int pre_add = !st && cs->pre_n > 0 && cs->cached_len == cs->pre_n && p.n > cs->pre_n &&
+                        !memcmp(p.ids, cs->cached, (size_t)cs->pre_n * sizeof *p.ids);
+    cs->pre_n = 0;
     if (!st) {
         cs->prompt_pos = positions(cs, p.ids, p.n);
         lm_state_router_reset(cs->s);
@@ -719,7 +776,8 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
         size_t n;
         const uint32_t *c = lm_state_router_counts(cs->s, &n);
         for (size_t k = 0; k < n && k < cs->n_counts; k++)
-            cs->counts[k] = (k % LM_TOK_KINDS == LM_TOK_IMAGE) ? cs->img_counts[k] : c[k];
+            cs->counts[k] = (k % LM_TOK_KINDS == LM_TOK_IMAGE) ? cs->img_counts[k]
+                            : c[k] + (pre_add && k % LM_TOK_KINDS == LM_TOK_TEXT ? cs->pre_counts[k] : 0);
         /* Greedy and sampling leave the answer's tokens in the cache (all, or
          * all but the last: the state's position says which); beam search
          * leaves some beam: drop that part. */
@@ -753,6 +811,8 @@ static int answer(chat_session *cs, const gen_opts *o, gen_result *r) {
 
 int chat_ask(chat_session *cs, const char *question, const gen_opts *o, gen_result *r) {
     memset(r, 0, sizeof *r);
+    int pst = prep_join(cs);
+    if (pst) return pst;
     if (!question || !question[0]) return status_fail(ST_ARG, "chat: empty question");
     if (cs->n_turns == cs->cap_turns) {
         int cap = cs->cap_turns ? cs->cap_turns * 2 : 8;
@@ -774,6 +834,8 @@ int chat_ask(chat_session *cs, const char *question, const gen_opts *o, gen_resu
 
 int chat_regenerate(chat_session *cs, const gen_opts *o, gen_result *r) {
     memset(r, 0, sizeof *r);
+    int pst = prep_join(cs);
+    if (pst) return pst;
     if (!cs->n_turns) return status_fail(ST_ARG, "chat: nothing to regenerate");
     turn *t = &cs->turns[cs->n_turns - 1];
     char *old = t->a;
@@ -787,6 +849,8 @@ int chat_regenerate(chat_session *cs, const gen_opts *o, gen_result *r) {
 int chat_prompt_logits(chat_session *cs, const char *question, int32_t **ids, int *n, float *logits) {
     *ids = NULL;
     *n = 0;
+    int pst = prep_join(cs);
+    if (pst) return pst;
     turns_clear(cs);
     if (!cs->cap_turns) {
         cs->turns = calloc(8, sizeof *cs->turns);
@@ -815,3 +879,257 @@ const uint32_t *chat_router_counts(const chat_session *cs, size_t *len) {
 }
 
 int chat_prompt_positions(const chat_session *cs) { return cs->prompt_pos; }
+
+/* ------------------------------------------------------------------ preparation
+ *
+ * chat_prepare makes the session hold an image's features and the KV rows
+ * of the prompt prefix through the image (tokenised exactly as build_ids
+ * tokenises the start of every prompt), so the question's prefill finds them
+ * as its longest common prefix and runs only its own tokens. The calls made
+ * are the ones an unprepared prefill makes (the text before the image, then
+ * the image rows, in the same lm_forward calls), so the answer is the same
+ * bit for bit. With a cache the result is shared per image key.
+ */
+
+/* The prefix the session's first question would start with: the text before
+ * "<image>" and the marker; n = 0 when the image is not placed before the
+ * first question's text (its prefix then depends on the question). */
+static int own_prefix(chat_session *cs, idvec *out) {
+    if (cs->img_turn != 0 || cs->img_after) return ST_OK;
+    if (!cs->cm->tok) return status_fail(ST_ARG, "chat_prepare: this chat model has no tokenizer (use chat_prepare_ids)");
+    if (cs->cm->llama2) {
+        /* LLaMA-2: the first turn's ids through the image do not depend on
+         * the question (the image comes first, chat_llama2.h) */
+        const char *q = "?", *a = NULL;
+        int32_t *ids = NULL;
+        int n = 0, st = chat_llama2_ids(cs->cm->tok, cs->system, &q, &a, 1, 0, &ids, &n), k = 0;
+        while (!st && k < n && ids[k] != CHAT_IMAGE_TOKEN) k++;
+        if (!st && k < n) st = idvec_push(out, ids, k + 1);
+        free(ids);
+        return st;
+    }
+    sbuf b = {0};
+    int st = sbuf_add(&b, cs->system ? cs->system : SYSTEM_PROMPT);
+    if (!st) st = sbuf_add(&b, " USER: ");
+    int32_t *ids = NULL, marker = CHAT_IMAGE_TOKEN;
+    int k = 0;
+    if (!st) st = lm_tokenizer_encode(cs->cm->tok, b.s, &ids, &k);
+    if (!st) st = idvec_push(out, ids, k);
+    if (!st) st = idvec_push(out, &marker, 1);
+    free(ids);
+    free(b.s);
+    return st;
+}
+
+/* Copy what the session now holds (features, prefix KV) for the cache. */
+static int snapshot(chat_session *cs, const int32_t *ids, int n, chat_prepared *p, size_t *bytes) {
+    chat_model *cm = cs->cm;
+    memset(p, 0, sizeof *p);
+    p->n_feats = (size_t)cm->n_img * cm->hidden;
+    p->feats = malloc(p->n_feats * sizeof(float));
+    p->n_counts = cs->n_counts;
+    p->img_counts = malloc((cs->n_counts ? cs->n_counts : 1) * sizeof(uint32_t));
+    if (!p->feats || !p->img_counts) goto oom;
+    memcpy(p->feats, cs->feats, p->n_feats * sizeof(float));
+    memcpy(p->img_counts, cs->img_counts, cs->n_counts * sizeof(uint32_t));
+    *bytes = p->n_feats * sizeof(float) + p->n_counts * sizeof(uint32_t);
+    if (n > 0) {
+        const int pos = positions(cs, ids, n);
+        p->ids = malloc((size_t)n * sizeof *ids);
+        p->kv = lm_state_new(cm->lm, pos);
+        if (!p->ids || !p->kv) goto oom;
+        memcpy(p->ids, ids, (size_t)n * sizeof *ids);
+        p->n_ids = n;
+        int st = lm_state_copy(p->kv, cs->s);
+        if (st) {
+            chat_prepared_release(p);
+            return st;
+        }
+        const lm_config *c = lm_get_config(cm->lm);
+        *bytes += (size_t)n * sizeof *ids + 2 * sizeof(float) * (size_t)c->n_layers * pos * c->n_kv_heads * c->head_dim;
+    }
+    return ST_OK;
+oom:
+    chat_prepared_release(p);
+    return status_fail(ST_NOMEM, "chat: out of memory for the prepared image");
+}
+
+static int prepare_core(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                        const int32_t *ids, int n, const volatile int *cancel, int *how) {
+    chat_model *cm = cs->cm;
+    if (how) *how = CHAT_PREP_SESSION;
+    if (n > 0 && ids[n - 1] != CHAT_IMAGE_TOKEN)
+        return status_fail(ST_ARG, "chat_prepare: the prefix must end with the image marker");
+    for (int i = 0; i + 1 < n; i++)
+        if (ids[i] == CHAT_IMAGE_TOKEN) return status_fail(ST_ARG, "chat_prepare: one image marker, at the end");
+    if (cs->keyed && cs->feats && !memcmp(cs->key, key, 16)) {
+        /* the session has the image already; the prefix too, unless the
+         * conversation moved on (then the question's prefill sorts it out) */
+        return ST_OK;
+    }
+    session_reset(cs);
+    cs->feats = malloc((size_t)cm->n_img * cm->hidden * sizeof(float));
+    if (!cs->feats) return status_fail(ST_NOMEM, "chat: out of memory for image features");
+    chat_cache_entry *e = NULL;
+    int claimed = 0, st = cc ? chat_cache_acquire(cc, key, cancel, &e, &claimed) : ST_OK;
+    if (!st && e) {
+        const chat_prepared *p = chat_cache_entry_data(e);
+        memcpy(cs->feats, p->feats, p->n_feats * sizeof(float));
+        int same = p->kv && p->n_ids == n && !memcmp(p->ids, ids, (size_t)n * sizeof *ids);
+        if (same) {
+            st = lm_state_copy(cs->s, p->kv);
+            if (!st && n > cs->cached_cap) {
+                int32_t *q = realloc(cs->cached, (size_t)n * sizeof *q);
+                if (!q) st = status_fail(ST_NOMEM, "chat: out of memory");
+                else cs->cached = q, cs->cached_cap = n;
+            }
+            if (!st) {
+                memcpy(cs->cached, ids, (size_t)n * sizeof *ids);
+                cs->cached_len = n;
+                memcpy(cs->img_counts, p->img_counts, cs->n_counts * sizeof *cs->img_counts);
+            }
+        }
+        chat_cache_release(cc, e);
+        if (!st && !same && n > 0) { /* another prefix (system prompt): run it from the features */
+            lm_state_set_cancel(cs->s, cancel);
+            st = feed(cs, ids, 0, n, NULL);
+            lm_state_set_cancel(cs->s, NULL);
+        }
+        if (!st && how) *how = CHAT_PREP_CACHE;
+    } else if (!st) {
+        image img = {0};
+        st = get(ctx, &img);
+        if (!st) st = image_features(cm, &img, cancel, cs->feats);
+        image_release(&img);
+        if (!st && n > 0) {
+            lm_state_set_cancel(cs->s, cancel);
+            st = feed(cs, ids, 0, n, NULL);
+            lm_state_set_cancel(cs->s, NULL);
+        }
+        if (how) *how = CHAT_PREP_RAN;
+        if (claimed) {
+            chat_prepared p;
+            size_t bytes = 0;
+            if (!st && !snapshot(cs, ids, n, &p, &bytes)) chat_cache_fill(cc, key, &p, bytes);
+            else chat_cache_abandon(cc, key);   /* a snapshot that failed only costs the sharing */
+        }
+    }
+    if (st) {
+        session_reset(cs);   /* frees what was computed */
+        return st;
+    }
+    memmove(cs->key, key, 16);   /* key may be cs->key (chat_prepare_start) */
+    cs->keyed = 1;
+    /* the prefix's text counts (the state's counts since session_reset, or
+     * the cache's copy of them), for the first answer's router counts */
+    if (n > 0) {
+        const uint32_t *c = lm_state_router_counts(cs->s, NULL);
+        for (size_t k = 0; k < cs->n_counts; k++) cs->pre_counts[k] = k % LM_TOK_KINDS == LM_TOK_TEXT ? c[k] : 0;
+        cs->pre_n = n;
+    }
+    return ST_OK;
+}
+
+int chat_prepare_ids(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                     const int32_t *prefix, int n, const volatile int *cancel, int *how) {
+    int st = prep_join(cs);
+    if (st) return st;
+    if (n < 0 || (n > 0 && !prefix)) return status_fail(ST_ARG, "chat_prepare_ids: bad prefix");
+    return prepare_core(cs, cc, key, get, ctx, prefix, n, cancel, how);
+}
+
+int chat_prepare(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                 const volatile int *cancel, int *how) {
+    int st = prep_join(cs);
+    if (st) return st;
+    idvec p = {0};
+    st = own_prefix(cs, &p);
+    if (!st) st = prepare_core(cs, cc, key, get, ctx, p.ids, p.n, cancel, how);
+    free(p.ids);
+    return st;
+}
+
+int chat_image_copy_fn(void *ctx, image *out) {
+    const image *src = ctx;
+    int st = image_alloc(src->w, src->h, out);
+    if (!st) memcpy(out->rgb, src->rgb, (size_t)3 * src->w * src->h);
+    return st;
+}
+
+static void *prep_main(void *arg) {
+    chat_session *cs = arg;
+    idvec p = {0};
+    int st = cs->prep_ids ? ST_OK : own_prefix(cs, &p);
+    const int32_t *ids = cs->prep_ids ? cs->prep_ids : p.ids;
+    const int n = cs->prep_ids ? cs->prep_n : p.n;
+    if (!st) st = prepare_core(cs, cs->prep_cc, cs->key, chat_image_copy_fn, &cs->prep_img, ids, n, &cs->prep_stop, NULL);
+    free(p.ids);
+    cs->prep_rc = st;
+    if (st) snprintf(cs->prep_msg, sizeof cs->prep_msg, "%s", status_message());
+    return NULL;
+}
+
+int chat_prepare_start(chat_session *cs, chat_cache *cc, const uint8_t key[16], const image *img, const int32_t *prefix,
+                       int n) {
+    int st = prep_join(cs);
+    if (st) return st;
+    if (n < 0 || (n > 0 && !prefix)) return status_fail(ST_ARG, "chat_prepare_start: bad prefix");
+    if (cs->keyed && cs->feats && !memcmp(cs->key, key, 16)) return ST_OK;   /* nothing to do */
+    if ((st = chat_image_copy_fn((void *)img, &cs->prep_img))) return st;
+    free(cs->prep_ids);
+    cs->prep_ids = NULL;
+    cs->prep_n = 0;
+    if (prefix && !(cs->prep_ids = malloc(((size_t)n + 1) * sizeof *prefix))) {
+        image_release(&cs->prep_img);
+        return status_fail(ST_NOMEM, "chat: out of memory");
+    }
+    if (prefix) memcpy(cs->prep_ids, prefix, (size_t)n * sizeof *prefix), cs->prep_n = n;
+    /* the key travels in cs->key; keyed stays 0 until the work succeeds */
+    session_reset(cs);
+    memcpy(cs->key, key, 16);
+    cs->prep_cc = cc;
+    cs->prep_stop = 0;
+    cs->prep_rc = ST_OK;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setstacksize(&at, (size_t)16 << 20);
+    int e = pthread_create(&cs->prep_thread, &at, prep_main, cs);
+    pthread_attr_destroy(&at);
+    if (e) {
+        image_release(&cs->prep_img);
+        return status_fail(ST_INTERNAL, "chat: cannot start the preparation thread");
+    }
+    cs->prep_running = 1;
+    return ST_OK;
+}
+
+/* Wait for the background preparation; its failure, once. */
+static int prep_join(chat_session *cs) {
+    if (!cs->prep_running) return ST_OK;
+    pthread_join(cs->prep_thread, NULL);
+    cs->prep_running = 0;
+    image_release(&cs->prep_img);
+    free(cs->prep_ids);
+    cs->prep_ids = NULL;
+    int st = cs->prep_rc;
+    cs->prep_rc = ST_OK;
+    return st ? status_fail(st, "%s", cs->prep_msg) : ST_OK;
+}
+
+static void prep_cancel(chat_session *cs) {
+    cs->prep_stop = 1;
+    prep_join(cs);
+    cs->prep_stop = 0;
+}
+
+int chat_prepare_wait(chat_session *cs) { return prep_join(cs); }
+
+void chat_prepare_cancel(chat_session *cs) {
+    int was = cs->prep_running;
+    prep_cancel(cs);
+    if (was) session_reset(cs);
+}
+
+int chat_is_prepared(const chat_session *cs, const uint8_t key[16]) {
+    return !cs->prep_running && cs->keyed && cs->feats && !memcmp(cs->key, key, 16);
+}

@@ -14,6 +14,8 @@
  *     chat_session *cs = chat_session_new(cm);
  *     image img; image_load("cat.jpg", &io, &img, NULL);
  *     chat_set_image(cs, &img);                      // vision features computed once, cached
+ *     // or, before the question is known: chat_prepare_start(cs, cache, key, &img, NULL, 0);
+ *     // (tower + the prompt through the image, in the background; chat_ask waits for it)
  *     gen_opts o = gen_opts_default(); o.on_text = print_chunk;
  *     gen_result r;
  *     chat_ask(cs, "What is in this picture?", &o, &r);   // streams the answer
@@ -35,6 +37,7 @@
 #ifndef SEER_CHAT_H
 #define SEER_CHAT_H
 
+#include "chat_cache.h"
 #include "generate.h"
 #include "image.h"
 #include "lm.h"
@@ -62,6 +65,9 @@ void chat_model_free(chat_model *cm);
  * random weights from seed, no tokenizer (chat_ask needs one: use
  * chat_prefill_ids). Takes ownership of lm and tower, also on failure. */
 int  chat_model_random(lm_model *lm, struct clip_model *tower, uint64_t seed, chat_model **out);
+/* KV cache positions of the sessions made from now on (default: the load
+ * option, 4096 for chat_model_random). ST_ARG when max_ctx < 1. */
+int  chat_model_set_context(chat_model *cm, int max_ctx);
 /* "MoE-LLaVA-StableLM-1.6B-4e (+ clip-vit-large-patch14-336)": for feedback records. */
 const char *chat_model_identity(const chat_model *cm);
 const lm_model *chat_model_lm(const chat_model *cm);
@@ -121,5 +127,51 @@ int  chat_prompt_positions(const chat_session *cs);
  * of the prompt already cached: the whole prompt on a fresh session, the new
  * question on a follow-up) and the generated tokens fed back. */
 const uint32_t *chat_router_counts(const chat_session *cs, size_t *len);
+
+/* ---- preparation: the image before the question (chat_cache.h) ----
+ *
+ * chat_prepare makes the session hold the image's features and the KV cache
+ * of the prompt up to and including the image positions ("system USER: " +
+ * the image rows, for an image before the first question's text; for
+ * another place only the features), so the next chat_ask prefills only its
+ * own tokens. The result is exactly what an unprepared chat_ask computes
+ * (the same lm_forward calls in the same order). key identifies the image
+ * (a content hash): a session that holds that key already returns at once;
+ * with a cache cc (may be NULL) the features and the prefix KV come from it
+ * when present (a copy), and are stored in it when computed; while another
+ * session prepares the same key this waits for it instead of redoing it.
+ * get(ctx, &img) is called only when the tower must run (img is released
+ * after). cancel (may be NULL) is checked between the tower's and the
+ * language model's layers: ST_CANCELLED, and the session is left with no
+ * image and an empty cache (the memory it took freed). The history is
+ * cleared (as chat_set_image does); the system prompt and image place are
+ * read, so set them first. how (may be NULL): where the result came from. */
+typedef int (*chat_image_fn)(void *ctx, image *out);
+enum { CHAT_PREP_SESSION = 0, CHAT_PREP_CACHE = 1, CHAT_PREP_RAN = 2 };
+int  chat_prepare(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                  const volatile int *cancel, int *how);
+/* chat_prepare with the prefix given as ids (ending with CHAT_IMAGE_TOKEN,
+ * the only marker; n = 0: features only), for a model without a tokenizer
+ * (benches). The ids are borrowed. */
+int  chat_prepare_ids(chat_session *cs, chat_cache *cc, const uint8_t key[16], chat_image_fn get, void *ctx,
+                      const int32_t *prefix, int n, const volatile int *cancel, int *how);
+/* A chat_image_fn for an image in memory: ctx is a const image *, copied. */
+int  chat_image_copy_fn(void *ctx, image *out);
+
+/* The same in the background: a thread of the session's own (img and prefix
+ * are copied; prefix NULL = the session's own prefix, as chat_prepare). Every
+ * other call on the session (chat_ask, chat_prefill_ids, ...) first waits for
+ * it, so a question asked meanwhile waits and never redoes it, and fails with
+ * the preparation's status if it failed. The session must not be used by
+ * another thread meanwhile (as always). cc must outlive the work. */
+int  chat_prepare_start(chat_session *cs, chat_cache *cc, const uint8_t key[16], const image *img,
+                        const int32_t *prefix, int n);
+/* Wait for chat_prepare_start's work: its status (ST_OK when none ran). */
+int  chat_prepare_wait(chat_session *cs);
+/* Stop chat_prepare_start's work (at the next layer), wait for it and free
+ * what it made: the session is left with no image. No-op when none runs. */
+void chat_prepare_cancel(chat_session *cs);
+/* The session holds key's image (prepared, nothing running). */
+int  chat_is_prepared(const chat_session *cs, const uint8_t key[16]);
 
 #endif

@@ -295,9 +295,36 @@
       chatSetStatus('The vote was not recorded: ' + e.message, true);
     }
   }
+  // Prepare the image as soon as it opens (POST /api/chat/prepare): the
+  // server runs the vision tower and the prompt up to the image while the
+  // question is typed, so the answer starts with the question's own tokens.
+  // The preparation of an image left before it finished is stopped.
+  let preparing = null;    // { rid } of the last preparation asked for
+  function prepare(r) {
+    const prev = preparing;
+    preparing = null;
+    if (prev && prev.rid) api('/api/chat/prepare/' + prev.rid + '/stop', { method: 'POST' }).catch(() => {});
+    if (!chatOn) return;
+    const system = $('opt-system').value.trim();
+    let opts;
+    if (r.file) {
+      const body = new FormData();
+      body.append('image', r.file, r.file.name || 'picture');
+      if (system) body.append('payload', JSON.stringify({ system }));
+      opts = { method: 'POST', body };
+    } else {
+      opts = { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify(system ? { image_id: r.id, system } : { image_id: r.id }) };
+    }
+    const p = { rid: null };
+    preparing = p;
+    // best effort: a question without it prepares the image itself
+    api('/api/chat/prepare', opts).then((o) => { p.rid = o.prepare_id; }).catch(() => {});
+  }
   function chatFor(r) {
     if (chatImage && (r.file ? chatImage.key === r.key : chatImage.id === r.id)) return;
     if (running) stopAnswer();
+    prepare(r);
     chatImage = r;
     convo = [];
     renderConvo();

@@ -45,6 +45,9 @@ function check(name, cond, detail) {
     page.on('pageerror', (e) => errors.push('pageerror: ' + e.message));
     page.on('console', (m) => { if (m.type() === 'error') errors.push('console: ' + m.text()); });
     page.setDefaultTimeout(20000);
+    // the order of the chat requests the page sends (prepare before question)
+    const chatPosts = [];
+    page.on('request', (r) => { if (r.method() === 'POST' && /\/api\/chat(\/prepare)?$/.test(r.url())) chatPosts.push(new URL(r.url()).pathname); });
 
     await page.goto(url);
     await page.waitForFunction(() => /chat on/.test(document.getElementById('info').textContent));
@@ -62,6 +65,9 @@ function check(name, cond, detail) {
     check('chat_panel_visible', await page.isVisible('#chat-input'));
     check('honest_text_hidden', !(await page.isVisible('#chat-off')));
     const imageId = parseInt(await page.textContent('#viewer-id'), 10);
+    // opening the image asks the server to prepare it, before any question
+    for (let i = 0; i < 100 && !chatPosts.includes('/api/chat/prepare'); i++) await page.waitForTimeout(50);
+    check('prepare_on_open', chatPosts.length === 1 && chatPosts[0] === '/api/chat/prepare', chatPosts);
 
     // ---------------------------------------------------------------- settings, ask by keyboard
     await page.click('.chat-opts summary');
@@ -87,6 +93,10 @@ function check(name, cond, detail) {
     const seen = await page.evaluate(() => window.__seen.filter((t) => t.length > 0));
     const answer = await page.textContent('#chat-log .msg.assistant .text');
     check('answer_shown', answer.length > 0, answer);
+    check('prepare_before_question', chatPosts.indexOf('/api/chat/prepare') >= 0 &&
+      chatPosts.indexOf('/api/chat/prepare') < chatPosts.indexOf('/api/chat'), chatPosts);
+    const stats = await (await page.request.get(url.replace(/\/$/, '') + '/api/stats')).json();
+    check('prepared_by_page', stats.chat.prepared.requests >= 1 && stats.chat.prepared.tower_runs === 1, stats.chat.prepared);
     check('answer_streamed_in', new Set(seen).size >= 10 && seen.every((t) => answer.startsWith(t)), seen.slice(0, 5));
     check('question_shown', (await page.textContent('#chat-log .msg.user')) === 'What is in the picture?');
     check('meta_timing', /tokens · first token \d+ ms/.test(await page.textContent('#chat-log .msg.assistant .meta')));
