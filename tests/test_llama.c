@@ -7,6 +7,7 @@
 
 #include "chat.h"
 #include "chat_adaptor.h"
+#include "chat_cache.h"
 #include "chat_llama2.h"
 #include "image.h"
 #include "jsonx.h"
@@ -250,18 +251,26 @@ TEST(adaptor_linear) {
 }
 
 /* One image question through a chat model: prompt ids, last logits, greedy answer ids. */
+/* prepared: the image goes in through chat_prepare (features + the prompt
+ * prefix through the image, computed before the question) instead of
+ * chat_set_image; the answer must not change. */
 static void check_chat(const char *model, const char *image_path, const char *question, json_t *want_ids,
-                       json_t *want_logits, json_t *want_greedy, float tol) {
+                       json_t *want_logits, json_t *want_greedy, float tol, int prepared) {
     chat_load_opts lo = chat_load_opts_default();
     chat_model *cm = NULL;
     chat_session *cs = NULL;
+    chat_cache *cc = NULL;
     image img = {0};
     image_opts io = image_opts_default();
+    static const uint8_t key[16] = {7};
+    int how = -1;
     if (chat_model_load(model, &lo, &cm) || !(cs = chat_session_new(cm)) || image_load(image_path, &io, &img, NULL) ||
-        chat_set_image(cs, &img)) {
+        (prepared ? chat_cache_new((size_t)16 << 20, &cc) || chat_prepare(cs, cc, key, chat_image_copy_fn, &img, NULL, &how)
+                  : chat_set_image(cs, &img))) {
         CHECK_MSG(0, "%s", status_message());
         goto out;
     }
+    if (prepared) CHECK_MSG(how == CHAT_PREP_RAN && chat_is_prepared(cs, key), "the image was not prepared");
     const int V = lm_vocab(chat_model_lm(cm));
     float *lg = malloc((size_t)V * sizeof *lg);
     int32_t *ids = NULL;
@@ -289,6 +298,7 @@ static void check_chat(const char *model, const char *image_path, const char *qu
 out:
     image_release(&img);
     chat_session_free(cs);
+    chat_cache_free(cc);
     chat_model_free(cm);
 }
 
@@ -308,8 +318,13 @@ TEST(adaptor_chat_tiny) {
         snprintf(model, sizeof model, "%s/tests/data/llama/%s", test_source(), configs[c]);
         /* Z is computed in float32 here, in float64 by the reference */
         check_chat(model, img, jsonx_str(v, "question", ""), json_object_get(v, "ids"), json_object_get(v, "last_logits"),
-                   json_object_get(v, "greedy"), 5e-5f);
+                   json_object_get(v, "greedy"), 5e-5f, 0);
     }
+    /* prepared before the question (BLIP-2 rows + the LLaMA-2 prefix through
+     * the image): the same ids, logits and answer */
+    snprintf(model, sizeof model, "%s/tests/data/llama/chat.json", test_source());
+    check_chat(model, img, jsonx_str(v, "question", ""), json_object_get(v, "ids"), json_object_get(v, "last_logits"),
+               json_object_get(v, "greedy"), 5e-5f, 1);
     /* a text-only LLaMA-2 directory refuses an image, clearly */
     chat_load_opts lo = chat_load_opts_default();
     chat_model *cm;
@@ -372,7 +387,9 @@ TEST(shared_vlm) {
         }
         image_release(&im);
         check_chat(cfg, img, jsonx_str(c, "question", ""), json_object_get(c, "ids"), json_object_get(c, "last_logits"),
-                   json_object_get(c, "greedy"), 2e-5f);
+                   json_object_get(c, "greedy"), 2e-5f, 0);
+        check_chat(cfg, img, jsonx_str(c, "question", ""), json_object_get(c, "ids"), json_object_get(c, "last_logits"),
+                   json_object_get(c, "greedy"), 2e-5f, 1);
     }
     chat_adaptor_close(ad);
     json_decref(root);
