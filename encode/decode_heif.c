@@ -55,9 +55,10 @@ static int heif_open(const uint8_t *b, size_t n, const char *what, heif_open_fil
     heif_context_set_maximum_image_size_limit(f->ctx, IMAGE_MAX_SIDE);
     struct heif_error e = heif_context_read_from_memory_without_copy(f->ctx, b, n, NULL);
     if (e.code == heif_error_Ok) e = heif_context_get_primary_image_handle(f->ctx, &f->h);
-    if (e.code != heif_error_Ok) {
+    if (e.code != heif_error_Ok) {   /* e.message may live in the context: use it before freeing that */
+        int st = status_fail(heif_status(e), "%s: corrupt or unsupported heif (%s)", what, e.message ? e.message : "?");
         heif_close(f);
-        return status_fail(heif_status(e), "%s: corrupt or unsupported heif (%s)", what, e.message ? e.message : "?");
+        return st;
     }
     return ST_OK;
 }
@@ -107,10 +108,11 @@ int decode_heif(const uint8_t *b, size_t n, const char *what, const char *fmt, l
     struct heif_error e = heif_decode_image(f.h, &img, heif_colorspace_RGB, heif_chroma_interleaved_RGB, opt);
     heif_decoding_options_free(opt);
     if (e.code != heif_error_Ok) {
-        heif_close(&f);
         int code = heif_status(e);
         if (e.subcode == heif_suberror_Unsupported_codec) code = ST_UNSUPPORTED;
-        return status_fail(code, "%s: cannot decode %s (%s)", what, fmt, e.message ? e.message : "?");
+        st = status_fail(code, "%s: cannot decode %s (%s)", what, fmt, e.message ? e.message : "?");
+        heif_close(&f);
+        return st;
     }
     int stride = 0;
     const uint8_t *px = heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride);
