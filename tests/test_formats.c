@@ -11,6 +11,7 @@
 #include "image.h"
 #include "image_meta.h"
 #include "log.h"
+#include "resize.h"
 #include "status.h"
 
 static uint8_t *read_rel(const char *rel, size_t *n) {
@@ -193,6 +194,39 @@ TEST(decode_each_format) {
     image_release(&ref);
 }
 
+/* a DNG as cameras write it: the 1024x768 JPEG preview is decoded (turned
+ * by the RAW's orientation 6), not the 64x48 sensor data */
+TEST(raw_preview) {
+    size_t n;
+    uint8_t *b = read_rel("tests/data/formats/dng_preview.dng", &n);
+    CHECK(b);
+    if (!b) return;
+    const char *sn = image_sniff(b, n);
+    CHECK(sn && strcmp(sn, "raw") == 0);
+    image img, ref, small;
+    const char *fmt = NULL;
+    int st = image_decode(b, n, "dng_preview.dng", NULL, &img, &fmt);
+    CHECK_MSG(st == ST_OK, "%s", status_message());
+    if (st == ST_OK) {
+        CHECK(strcmp(fmt, "raw") == 0);
+        CHECK_MSG(img.w == 768 && img.h == 1024, "%dx%d", img.w, img.h);
+        CHECK(load_ref(&ref) == ST_OK);
+        image_orient(&ref, 6);
+        CHECK(resize_bicubic(&img, ref.w, ref.h, &small) == ST_OK);
+        double d = mean_abs_diff(&small, &ref);
+        printf("  preview 768x1024 scaled to 48x64: mean |diff| vs src.png turned %.2f\n", d);
+        CHECK(d < 8);
+        image_release(&small);
+        image_release(&ref);
+        image_release(&img);
+    }
+    image_meta m;
+    CHECK(image_meta_read(b, n, &m) == ST_OK);
+    CHECK_MSG(m.width == 48 && m.height == 64 && m.orientation == 6, "%dx%d o%d", m.width, m.height, m.orientation);
+    CHECK(strcmp(m.make, "Seer") == 0 && strcmp(m.taken, "2021-03-04T05:06:07") == 0);
+    free(b);
+}
+
 static void read_meta(const char *file, image_meta *m, int *st) {
     char rel[256];
     snprintf(rel, sizeof rel, "tests/data/formats/%s", file);
@@ -324,6 +358,7 @@ int main(void) {
     RUN(sniff_files);
     RUN(decode_each_format);
     RUN(meta_values);
+    RUN(raw_preview);
     RUN(bad_files);
     RUN(truncations);
     return test_summary();

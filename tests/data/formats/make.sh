@@ -58,6 +58,10 @@ ex -Make="Epson" -Model="Perfection V600" -DateTimeOriginal="1999:12:31 23:59:59
 # a camera RAW: an uncompressed CFA DNG of our own making, then its EXIF date
 python3 "$root/tests/reference/make_dng.py" "$tmp/src.ppm" dng.dng
 ex -DateTimeOriginal="2021:03:04 05:06:07" -OffsetTimeOriginal="+09:00" dng.dng
+# ... and one as cameras write them: a 1024x768 JPEG preview in IFD0 (which
+# seer decodes instead of the sensor data), the raw in a SubIFD, orientation 6
+convert src.png -resize '1024x768!' -strip -quality 30 "$tmp/preview.jpg"
+python3 "$root/tests/reference/make_dng.py" --preview "$tmp/preview.jpg" --orientation 6 "$tmp/src.ppm" dng_preview.dng
 
 # bad files
 head -c 600 exif.jpg > bad_truncated.jpg
