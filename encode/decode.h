@@ -67,6 +67,14 @@ int decode_raw_meta(const uint8_t *b, size_t n, image_meta *m);
  * (encode/meta_exif.c) */
 void meta_exif_parse(const uint8_t *exif, size_t n, image_meta *m);
 
+/* w x h as the header of a sniffed PNG / GIF / BMP / JPEG / TGA / PNM
+ * claims, read without stb (stb refuses headers above ~2^30 bytes of pixels
+ * with a generic error, where a bomb deserves ST_TOO_LARGE; and stb's header
+ * readers share the Huffman-table and number-overflow bugs image.c checks
+ * for). Returns 0 when not found. Values are raw: may be huge or nonsense.
+ * Never reads past n. (encode/image_sniff.c) */
+int image_sniff_size(const uint8_t *b, size_t n, const char *fmt, long long *w, long long *h);
+
 /* A blank image_meta (format NULL, orientation 1, offset unknown). */
 void meta_init(image_meta *m);
 

@@ -55,64 +55,9 @@ int image_alloc(int w, int h, image *out) {
     return ST_OK;
 }
 
-/* ---------------------------------------------------------------- header size */
-
-static uint32_t rd_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3]; }
-static uint32_t rd_le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | p[1] << 8 | p[0]; }
-
-/* w x h as the header of a sniffed PNG / GIF / BMP / JPEG claims, read here
- * because stb refuses headers above ~2^30 bytes of pixels with a generic
- * error, and a bomb deserves ST_TOO_LARGE. Returns 0 when not found (stb's
- * stbi_info then decides). Values are raw: may be huge or nonsense. */
-static int header_dims(const uint8_t *b, size_t n, const char *fmt, long long *w, long long *h) {
-    if (!fmt) return 0;
-    if (strcmp(fmt, "png") == 0) {
-        if (n < 24 || memcmp(b + 12, "IHDR", 4) != 0) return 0;
-        *w = rd_be32(b + 16);
-        *h = rd_be32(b + 20);
-        return 1;
-    }
-    if (strcmp(fmt, "gif") == 0) {
-        if (n < 10) return 0;
-        *w = b[6] | b[7] << 8;
-        *h = b[8] | b[9] << 8;
-        return 1;
-    }
-    if (strcmp(fmt, "bmp") == 0) {
-        if (n < 26) return 0;
-        uint32_t hs = rd_le32(b + 14);
-        if (hs == 12) { /* OS/2 BITMAPCOREHEADER: 16-bit sides */
-            *w = b[18] | b[19] << 8;
-            *h = b[20] | b[21] << 8;
-        } else {
-            *w = (int32_t)rd_le32(b + 18);
-            *h = llabs((long long)(int32_t)rd_le32(b + 22)); /* negative = top-down */
-        }
-        return 1;
-    }
-    if (strcmp(fmt, "jpeg") == 0) { /* walk the markers to the first SOFn */
-        size_t pos = 2;
-        while (pos + 4 <= n) {
-            if (b[pos] != 0xFF) return 0;
-            uint8_t m = b[pos + 1];
-            if (m == 0xFF) { pos++; continue; }
-            if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { pos += 2; continue; }
-            if (m == 0xDA || m == 0xD9) return 0;
-            size_t len = ((size_t)b[pos + 2] << 8) | b[pos + 3];
-            if (len < 2) return 0;
-            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
-                if (pos + 9 > n) return 0;
-                *h = b[pos + 5] << 8 | b[pos + 6];
-                *w = b[pos + 7] << 8 | b[pos + 8];
-                return 1;
-            }
-            pos += 2 + len;
-        }
-    }
-    return 0;
-}
-
 #define check_dims decode_check_size
+
+static uint32_t rd_le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | p[1] << 8 | p[0]; }
 
 /* ---------------------------------------------------------------- EXIF */
 
@@ -324,7 +269,7 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
         return st;
     }
     /* the stb formats */
-    if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
+    if (image_sniff_size(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
     const char *png_bad = fmt && strcmp(fmt, "png") == 0 ? png_chunks_bad(b, n) : NULL;
     if (png_bad) return status_fail(ST_FORMAT, "%s: corrupt or truncated png (%s)", what, png_bad);

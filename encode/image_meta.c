@@ -6,8 +6,8 @@
  *   heic, avif  the primary image's Exif item (decode_heif.c)
  *   tiff, raw   the file's own IFDs (decode_tiff.c, decode_raw.c)
  *   gif, bmp, tga, pnm  no EXIF: size only
- * The size is read from the header (stb's header readers for the stb
- * formats) and swapped for orientations 5-8, so it is the size image_decode
+ * The size is read from the header (image_sniff_size for the stb formats:
+ * not stb's own header readers, which share stb's decoding bugs) and swapped for orientations 5-8, so it is the size image_decode
  * gives (for RAW: the sensor's developed size; see decode_raw.c). A header
  * that cannot be read leaves the size 0 but never fails the call: any file
  * image_sniff names gives ST_OK with what could be read.
@@ -16,8 +16,6 @@
 
 #include <limits.h>
 #include <string.h>
-
-#include <stb_image.h>
 
 #include "decode.h"
 #include "image.h"
@@ -81,10 +79,10 @@ int image_meta_read(const void *bytes, size_t n, image_meta *out) {
     } else if (strcmp(fmt, "raw") == 0) {
         decode_raw_meta(b, n, out);
     } else {
-        int w = 0, h = 0, c = 0;
-        if (stbi_info_from_memory(b, (int)n, &w, &h, &c) && w > 0 && h > 0) {
-            out->width = w;
-            out->height = h;
+        long long w = 0, h = 0;
+        if (image_sniff_size(b, n, fmt, &w, &h) && w > 0 && h > 0 && w <= IMAGE_MAX_SIDE && h <= IMAGE_MAX_SIDE) {
+            out->width = (int)w;
+            out->height = (int)h;
         }
         if (strcmp(fmt, "jpeg") == 0 && jpeg_exif(b, n, &seg, &len)) meta_exif_parse(seg, len, out);
         if (strcmp(fmt, "png") == 0 && png_exif(b, n, &seg, &len)) meta_exif_parse(seg, len, out);

@@ -40,7 +40,10 @@
  */
 #include "image_meta.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#include "decode.h"
 
 static unsigned rd16(const uint8_t *p, int le) { return le ? (unsigned)(p[0] | p[1] << 8) : (unsigned)(p[0] << 8 | p[1]); }
 static uint32_t rd32(const uint8_t *p, int le) {
@@ -154,6 +157,84 @@ static int tga_plausible(const uint8_t *b, size_t n) {
     size_t need = 18 + (size_t)idlen + (cmtype ? (size_t)cmlen * ((cmbits + 7) / 8) : 0);
     return n > need;
 }
+
+/* ---------------------------------------------------------------- header size */
+
+static uint32_t rd_be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | p[2] << 8 | p[3]; }
+static uint32_t rd_le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | p[1] << 8 | p[0]; }
+
+/* see decode.h */
+int image_sniff_size(const uint8_t *b, size_t n, const char *fmt, long long *w, long long *h) {
+    if (!fmt) return 0;
+    if (strcmp(fmt, "png") == 0) {
+        if (n < 24 || memcmp(b + 12, "IHDR", 4) != 0) return 0;
+        *w = rd_be32(b + 16);
+        *h = rd_be32(b + 20);
+        return 1;
+    }
+    if (strcmp(fmt, "gif") == 0) {
+        if (n < 10) return 0;
+        *w = b[6] | b[7] << 8;
+        *h = b[8] | b[9] << 8;
+        return 1;
+    }
+    if (strcmp(fmt, "bmp") == 0) {
+        if (n < 26) return 0;
+        uint32_t hs = rd_le32(b + 14);
+        if (hs == 12) { /* OS/2 BITMAPCOREHEADER: 16-bit sides */
+            *w = b[18] | b[19] << 8;
+            *h = b[20] | b[21] << 8;
+        } else {
+            *w = (int32_t)rd_le32(b + 18);
+            *h = llabs((long long)(int32_t)rd_le32(b + 22)); /* negative = top-down */
+        }
+        return 1;
+    }
+    if (strcmp(fmt, "jpeg") == 0) { /* walk the markers to the first SOFn */
+        size_t pos = 2;
+        while (pos + 4 <= n) {
+            if (b[pos] != 0xFF) return 0;
+            uint8_t m = b[pos + 1];
+            if (m == 0xFF) { pos++; continue; }
+            if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) { pos += 2; continue; }
+            if (m == 0xDA || m == 0xD9) return 0;
+            size_t len = ((size_t)b[pos + 2] << 8) | b[pos + 3];
+            if (len < 2) return 0;
+            if (m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC) {
+                if (pos + 9 > n) return 0;
+                *h = b[pos + 5] << 8 | b[pos + 6];
+                *w = b[pos + 7] << 8 | b[pos + 8];
+                return 1;
+            }
+            pos += 2 + len;
+        }
+    }
+    if (strcmp(fmt, "tga") == 0) {
+        if (n < 18) return 0;
+        *w = b[12] | b[13] << 8;
+        *h = b[14] | b[15] << 8;
+        return 1;
+    }
+    if (strcmp(fmt, "pnm") == 0) {   /* "P5"/"P6", width, height, with '#' comments; numbers capped */
+        size_t p = 2;
+        long long v[2];
+        for (int field = 0; field < 2; field++) {
+            for (;;) {
+                while (p < n && (b[p] == ' ' || (b[p] >= '\t' && b[p] <= '\r'))) p++;
+                if (p < n && b[p] == '#') { while (p < n && b[p] != '\n' && b[p] != '\r') p++; continue; }
+                break;
+            }
+            if (p >= n || b[p] < '0' || b[p] > '9') return 0;
+            for (v[field] = 0; p < n && b[p] >= '0' && b[p] <= '9'; p++)
+                if ((v[field] = v[field] * 10 + (b[p] - '0')) > 100000000) return 0;
+        }
+        *w = v[0];
+        *h = v[1];
+        return 1;
+    }
+    return 0;
+}
+
 
 /* ---------------------------------------------------------------- all */
 
