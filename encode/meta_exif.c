@@ -111,12 +111,50 @@ static int gps_coord(ExifData *ed, unsigned tag, unsigned reftag, double limit, 
     return 1;
 }
 
+/* How much of a bare TIFF block libexif needs for what seer reads: the end
+ * of the farthest of IFD0, the EXIF IFD (0x8769), the GPS IFD (0x8825) and
+ * their out-of-line values of up to 64 KiB (strips, maker notes and other
+ * large values are left out: libexif then skips those entries). A TIFF or
+ * RAW file is its own EXIF block, often tens of MB of pixels: copying only
+ * this prefix instead of the file saves a copy of it. n when the walk fails. */
+static size_t tiff_extent(const uint8_t *b, size_t n) {
+    if (n < 8) return n;
+    int le = b[0] == 'I';
+#define RD16(p) (le ? (unsigned)((p)[0] | (p)[1] << 8) : (unsigned)((p)[0] << 8 | (p)[1]))
+#define RD32(p) (le ? ((uint32_t)(p)[0] | (uint32_t)(p)[1] << 8 | (uint32_t)(p)[2] << 16 | (uint32_t)(p)[3] << 24) \
+                    : ((uint32_t)(p)[0] << 24 | (uint32_t)(p)[1] << 16 | (uint32_t)(p)[2] << 8 | (uint32_t)(p)[3]))
+    static const unsigned tsize[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
+    uint32_t todo[3] = {RD32(b + 4), 0, 0};
+    int ntodo = 1;
+    size_t end = 8;
+    for (int k = 0; k < ntodo; k++) {
+        uint32_t off = todo[k];
+        if (off < 8 || off > n - 2) return n;
+        unsigned cnt = RD16(b + off);
+        if (cnt > 1024 || (size_t)off + 2 + 12 * (size_t)cnt + 4 > n) return n;
+        size_t e_end = (size_t)off + 2 + 12 * (size_t)cnt + 4;
+        if (e_end > end) end = e_end;
+        for (unsigned i = 0; i < cnt; i++) {
+            const uint8_t *e = b + off + 2 + 12 * (size_t)i;
+            unsigned tag = RD16(e), type = RD16(e + 2);
+            uint32_t count = RD32(e + 4), val = RD32(e + 8);
+            if ((tag == 0x8769 || tag == 0x8825) && k == 0 && ntodo < 3) todo[ntodo++] = val;
+            unsigned long long sz = type < 14 ? (unsigned long long)tsize[type] * count : 0;
+            if (sz > 4 && sz <= 65536 && val + sz <= n && val + sz > end) end = (size_t)(val + sz);
+        }
+    }
+#undef RD16
+#undef RD32
+    return end;
+}
+
 void meta_exif_parse(const uint8_t *exif, size_t n, image_meta *m) {
-    if (!exif || n < 8 || n > 0xFFFFFFFFu) return;
+    if (!exif || n < 8) return;
     uint8_t *buf = NULL;
     const uint8_t *blk = exif;
     size_t len = n;
     if (memcmp(exif, "Exif\0\0", 6) != 0) {   /* a bare TIFF header: libexif wants the prefix */
+        n = tiff_extent(exif, n);
         if (n > 0xFFFFFFFFu - 6) return;
         buf = malloc(n + 6);
         if (!buf) return;
@@ -125,6 +163,7 @@ void meta_exif_parse(const uint8_t *exif, size_t n, image_meta *m) {
         blk = buf;
         len = n + 6;
     }
+    if (len > 0xFFFFFFFFu) { free(buf); return; }
     ExifData *ed = exif_data_new();
     if (!ed) { free(buf); return; }
     exif_data_unset_option(ed, EXIF_DATA_OPTION_FOLLOW_SPECIFICATION);
