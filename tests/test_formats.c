@@ -141,6 +141,7 @@ TEST(decode_each_format) {
         {"webp.webp", "webp", 64, 48, 1, 5.0},
         {"heic.heic", "heic", 64, 48, 1, 6.0},
         {"avif.avif", "avif", 64, 48, 1, 6.0},
+        {"heic_exif6.heic", "heic", 64, 48, 1, 6.0},   /* EXIF orientation 6 is not applied to HEIF */
         {"tiff.tif", "tiff", 64, 48, 1, 0.0},
         {"webp_orient6.webp", "webp", 48, 64, 6, 5.0},
         {"tiff_orient6.tif", "tiff", 48, 64, 6, 0.0},
@@ -274,6 +275,11 @@ TEST(meta_values) {
     CHECK(m.has_gps);
     CHECK_NEAR(m.gps_lat, 40.6892, 1e-4);
     CHECK_NEAR(m.gps_lon, -74.0445, 1e-4);
+
+    read_meta("heic_exif6.heic", &m, &st);
+    CHECK(st == ST_OK && m.orientation == 1 && m.width == 64 && m.height == 48);
+    CHECK_MSG(strcmp(m.taken, "2023-07-14T18:30:05") == 0 && m.taken_offset_min == 120, "%s", m.taken);
+    CHECK(m.has_gps && strcmp(m.model, "Canon EOS R6") == 0);
 
     read_meta("avif.avif", &m, &st);
     CHECK(st == ST_OK && strcmp(m.format, "avif") == 0 && m.width == 64 && m.height == 48);

@@ -50,6 +50,9 @@ ex -DateTimeOriginal="2024:02:29 12:00:00" -OffsetTimeOriginal="-05:00" -Make="A
    -GPSLatitude=40.6892 -GPSLatitudeRef=N -GPSLongitude=74.0445 -GPSLongitudeRef=W "$tmp/heic_src.jpg"
 heif-enc -q 90 "$tmp/heic_src.jpg" -o heic.heic >/dev/null
 heif-enc -A -q 90 src.png -o avif.avif >/dev/null
+# a HEIC whose EXIF says orientation 6 but has no irot box (heif-enc copies
+# exif.jpg's EXIF as is): HEIF readers must not apply the EXIF orientation
+heif-enc -q 90 exif.jpg -o heic_exif6.heic >/dev/null
 
 # TIFF (LZW) with tags in IFD0 and the EXIF IFD
 convert src.png -strip -compress lzw tiff.tif
