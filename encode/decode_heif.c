@@ -10,7 +10,11 @@
  * libheif itself refuse larger image items while parsing (its security
  * limit); then the primary image's size (after its transformations) is
  * checked against IMAGE_MAX_SIDE and maxpx before heif_decode_image allocates
- * anything of that size.
+ * anything of that size. Not bounded by seer: the coded size of a grid
+ * image's tiles, which the public API of libheif 1.15 does not list (libheif
+ * checks each item against its limit, 65536 per side, and libde265 / dav1d
+ * against theirs), so a malicious grid of huge tiles is refused by those
+ * limits or by a failed allocation, not by maxpx.
  *
  * Orientation: a HEIF file rotates and mirrors with its own irot / imir
  * properties, which heif_decode_image applies (and heif_image_handle_get_width
