@@ -10,7 +10,10 @@
  * allocated.
  *
  * Pixels: TIFFRGBAImage (every photometric, bit depth and compression
- * libtiff supports -> 8-bit RGBA; alpha dropped). Orientation: libtiff is
+ * libtiff supports -> 8-bit RGBA; alpha dropped). One difference from the
+ * "alpha dropped" rule of the other formats: libtiff premultiplies an
+ * unassociated alpha into the colour, so a transparent pixel of such a TIFF
+ * comes out dark where Pillow's convert("RGB") keeps its colour. Orientation: libtiff is
  * told the image is already top-left so that it copies rows as stored; the
  * Orientation tag (1-8, the same codes as EXIF) is then applied with
  * image_orient when exif_rotate is set — libtiff's own flipping handles only

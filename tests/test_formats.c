@@ -139,6 +139,7 @@ TEST(decode_each_format) {
         {"gif.gif", "gif", 64, 48, 1, 8.0},         /* 256-colour palette */
         {"bmp.bmp", "bmp", 64, 48, 1, 0.0},
         {"webp.webp", "webp", 64, 48, 1, 5.0},
+        {"webp_anim.webp", "webp", 64, 48, 1, 5.0},   /* animated: the first frame */
         {"heic.heic", "heic", 64, 48, 1, 6.0},
         {"avif.avif", "avif", 64, 48, 1, 6.0},
         {"heic_exif6.heic", "heic", 64, 48, 1, 6.0},   /* EXIF orientation 6 is not applied to HEIF */

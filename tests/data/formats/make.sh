@@ -2,7 +2,7 @@
 # tests/data/formats/make.sh — regenerate the small files of tests/data/formats
 # (read by tests/test_formats.c) from samples/larger/cat-test0100-256px.jpg,
 # with Debian's tools only: ImageMagick (convert), cwebp, heif-enc (HEIC, and
-# -A for AVIF), exiftool (libimage-exiftool-perl) for the EXIF dates, cameras
+# -A for AVIF), img2webp, exiftool (libimage-exiftool-perl) for the EXIF dates, cameras
 # and GPS, python3 for the DNG (tests/reference/make_dng.py) and for the
 # garbage file (a fixed seed). Every picture is 64x48 (the PNG is the
 # reference the others are compared with).
@@ -37,6 +37,10 @@ cp plain.jpg jpeg_named.png
 # WebP with EXIF (date, camera; orientation 1)
 cwebp -quiet -q 90 src.png -o webp.webp
 ex -DateTimeOriginal="2022:01:02 03:04:05" -Make="Google" -Model="Pixel 7" webp.webp
+
+# an animated WebP (img2webp, webp package): its first frame is the picture
+convert src.png -flop -strip "$tmp/frame2.png"
+img2webp -loop 0 -lossy -q 90 src.png -d 100 "$tmp/frame2.png" -o webp_anim.webp >/dev/null
 
 # orientation 6 in a WebP's EXIF and in a TIFF's own tag
 cp webp.webp webp_orient6.webp
