@@ -45,8 +45,8 @@ def main():
             put("fuzz_image", n, f.read())
     # formats: one small file per format of tests/data/formats (tests/data/formats/make.sh)
     fmts = os.path.join(ROOT, "tests", "data", "formats")
-    for n in ["exif.jpg", "webp.webp", "webp_orient6.webp", "heic.heic", "avif.avif", "tiff.tif", "dng.dng",
-              "gif.gif"]:
+    for n in ["exif.jpg", "webp.webp", "webp_orient6.webp", "webp_anim.webp", "heic.heic", "avif.avif", "tiff.tif",
+              "dng.dng", "dng_preview.dng", "gif.gif"]:
         with open(os.path.join(fmts, n), "rb") as f:
             put("fuzz_formats", n, f.read())
     with open(os.path.join(res, "small.tga"), "rb") as f:
