@@ -6,8 +6,8 @@
  *      for a plausible header); WebP, HEIC/AVIF, TIFF and RAW go to their
  *      decoders (decode.h), which bound the size in their own way; the
  *      rest to stb:
- *   3. the size the header claims (read here for PNG, GIF, BMP, JPEG, since
- *      stb rejects huge headers with an unhelpful message; then again by
+ *   3. the size the header claims (read by image_sniff_size without stb,
+ *      which rejects huge headers with an unhelpful message; then again by
  *      stbi_info_from_memory for every format): w, h in [1, IMAGE_MAX_SIDE]
  *      and w*h <= max_pixels, else ST_TOO_LARGE;
  *   4. stbi_load_from_memory(..., 3) decodes and converts to RGB (alpha
@@ -54,8 +54,6 @@ int image_alloc(int w, int h, image *out) {
     out->rgb = p;
     return ST_OK;
 }
-
-#define check_dims decode_check_size
 
 static uint32_t rd_le32(const uint8_t *p) { return (uint32_t)p[3] << 24 | (uint32_t)p[2] << 16 | p[1] << 8 | p[0]; }
 
@@ -269,7 +267,7 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
         return st;
     }
     /* the stb formats */
-    if (image_sniff_size(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
+    if (image_sniff_size(b, n, fmt, &hw, &hh) && (st = decode_check_size(hw, hh, maxpx, what, fmt))) return st;
 
     const char *png_bad = fmt && strcmp(fmt, "png") == 0 ? png_chunks_bad(b, n) : NULL;
     if (png_bad) return status_fail(ST_FORMAT, "%s: corrupt or truncated png (%s)", what, png_bad);
@@ -294,7 +292,7 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
         const char *why = stbi_failure_reason();
         return status_fail(ST_FORMAT, "%s: corrupt or unsupported %s header (%s)", what, fmt, why ? why : "?");
     }
-    if ((st = check_dims(w, h, maxpx, what, fmt))) return st;
+    if ((st = decode_check_size(w, h, maxpx, what, fmt))) return st;
 
     /* stb fills a short uncompressed BMP with zeros; Pillow calls it
      * truncated, and so does seer. */
