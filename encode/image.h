@@ -8,10 +8,30 @@
  *     ... img.rgb[(y * img.w + x) * 3 + c] ...
  *     image_release(&img);
  *
- * Formats (stb_image, compiled in encode/stb_impl.c): JPEG baseline and
- * progressive (incl. Adobe CMYK), PNG (1-16 bit, palette, grey, alpha,
- * interlaced), BMP, GIF (first frame only), TGA, PNM (P5/P6, 8-bit;
- * 16-bit PNM is refused with ST_UNSUPPORTED).
+ * Formats, told apart by their magic bytes (image_sniff, image_meta.h), never
+ * by the file's name:
+ *   - stb_image (encode/stb_impl.c): JPEG baseline and progressive (incl.
+ *     Adobe CMYK), PNG (1-16 bit, palette, grey, alpha, interlaced), BMP, GIF
+ *     (first frame only), TGA (no magic: only a plausible header), PNM
+ *     (P5/P6, 8-bit; 16-bit PNM is refused with ST_UNSUPPORTED);
+ *   - WebP: libwebp, still or the first frame of an animation
+ *     (encode/decode_webp.c);
+ *   - HEIC / HEIF and AVIF: libheif 1.15 with Debian's libde265 (HEVC) and
+ *     dav1d / aom (AV1); the primary image, HDR reduced to 8 bit
+ *     (encode/decode_heif.c);
+ *   - TIFF: libtiff, first page, any layout libtiff's RGBA reader knows
+ *     (encode/decode_tiff.c);
+ *   - camera RAW (CR2, CR3, NEF, ARW, DNG, RAF, ORF, RW2, PEF...): libraw_r;
+ *     the embedded JPEG preview when its longer side is >= 1024 px, else
+ *     libraw's demosaic (at half size above 16 Mpx), so the decoded size may
+ *     be the preview's rather than the sensor's (encode/decode_raw.c).
+ *
+ * Orientation (when opts.exif_rotate is set): JPEG and WebP apply their EXIF
+ * orientation; TIFF its Orientation tag; RAW libraw's flip (from the RAW's
+ * own tag); HEIC/AVIF apply their irot/imir transformations (always: they
+ * are part of the format) and never the EXIF orientation they may also carry
+ * (it describes the same turn; applying it would turn twice); PNG, GIF,
+ * BMP, TGA, PNM none.
  *
  * Semantics follow PIL `Image.open(f).convert("RGB")`:
  *   - alpha is dropped, NOT composited onto a background;
@@ -22,12 +42,16 @@
  *   - EXIF orientation is applied only when opts.exif_rotate is set (PIL itself
  *     never applies it; the CLIP fixtures were made without it).
  *
- * Decompression-bomb guard: the header is read first (stbi_info_from_memory)
- * and the image is refused with ST_TOO_LARGE, before any pixel buffer is
+ * Decompression-bomb guard: the header is read first (stbi_info_from_memory,
+ * WebPGetFeatures, libheif's item sizes, libtiff's tags, libraw's sizes) and
+ * the image is refused with ST_TOO_LARGE, before any pixel buffer is
  * allocated, when a side exceeds IMAGE_MAX_SIDE or w*h exceeds
- * opts.max_pixels. Inputs above IMAGE_MAX_FILE_BYTES are refused likewise.
+ * opts.max_pixels (a RAW may have up to 4x that on its sensor when it is
+ * developed at half size or through its preview). Inputs above IMAGE_MAX_FILE_BYTES are refused likewise.
  * Corrupt, truncated or non-image input gives ST_FORMAT; an empty input gives
- * ST_FORMAT. (Truncation is caught for JPEG, PNG and uncompressed BMP; stb
+ * ST_FORMAT; a well-formed file the libraries cannot decode here (a TIFF
+ * layout libtiff cannot convert, a RAW libraw does not know, a HEIF whose
+ * codec is missing) gives ST_UNSUPPORTED. (Truncation is caught for JPEG, PNG and uncompressed BMP; stb
  * decodes a truncated GIF or RLE TGA with the missing pixels zero, where
  * Pillow would raise. Transparent GIF pixels may differ from Pillow's palette
  * colour.) No input can crash the decoder (stb is fuzzed upstream; seer's
@@ -60,15 +84,16 @@ typedef struct {
 
 typedef struct {
     long long max_pixels; /* refuse w*h above this before decoding (<= 0: IMAGE_DEFAULT_MAX_PIXELS) */
-    int exif_rotate;      /* apply EXIF orientation 1-8 to JPEGs */
+    int exif_rotate;      /* apply the orientation of JPEG/WebP EXIF, TIFF and RAW (see above) */
 } image_opts;
 
 /* {max_pixels = IMAGE_DEFAULT_MAX_PIXELS, exif_rotate = 1}. */
 image_opts image_opts_default(void);
 
 /* Decode n bytes of an in-memory file into *out (RGB, see above). o may be
- * NULL for the defaults. format, when not NULL, receives "jpeg", "png", "bmp",
- * "gif", "tga" or "pnm" on success. Error messages start with `what` (a path,
+ * NULL for the defaults. format, when not NULL, receives image_sniff's name
+ * on success: "jpeg", "png", "gif", "bmp", "tga", "pnm", "webp", "heic"
+ * (any HEIF), "avif", "tiff" or "raw". Error messages start with `what` (a path,
  * "upload"...; NULL reads as "image"). */
 int  image_decode(const void *bytes, size_t n, const char *what, const image_opts *o,
                   image *out, const char **format);

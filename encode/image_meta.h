@@ -7,10 +7,23 @@
  *
  * Read from EXIF wherever the container carries it: JPEG APP1, HEIC/AVIF
  * (the item of type "Exif"), WebP (the EXIF chunk), TIFF and RAW (IFD0 and its
- * EXIF and GPS sub-IFDs). Fields the file does not carry stay empty /
- * unknown; image_meta_read fails only for bytes that are no image format seer
- * knows (ST_UNSUPPORTED) or an empty input (ST_FORMAT). Never reads outside
- * [bytes, bytes + n) whatever the input (fuzzed).
+ * EXIF and GPS sub-IFDs; for RAW kinds that are not TIFF — RAF, CR3 — and
+ * for what the IFDs lack, libraw's parsed metadata), and PNG (eXIf). Fields
+ * the file does not carry stay empty / unknown; malformed EXIF or an
+ * unreadable header never fails the call (the size is then 0).
+ * image_meta_read fails only for bytes that are no image format seer knows
+ * (ST_UNSUPPORTED), an empty input (ST_FORMAT) or one over
+ * IMAGE_MAX_FILE_BYTES (ST_TOO_LARGE). Never reads outside [bytes, bytes + n)
+ * whatever the input (fuzzed: tests/fuzz/fuzz_formats.c). Cost: header and
+ * EXIF parsing only, no pixels (HEIF and RAW parse their container).
+ *
+ * orientation and width/height describe what image_decode (with
+ * exif_rotate) returns: orientation is the EXIF / TIFF tag for JPEG, WebP and
+ * TIFF, libraw's flip for RAW, and 1 for HEIC/AVIF (the container's irot/imir
+ * are applied by the decoder and reported sizes are already turned; their
+ * EXIF orientation is never applied again) and for PNG, GIF, BMP, TGA, PNM.
+ * For RAW, width/height are the sensor's developed size (the decoder may
+ * give the smaller embedded preview; see image.h).
  *
  * Ownership: image_meta is a plain value; no pointers, nothing to free.
  * Thread-safety: reentrant.
@@ -32,8 +45,8 @@ enum image_taken_source {
 typedef struct {
     const char *format;        /* static: "jpeg" "png" "gif" "bmp" "tga" "pnm" "webp"
                                   "heic" "avif" "tiff" "raw" (see image_sniff) */
-    int      width, height;    /* pixel size after EXIF orientation; 0 when not read */
-    int      orientation;      /* EXIF orientation 1-8 (1 when absent) */
+    int      width, height;    /* pixel size after orientation; 0 when not read */
+    int      orientation;      /* orientation 1-8 image_decode applies (1 when absent; see above) */
     enum image_taken_source taken_source;
     char     taken[20];        /* "YYYY-MM-DDTHH:MM:SS" local time as written, "" if none */
     int16_t  taken_offset_min; /* UTC offset of `taken` in minutes, or IMAGE_OFFSET_UNKNOWN */
@@ -43,8 +56,13 @@ typedef struct {
     double   gps_lat, gps_lon; /* degrees, south and west negative (valid when has_gps) */
 } image_meta;
 
-/* The format of n bytes by their magic, or NULL when no decoder of seer
- * reads it. Never reads past n. */
+/* The format of n bytes by their magic (one of the static names of
+ * image_meta.format), or NULL when no decoder of seer reads it. The name is
+ * never consulted. TIFF-based camera RAW (CR2, NEF, ARW, DNG, PEF...) is told
+ * from a plain TIFF by its structure (DNGVersion, a CFA / LinearRaw image in
+ * IFD0 or a SubIFD, or CR2's marker); TGA, which has no magic, only when
+ * nothing else matches and its 18-byte header is plausible. The rules:
+ * encode/image_sniff.c. Never reads past n; reentrant. */
 const char *image_sniff(const void *bytes, size_t n);
 
 /* Fill *out from the n bytes of a file (see above). */

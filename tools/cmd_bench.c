@@ -41,6 +41,7 @@ int cmd_bench_lm(int argc, char **argv);     /* tools/cmd_bench_lm.c */
 int cmd_bench_chat(int argc, char **argv);   /* tools/cmd_bench_chat.c */
 int cmd_bench_search(int argc, char **argv); /* tools/cmd_bench_search.c */
 int bench_embed_blip2(embedder *e, double sg, double seconds, const char *batches); /* tools/cmd_bench_blip2.c */
+int cmd_bench_decode(int argc, char **argv); /* tools/cmd_bench_decode.c */
 
 /* The model to measure: a directory, or random weights of a named geometry,
  * always behind an embedder (which then owns the model). 0, or the exit
@@ -97,7 +98,13 @@ static void bench_usage(FILE *f) {
             "                     [--quant none|q8] [--runs 3] [--dir DIR]\n"
             "\n"
             "MoE-LLaVA language-model prefill and decode tokens/s on random weights of the real\n"
-            "geometry, against this machine's sgemm rate and read bandwidth (seer bench lm --help).\n");
+            "geometry, against this machine's sgemm rate and read bandwidth (seer bench lm --help).\n"
+            "\n"
+            "       seer bench decode [--seconds S] FILE...\n"
+            "\n"
+            "Image decoding images/s per file (so per format: JPEG, PNG, WebP, HEIC, AVIF, TIFF,\n"
+            "RAW...), one thread, against the time to write the decoded RGB at this machine's\n"
+            "triad bandwidth.\n");
 }
 
 static int bench_embed(int argc, char **argv) {
@@ -291,6 +298,7 @@ int cmd_bench(int argc, char **argv) {
     if (!strcmp(argv[1], "lm")) return cmd_bench_lm(argc - 1, argv + 1);
     if (!strcmp(argv[1], "chat")) return cmd_bench_chat(argc - 1, argv + 1);
     if (!strcmp(argv[1], "search")) return cmd_bench_search(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "decode")) return cmd_bench_decode(argc - 1, argv + 1);
     cli_error("unknown benchmark '%s' (try seer bench --help)", argv[1]);
     return 2;
 }

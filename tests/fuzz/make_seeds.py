@@ -43,6 +43,14 @@ def main():
               "small.tga", "small.ppm", "small.pgm", "palette_29x31.png", "rgb16_21x17.png", "text.png"]:
         with open(os.path.join(res, n), "rb") as f:
             put("fuzz_image", n, f.read())
+    # formats: one small file per format of tests/data/formats (tests/data/formats/make.sh)
+    fmts = os.path.join(ROOT, "tests", "data", "formats")
+    for n in ["exif.jpg", "webp.webp", "webp_orient6.webp", "webp_anim.webp", "heic.heic", "avif.avif", "tiff.tif",
+              "dng.dng", "dng_preview.dng", "gif.gif"]:
+        with open(os.path.join(fmts, n), "rb") as f:
+            put("fuzz_formats", n, f.read())
+    with open(os.path.join(res, "small.tga"), "rb") as f:
+        put("fuzz_formats", "small.tga", f.read())
     # safetensors
     f32 = struct.pack("<4f", 1, 2, 3, 4)
     put("fuzz_safetensors", "two.safetensors", safetensors(
