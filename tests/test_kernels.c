@@ -579,7 +579,7 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
         poison(y0, (size_t)M * ldy); /* the padding must stay poison */
     }
     CHECK(linear_forward(y, ldy, x, ldx, use, hasb ? b : NULL, M, acc) == 0);
-    if (type == LINEAR_Q8 && M < LINEAR_GEMV_MAX_M) {
+    if (type == LINEAR_Q8) { /* decode and prefill both quantise x per block */
         const int rl = quant_q8_row_len(K), nb = rl / 32;
         const int8_t *qs = Q.data;
         int8_t *xq = xmalloc((size_t)rl);
@@ -605,6 +605,12 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
             for (int n = N; n < ldy; n++) same_bits(t, y[(size_t)m * ldy + n], y0[(size_t)m * ldy + n], n);
         }
         free(xq), free(xs);
+    } else if (type == LINEAR_BF16 && qgemm_bf16_best() == QGEMM_AVX512) {
+        /* BF16 dot products: x is rounded to bfloat16 first, then exact products */
+        float *xr = fmalloc((size_t)M * ldx);
+        for (size_t i = 0; i < (size_t)M * ldx; i++) xr[i] = bf16_to_f32(f32_to_bf16(x[i]));
+        check_gemm(t, y, ldy, Wd, xr, ldx, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
+        free(xr);
     } else {
         check_gemm(t, y, ldy, Wd, x, ldx, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
     }

@@ -53,6 +53,9 @@ typedef struct {
     int      moe_sampling; /* 0: 2nd expert = argmax of the rest (deterministic);
                               1: DeepSpeed's inference behaviour, Gumbel noise on the 2nd choice */
     uint64_t seed;         /* for moe_sampling */
+    int      exact;        /* 1: BF16 weights always multiply float32 activations (the
+                              float reference path); 0 (default): BF16 dot products
+                              (x rounded to bfloat16) where the CPU has AVX512-BF16 */
 } lm_opts;
 
 lm_opts lm_opts_default(void);
