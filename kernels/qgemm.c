@@ -196,53 +196,56 @@ QG_T512Q8 QG_INLINE __m512 q8_scale2(const float *s) {
 }
 
 /* One step of 64 bytes (two blocks; full = 0: one block, the upper 32 bytes
- * read as zeros). vpdpbusd multiplies u8 by s8, so x goes in as x + 128 (x
- * xor 0x80) and each lane starts from -128·Σw of its four weights: the sum
- * is then Σ x·w exactly. */
-QG_T512Q8 QG_INLINE void q8_512_step(__m512 acc[4][4], const int MR, const int8_t *const *x, const float *const *sx,
-                                     const int8_t *const *w, const float *const *sw, int blk, const int full) {
-    const __m512i off = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
-    __m512i wv[4], wc[4];
-    __m512 swv[4];
-    #pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) {
-        const int8_t *p = w[j] + (size_t)blk * 32;
-        if (MR < 4) _mm_prefetch((const char *)p + QG_PF, _MM_HINT_T0);
-        wv[j] = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(0xffffffffull, p);
-        wc[j] = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, wv[j]));
-        swv[j] = full ? q8_scale2(sw[j] + blk) : _mm512_set1_ps(sw[j][blk]);
+ * read as zeros). vpdpbusd multiplies u8 by s8, so the weights go in as
+ * w + 128 (w xor 0x80) and each lane starts from -128·Σx of its four
+ * activations (one vpdpbusd per x row and step): the sum is then Σ x·w
+ * exactly. The 16 accumulators are named variables (an array
+ * indexed in loops stayed in memory). */
+#define Q8_W(j)                                                                                   \
+    const int8_t *p##j = w[j] + (size_t)blk * 32;                                                 \
+    if (MR < 4) _mm_prefetch((const char *)p##j + QG_PF, _MM_HINT_T0);                            \
+    const __m512i wv##j = _mm512_xor_si512(full ? _mm512_loadu_si512(p##j) : _mm512_maskz_loadu_epi8(0xffffffffull, p##j), off); \
+    const __m512 sw##j = full ? q8_scale2(sw[j] + blk) : _mm512_set1_ps(sw[j][blk]);
+#define Q8_PAIR(i, j) \
+    c##i##j = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(xc, wv##j, xv)), _mm512_mul_ps(sxv, sw##j), c##i##j);
+#define Q8_ROW(i)                                                                                  \
+    if (MR > i) {                                                                                  \
+        const int8_t *px = x[i] + (size_t)blk * 32;                                                \
+        const __m512i xv = full ? _mm512_loadu_si512(px) : _mm512_maskz_loadu_epi8(0xffffffffull, px); \
+        const __m512i xc = _mm512_sub_epi32(zero, _mm512_dpbusd_epi32(zero, off, xv));             \
+        const __m512 sxv = full ? q8_scale2(sx[i] + blk) : _mm512_set1_ps(sx[i][blk]);            \
+        Q8_PAIR(i, 0) Q8_PAIR(i, 1) Q8_PAIR(i, 2) Q8_PAIR(i, 3)                                    \
     }
-    #pragma GCC unroll 4
-    for (int i = 0; i < MR; i++) {
-        const int8_t *p = x[i] + (size_t)blk * 32;
-        const __m512i xv = _mm512_xor_si512(full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(0xffffffffull, p),
-                                            off);
-        const __m512 sxv = full ? q8_scale2(sx[i] + blk) : _mm512_set1_ps(sx[i][blk]);
-        #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const __m512i d = _mm512_dpbusd_epi32(wc[j], xv, wv[j]);
-            acc[i][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d), _mm512_mul_ps(sxv, swv[j]), acc[i][j]);
-        }
+#define Q8_STEP(full_)                                                                             \
+    do {                                                                                           \
+        const int full = full_;                                                                    \
+        Q8_W(0) Q8_W(1) Q8_W(2) Q8_W(3)                                                            \
+        Q8_ROW(0) Q8_ROW(1) Q8_ROW(2) Q8_ROW(3)                                                    \
+    } while (0)
+#define ACC16(z)                                                                                   \
+    __m512 c00 = z, c01 = z, c02 = z, c03 = z, c10 = z, c11 = z, c12 = z, c13 = z, c20 = z, c21 = z, \
+           c22 = z, c23 = z, c30 = z, c31 = z, c32 = z, c33 = z
+#define STORE_ROW(i)                                                                               \
+    if (MR > i) {                                                                                  \
+        const __m512 r[4] = {c##i##0, c##i##1, c##i##2, c##i##3};                                  \
+        for (int j = 0; j < nr; j++) qg_store(a, m0 + i, n0 + j, _mm512_reduce_add_ps(r[j]));       \
     }
-}
 
 QG_T512Q8 QG_INLINE void q8_512_body(const qg_args *a, int m0, const int MR, int n0, int nr) {
     const int kp = a->K, nb = kp / 32;
-    const int8_t *w[4], *x[4];
-    const float *sw[4], *sx[4];
+    const int8_t *w[4], *x[4] = {0};
+    const float *sw[4], *sx[4] = {0};
     for (int j = 0; j < 4; j++) {
         const int r = n0 + (j < nr ? j : nr - 1);
         w[j] = a->wq + (size_t)r * kp, sw[j] = a->ws + (size_t)r * nb;
     }
     for (int i = 0; i < MR; i++) x[i] = a->xq + (size_t)(m0 + i) * kp, sx[i] = a->xs + (size_t)(m0 + i) * nb;
-    __m512 acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
+    const __m512i off = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512();
+    ACC16(_mm512_setzero_ps());
     int blk = 0;
-    for (; blk + 2 <= nb; blk += 2) q8_512_step(acc, MR, x, sx, w, sw, blk, 1);
-    if (blk < nb) q8_512_step(acc, MR, x, sx, w, sw, blk, 0);
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < nr; j++) qg_store(a, m0 + i, n0 + j, _mm512_reduce_add_ps(acc[i][j]));
+    for (; blk + 2 <= nb; blk += 2) Q8_STEP(1);
+    if (blk < nb) Q8_STEP(0);
+    STORE_ROW(0) STORE_ROW(1) STORE_ROW(2) STORE_ROW(3)
 }
 
 QG_T512Q8 static void q8_tile_512(const qg_args *a, int m0, int mr, int n0, int nr) {
@@ -255,35 +258,32 @@ QG_T512Q8 static void q8_tile_512(const qg_args *a, int m0, int mr, int n0, int 
 }
 
 /* BF16: 32 pairs per zmm, vdpbf16ps straight from the stored weights. */
+#define BF_W(j)                                                                   \
+    const uint8_t *p##j = w[j] + (size_t)k * 2;                                   \
+    if (MR < 4) _mm_prefetch((const char *)p##j + QG_PF, _MM_HINT_T0);            \
+    const __m512bh wv##j = (__m512bh)_mm512_maskz_loadu_epi16(m, p##j);
+#define BF_ROW(i)                                                                 \
+    if (MR > i) {                                                                 \
+        const __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(m, x[i] + k);      \
+        c##i##0 = _mm512_dpbf16_ps(c##i##0, xv, wv0);                             \
+        c##i##1 = _mm512_dpbf16_ps(c##i##1, xv, wv1);                             \
+        c##i##2 = _mm512_dpbf16_ps(c##i##2, xv, wv2);                             \
+        c##i##3 = _mm512_dpbf16_ps(c##i##3, xv, wv3);                             \
+    }
+
 QG_T512BF QG_INLINE void bf16_512_body(const qg_args *a, int m0, const int MR, int n0, int nr) {
     const int K = a->K;
     const uint8_t *w[4];
-    const uint16_t *x[4];
+    const uint16_t *x[4] = {0};
     for (int j = 0; j < 4; j++) w[j] = a->wb + (size_t)(n0 + (j < nr ? j : nr - 1)) * K * 2;
     for (int i = 0; i < MR; i++) x[i] = a->xb + (size_t)(m0 + i) * a->ldx;
-    __m512 acc[4][4];
-    for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) acc[i][j] = _mm512_setzero_ps();
-    int k = 0;
-    for (; k < K; k += 32) {
-        const int full = k + 32 <= K;
-        const __mmask32 m = full ? 0xffffffffu : (__mmask32)((1u << (K - k)) - 1);
-        __m512i wv[4];
-        #pragma GCC unroll 4
-        for (int j = 0; j < 4; j++) {
-            const uint8_t *p = w[j] + (size_t)k * 2;
-            if (MR < 4) _mm_prefetch((const char *)p + QG_PF, _MM_HINT_T0);
-            wv[j] = _mm512_maskz_loadu_epi16(m, p);
-        }
-        #pragma GCC unroll 4
-        for (int i = 0; i < MR; i++) {
-            const __m512i xv = _mm512_maskz_loadu_epi16(m, x[i] + k);
-            #pragma GCC unroll 4
-            for (int j = 0; j < 4; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], (__m512bh)xv, (__m512bh)wv[j]);
-        }
+    ACC16(_mm512_setzero_ps());
+    for (int k = 0; k < K; k += 32) {
+        const __mmask32 m = k + 32 <= K ? 0xffffffffu : (__mmask32)((1u << (K - k)) - 1);
+        BF_W(0) BF_W(1) BF_W(2) BF_W(3)
+        BF_ROW(0) BF_ROW(1) BF_ROW(2) BF_ROW(3)
     }
-    for (int i = 0; i < MR; i++)
-        for (int j = 0; j < nr; j++) qg_store(a, m0 + i, n0 + j, _mm512_reduce_add_ps(acc[i][j]));
+    STORE_ROW(0) STORE_ROW(1) STORE_ROW(2) STORE_ROW(3)
 }
 
 QG_T512BF static void bf16_tile_512(const qg_args *a, int m0, int mr, int n0, int nr) {

@@ -14,8 +14,8 @@
  * Paths (qgemm_isa), picked once from cpuid by qgemm_best and capped by the
  * environment variable SEER_ISA (scalar | avx2 | avx512) for tests and
  * comparisons:
- *   QGEMM_AVX512  Q8: AVX512-VNNI vpdpbusd (activations offset by +128 into
- *                 u8, the offset's Σw taken back per lane), 2 blocks per zmm,
+ *   QGEMM_AVX512  Q8: AVX512-VNNI vpdpbusd (weights offset by +128 into u8,
+ *                 the offset's 128·Σx taken back per lane), 2 blocks per zmm,
  *                 4×4 register tiles. BF16: AVX512-BF16 vdpbf16ps on the
  *                 stored weights (any alignment), 4×4 tiles.
  *   QGEMM_AVX2    Q8 only: vpmaddubsw with the sign moved onto the weights,
