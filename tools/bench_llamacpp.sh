@@ -17,7 +17,9 @@
 #      to its Q8 at load), all with $THREADS threads (default 2).
 # The machine is shared: interleaving puts both engines under the same load;
 # each seer line also carries its ratio to the limits measured just before.
-# Environment: SEER_BIN (default build/seer), DIR, THREADS.
+# Environment: SEER_BIN (default build/seer), DIR, THREADS; AVX2=1 adds seer
+# runs capped at its AVX2 paths (SEER_ISA=avx2: BF16 widened to float32 and
+# OpenBLAS, Q8 by vpmaddubsw), what an AVX2-only CPU runs.
 set -euo pipefail
 B=${1:?usage: tools/bench_llamacpp.sh LLAMA_BUILD_DIR [ROUNDS]}
 R=${2:-2}
@@ -44,7 +46,7 @@ print("llama.cpp %-5s prefill 512: %7.2f tokens/s   decode 64: %6.2f tokens/s" %
 ' "$2"
 }
 seer() { # $1 quant (none|q8), $2 label
-    "$SEER" bench lm --geometry stablelm2-1.6b-dense --dir "$DIR" --prompt 512 --decode 64 --runs 1 --quant "$1" |
+    env ${ISA:+SEER_ISA=$ISA} "$SEER" bench lm --geometry stablelm2-1.6b-dense --dir "$DIR" --prompt 512 --decode 64 --runs 1 --quant "$1" |
         sed -n "s/^run 1: /seer      $2 /p"
 }
 
@@ -53,6 +55,8 @@ for r in $(seq "$R"); do
     echo "## round $r"
     llama "$DIR/bf16.gguf" bf16
     seer none bf16
+    [ "${AVX2:-0}" = 1 ] && ISA=avx2 seer none "bf16 (avx2)"
     llama "$DIR/q8_0.gguf" q8
     seer q8 q8
+    [ "${AVX2:-0}" = 1 ] && ISA=avx2 seer q8 "q8 (avx2)"
 done
