@@ -34,7 +34,11 @@
  * prompt over several calls gives the same result.
  *
  * Numerics: float32 activations with float32 accumulation; the reference runs
- * in fp16, so expect fp16-noise-level differences against it (§B1).
+ * in fp16, so expect fp16-noise-level differences against it (§B1). Two
+ * faster paths round the activations that enter a matmul (kernels/linear.h):
+ * LM_QUANT_Q8 quantises them to int8 per block of 32 (integer dot products),
+ * and BF16 weights on a CPU with AVX512-BF16 take bfloat16 activations
+ * unless lm_opts.exact is set (docs/benchmarks.md: their accuracy).
  */
 #ifndef SEER_LM_H
 #define SEER_LM_H
