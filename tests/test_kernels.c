@@ -1238,7 +1238,7 @@ TEST(qgemm) {
             qgemm_case(&tq, isa, 37, 300, 2048, 0, 0, 1); /* threads, many chunks */
             report(&tq);
         } else {
-            printf("  %-22s not run: this CPU lacks it\n", nq);
+            printf("  %-22s not run: this CPU or build lacks it\n", nq);
         }
         if (qgemm_supported(isa, 1)) {
             const int Kb[] = {1, 2, 7, 31, 32, 33, 64, 65, 200};
@@ -1248,7 +1248,7 @@ TEST(qgemm) {
             qgemm_bf16_case(&tb, isa, 37, 300, 2048, 0, 1);
             report(&tb);
         } else {
-            printf("  %-22s not run: %s\n", nbf, isa == QGEMM_AVX2 ? "no such path" : "this CPU lacks it");
+            printf("  %-22s not run: %s\n", nbf, isa == QGEMM_AVX2 ? "no such path" : "this CPU or build lacks it");
         }
     }
     /* activations to bfloat16: the scalar f32_to_bf16's bits, NaN and ties included */
