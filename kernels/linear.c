@@ -5,6 +5,7 @@
  * F16 → F32 is F16C's vcvtph2ps (exact, subnormals included).
  */
 #include "linear.h"
+#include "qgemm.h"
 #include "quant.h"
 #include "status.h"
 #include "half.h"
@@ -30,7 +31,7 @@ static size_t elem_size(linear_type t) {
 }
 
 linear_w linear_view(linear_type type, const void *data, int rows, int cols) {
-    linear_w w = {type, rows, cols, data, NULL, NULL};
+    linear_w w = {type, rows, cols, data, NULL, NULL, 0};
     return w;
 }
 
@@ -92,7 +93,7 @@ int linear_quantize_q8(linear_w *dst, const linear_w *src) {
         free(mem);
         return status_fail(ST_NOMEM, "linear: out of memory while quantising");
     }
-    *dst = (linear_w){LINEAR_Q8, src->rows, src->cols, qs, scales, mem};
+    *dst = (linear_w){LINEAR_Q8, src->rows, src->cols, qs, scales, mem, 0};
     return ST_OK;
 }
 
@@ -154,31 +155,6 @@ static int gemv(float *y, int ldy, const float *x, int ldx, const linear_w *W, c
     const int N = W->rows, K = W->cols;
     const long work = (long)N * K;
     const int par = !omp_in_parallel() && work >= PAR_MIN_WORK;
-    if (W->type == LINEAR_Q8) {
-        const int rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
-        int8_t *xq = malloc((size_t)M * rl);
-        float *xs = malloc((size_t)M * nb * sizeof(float));
-        if (!xq || !xs) {
-            free(xq);
-            free(xs);
-            return status_fail(ST_NOMEM, "linear: cannot allocate the Q8 activation row");
-        }
-        for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
-        const int8_t *qs = W->data;
-        #pragma omp parallel for schedule(dynamic, 32) if (par)
-        for (int n = 0; n < N; n++) {
-            for (int m = 0; m < M; m++) {
-                float v = quant_q8_dot(qs + (size_t)n * rl, W->scales + (size_t)n * nb, xq + (size_t)m * rl,
-                                       xs + (size_t)m * nb, rl);
-                if (b) v += b[n];
-                float *o = y + (size_t)m * ldy + n;
-                *o = accumulate ? *o + v : v;
-            }
-        }
-        free(xq);
-        free(xs);
-        return ST_OK;
-    }
     const size_t rowb = (size_t)K * elem_size(W->type);
     const uint8_t *base = W->data;
     #pragma omp parallel for schedule(dynamic, 32) if (par)
@@ -261,9 +237,47 @@ static int gemm_tiled(float *y, int ldy, const float *x, int ldx, const linear_w
     return ST_OK;
 }
 
+/* ------------------------------------------------------------------ int8 / BF16 */
+
+/* Q8, every M: x quantised per block of 32 like the weights, then integer
+ * dot products (kernels/qgemm.h picks VNNI, AVX2 or scalar). */
+static int q8_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
+                      int accumulate) {
+    const int K = W->cols, rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
+    int8_t *xq = malloc((size_t)M * rl);
+    float *xs = malloc((size_t)M * nb * sizeof(float));
+    if (!xq || !xs) {
+        free(xq);
+        free(xs);
+        return status_fail(ST_NOMEM, "linear: cannot allocate %d quantised activation rows", M);
+    }
+    #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
+    for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
+    qgemm_q8(qgemm_q8_best(), y, ldy, xq, xs, W->data, W->scales, b, M, W->rows, rl, accumulate);
+    free(xq);
+    free(xs);
+    return ST_OK;
+}
+
+/* BF16 weights on a CPU with AVX512-BF16, every M: x rounded to bfloat16,
+ * then vdpbf16ps on the stored weights (no float32 copy of W). */
+static int bf16_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
+                        int accumulate) {
+    const int K = W->cols;
+    uint16_t *xb = malloc((size_t)M * K * sizeof(uint16_t));
+    if (!xb) return status_fail(ST_NOMEM, "linear: cannot allocate %d bfloat16 activation rows", M);
+    for (int m = 0; m < M; m++) qgemm_f32_to_bf16(xb + (size_t)m * K, x + (size_t)m * ldx, (size_t)K);
+    qgemm_bf16(QGEMM_AVX512, y, ldy, xb, K, W->data, b, M, W->rows, K, accumulate);
+    free(xb);
+    return ST_OK;
+}
+
 int linear_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
                    int accumulate) {
     if (M <= 0) return ST_OK;
+    if (W->type == LINEAR_Q8) return q8_forward(y, ldy, x, ldx, W, b, M, accumulate);
+    if (W->type == LINEAR_BF16 && !W->f32_x && qgemm_bf16_best() == QGEMM_AVX512)
+        return bf16_forward(y, ldy, x, ldx, W, b, M, accumulate);
     if (M < LINEAR_GEMV_MAX_M) return gemv(y, ldy, x, ldx, W, b, M, accumulate);
     return gemm_tiled(y, ldy, x, ldx, W, b, M, accumulate);
 }

@@ -5,19 +5,27 @@
  * unaligned) or Q8 (kernels/quant.h blocks, made by linear_quantize_q8). x
  * and y are float32.
  *
- * Two regimes, picked by M (the number of x rows):
- *   M < LINEAR_GEMV_MAX_M  (decode)   fused AVX2/FMA dot products that convert
- *                                     W on the fly; OpenMP over output rows;
- *                                     memory-bandwidth bound. Q8 quantises x
- *                                     per block of 32 and runs int8 dots.
- *   otherwise              (prefill)  W is converted in tiles of rows into a
- *                                     per-thread float32 buffer and each tile
- *                                     is one cblas_sgemm (OpenMP over tiles,
- *                                     OpenBLAS single-threaded inside). F32
- *                                     weights with 4-byte alignment go to one
- *                                     cblas_sgemm directly.
- * So Q8 prefill dequantises W (x stays float) while Q8 decode also quantises
- * x: the two differ at the int8-rounding level of x.
+ * Paths:
+ *   Q8 (every M)      x is quantised per block of 32 like W and the product
+ *                     runs as integer dot products (kernels/qgemm.h: AVX512-
+ *                     VNNI, AVX2 or scalar, picked at run time).
+ *   BF16 on a CPU with AVX512-BF16 (every M)
+ *                     x is rounded to bfloat16 and multiplied with the stored
+ *                     weights by vdpbf16ps (qgemm_bf16): no float32 copy of W.
+ *                     Elsewhere (or with SEER_ISA=avx2) BF16 takes the float
+ *                     paths below, with x kept in float32.
+ *   F32, F16 (and BF16 without AVX512-BF16), by M:
+ *     M < LINEAR_GEMV_MAX_M  (decode)   fused AVX2/FMA dot products that
+ *                                       convert W on the fly; OpenMP over
+ *                                       output rows; memory-bandwidth bound.
+ *     otherwise              (prefill)  W is converted in tiles of rows into a
+ *                                       per-thread float32 buffer and each
+ *                                       tile is one cblas_sgemm (OpenMP over
+ *                                       tiles, OpenBLAS single-threaded
+ *                                       inside). F32 weights with 4-byte
+ *                                       alignment go to one cblas_sgemm.
+ * So the Q8 and AVX512-BF16 paths differ from float32 at the rounding of x
+ * to int8 (per block) or bfloat16 (docs/benchmarks.md: their accuracy).
  *
  * Ownership: a linear_w only borrows data, except the Q8 arrays made by
  * linear_quantize_q8, which it owns until linear_release. Thread-safety: a
@@ -42,6 +50,9 @@ typedef struct {
                                Q8: int8 (rows, quant_q8_row_len(cols)) */
     const float *scales;    /* Q8: (rows, quant_q8_row_len(cols) / 32); else NULL */
     void *owned;            /* Q8: the allocation behind data and scales */
+    int f32_x;              /* BF16: 1 = always the float32 paths (x not rounded to
+                               bfloat16): the exact mode for checks against float
+                               references; 0 = BF16 dot products where the CPU has them */
 } linear_w;
 
 /* A borrowed view of a float matrix (no allocation). */
@@ -56,7 +67,7 @@ size_t linear_bytes(const linear_w *w);
 
 /* y (M, rows; row stride ldy) = x (M, cols; ldx) · Wᵀ + b (rows; may be NULL).
  * accumulate != 0: y += ... instead. Returns ST_NOMEM when the prefill tile
- * buffers cannot be had. */
+ * buffers or the quantised / bfloat16 copy of x cannot be had. */
 int linear_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
                    int accumulate);
 

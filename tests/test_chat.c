@@ -88,6 +88,7 @@ static int load_image(image *img) {
 /* Load with the tower given explicitly (by_root 0) or found under models_root. */
 static chat_model *load(const reference *r, int by_root) {
     chat_load_opts lo = chat_load_opts_default();
+    lo.lm.exact = 1; /* BF16 weights × float32 x, as the reference computes (lm.h) */
     char root[1100];
     snprintf(root, sizeof root, "%s/tests/data/vlm/towers", test_source());
     if (by_root) lo.models_root = root;

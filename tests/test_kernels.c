@@ -30,6 +30,7 @@
 #include "linear.h"
 #include "matmul.h"
 #include "norm.h"
+#include "qgemm.h"
 #include "quant.h"
 #include "rope.h"
 #include "scan.h"
@@ -578,7 +579,7 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
         poison(y0, (size_t)M * ldy); /* the padding must stay poison */
     }
     CHECK(linear_forward(y, ldy, x, ldx, use, hasb ? b : NULL, M, acc) == 0);
-    if (type == LINEAR_Q8 && M < LINEAR_GEMV_MAX_M) {
+    if (type == LINEAR_Q8) { /* decode and prefill both quantise x per block */
         const int rl = quant_q8_row_len(K), nb = rl / 32;
         const int8_t *qs = Q.data;
         int8_t *xq = xmalloc((size_t)rl);
@@ -604,6 +605,12 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
             for (int n = N; n < ldy; n++) same_bits(t, y[(size_t)m * ldy + n], y0[(size_t)m * ldy + n], n);
         }
         free(xq), free(xs);
+    } else if (type == LINEAR_BF16 && qgemm_bf16_best() == QGEMM_AVX512) {
+        /* BF16 dot products: x is rounded to bfloat16 first, then exact products */
+        float *xr = fmalloc((size_t)M * ldx);
+        for (size_t i = 0; i < (size_t)M * ldx; i++) xr[i] = bf16_to_f32(f32_to_bf16(x[i]));
+        check_gemm(t, y, ldy, Wd, xr, ldx, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
+        free(xr);
     } else {
         check_gemm(t, y, ldy, Wd, x, ldx, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
     }
@@ -1119,6 +1126,147 @@ static double now(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* ------------------------------------------------------------------ qgemm */
+
+/* Every path this CPU runs (scalar, AVX2, AVX-512) against references here.
+ * Q8, exact: block scales that are powers of two, integer biases and
+ * accumulators, and |y| < 2^24, so every float sum is exact whatever its
+ * order: each path must give the reference's bits. Q8, bounded: random
+ * scales; the integer dots are exact, but a SIMD path scales each lane's
+ * partial dot (up to 8 per block) on its own, so the float sum has up to
+ * 8·nb terms plus the rounding of sx·sw, bias and accumulator: within
+ * gamma(8·nb + 4)·(Σ_blk |sx·sw|·Σ_i |x_i·w_i| + |b| + |y|). BF16:
+ * products of bfloat16 values are exact in float32, the sum of K of them
+ * plus bias and accumulator is within gamma(K + 3)·Σ|terms|. Rows of y past
+ * N (ldy > N) are poisoned and must stay so. */
+static void qgemm_case(tally *t, qgemm_isa isa, int M, int N, int kp, int exact, int acc, int bias) {
+    const int nb = kp / 32, ldy = N + 3;
+    int8_t *xq = xmalloc((size_t)M * kp), *wq = xmalloc((size_t)N * kp);
+    float *xs = fmalloc((size_t)M * nb), *ws = fmalloc((size_t)N * nb), *b = fmalloc(N);
+    float *y = fmalloc((size_t)M * ldy), *y0 = fmalloc((size_t)M * ldy);
+    for (size_t i = 0; i < (size_t)M * kp; i++) xq[i] = (int8_t)(irand(255) - 127);
+    for (size_t i = 0; i < (size_t)N * kp; i++) wq[i] = (int8_t)(irand(255) - 127);
+    if (M > 1) memset(xq + kp, 127, kp); /* extremes: the int16 pair limit of maddubs */
+    if (N > 1) memset(wq + kp, (int8_t)-127, kp);
+    for (size_t i = 0; i < (size_t)M * nb; i++) xs[i] = exact ? ldexpf(1.0f, irand(3) - 1) : frand(0.0f, 0.02f);
+    for (size_t i = 0; i < (size_t)N * nb; i++) ws[i] = exact ? ldexpf(1.0f, irand(3) - 1) : frand(0.0f, 0.02f);
+    for (int n = 0; n < N; n++) b[n] = exact ? (float)(irand(2001) - 1000) : frand(-1.0f, 1.0f);
+    poison(y, (size_t)M * ldy);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) y[(size_t)m * ldy + n] = exact ? (float)(irand(2001) - 1000) : frand(-1, 1);
+    memcpy(y0, y, (size_t)M * ldy * sizeof(float));
+    CASE("qgemm_q8 %s M=%d N=%d kp=%d exact=%d acc=%d bias=%d", qgemm_isa_name(isa), M, N, kp, exact, acc, bias);
+    qgemm_q8(isa, y, ldy, xq, xs, wq, ws, bias ? b : NULL, M, N, kp, acc);
+    for (int m = 0; m < M; m++) {
+        for (int n = 0; n < N; n++) {
+            double ref = 0, mag = 0;
+            for (int k = 0; k < nb; k++) {
+                long d = 0, ad = 0;
+                for (int i = 0; i < 32; i++) {
+                    const long p = (long)xq[(size_t)m * kp + k * 32 + i] * wq[(size_t)n * kp + k * 32 + i];
+                    d += p, ad += labs(p);
+                }
+                const double s = (double)xs[(size_t)m * nb + k] * ws[(size_t)n * nb + k];
+                ref += s * (double)d, mag += fabs(s) * (double)ad;
+            }
+            if (bias) ref += b[n], mag += fabs(b[n]);
+            if (acc) ref += y0[(size_t)m * ldy + n], mag += fabs(y0[(size_t)m * ldy + n]);
+            const float got = y[(size_t)m * ldy + n];
+            if (exact) same_bits(t, got, (float)ref, (long)m * ldy + n);
+            else near(t, got, ref, gam(8 * nb + 4) * mag, (long)m * ldy + n);
+        }
+        for (int n = N; n < ldy; n++) untouched(t, y[(size_t)m * ldy + n], (long)m * ldy + n);
+    }
+    free(xq), free(wq), free(xs), free(ws), free(b), free(y), free(y0);
+}
+
+static void qgemm_bf16_case(tally *t, qgemm_isa isa, int M, int N, int K, int acc, int bias) {
+    const int ldy = N + 2, ldx = K + 5;
+    uint16_t *x = xmalloc((size_t)M * ldx * 2);
+    uint8_t *wmem = xmalloc((size_t)N * K * 2 + 1), *w = wmem + 1; /* odd address: any alignment */
+    float *b = fmalloc(N), *y = fmalloc((size_t)M * ldy), *y0 = fmalloc((size_t)M * ldy);
+    for (size_t i = 0; i < (size_t)M * ldx; i++) x[i] = f32_to_bf16(frand(-2, 2));
+    for (size_t i = 0; i < (size_t)N * K; i++) {
+        uint16_t h = f32_to_bf16(frand(-0.1f, 0.1f));
+        memcpy(w + 2 * i, &h, 2);
+    }
+    fill(b, N, -1, 1);
+    poison(y, (size_t)M * ldy);
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) y[(size_t)m * ldy + n] = frand(-1, 1);
+    memcpy(y0, y, (size_t)M * ldy * sizeof(float));
+    CASE("qgemm_bf16 %s M=%d N=%d K=%d acc=%d bias=%d", qgemm_isa_name(isa), M, N, K, acc, bias);
+    qgemm_bf16(isa, y, ldy, x, ldx, w, bias ? b : NULL, M, N, K, acc);
+    for (int m = 0; m < M; m++) {
+        for (int n = 0; n < N; n++) {
+            double ref = 0, mag = 0;
+            for (int k = 0; k < K; k++) {
+                uint16_t h;
+                memcpy(&h, w + 2 * ((size_t)n * K + k), 2);
+                const double p = (double)bf16_to_f32(x[(size_t)m * ldx + k]) * bf16_to_f32(h);
+                ref += p, mag += fabs(p);
+            }
+            if (bias) ref += b[n], mag += fabs(b[n]);
+            if (acc) ref += y0[(size_t)m * ldy + n], mag += fabs(y0[(size_t)m * ldy + n]);
+            near(t, y[(size_t)m * ldy + n], ref, gam(K + 3) * mag, (long)m * ldy + n);
+        }
+        for (int n = N; n < ldy; n++) untouched(t, y[(size_t)m * ldy + n], (long)m * ldy + n);
+    }
+    free(x), free(wmem), free(b), free(y), free(y0);
+}
+
+TEST(qgemm) {
+    seed(19);
+    const int Ms[] = {1, 2, 3, 4, 5, 9};
+    const int Ns[] = {1, 3, 4, 5, 17, 64, 65, 130};
+    const int Ks[] = {32, 64, 96, 256};
+    printf("  qgemm best paths here: q8 %s, bf16 %s\n", qgemm_isa_name(qgemm_q8_best()),
+           qgemm_isa_name(qgemm_bf16_best()));
+    for (int isa = QGEMM_SCALAR; isa <= QGEMM_AVX512; isa++) {
+        char nq[64], nbf[64];
+        snprintf(nq, sizeof nq, "qgemm_q8 %s", qgemm_isa_name(isa));
+        snprintf(nbf, sizeof nbf, "qgemm_bf16 %s", qgemm_isa_name(isa));
+        tally tq = {.name = nq}, tb = {.name = nbf};
+        if (qgemm_supported(isa, 0)) {
+            for (int mi = 0; mi < 6; mi++)
+                for (int ni = 0; ni < 8; ni++)
+                    for (int ki = 0; ki < 4; ki++) {
+                        const int v = irand(4);
+                        qgemm_case(&tq, isa, Ms[mi], Ns[ni], Ks[ki], 1, v & 1, v >> 1);
+                        qgemm_case(&tq, isa, Ms[mi], Ns[ni], Ks[ki], 0, v >> 1, v & 1);
+                    }
+            qgemm_case(&tq, isa, 37, 300, 2048, 0, 0, 1); /* threads, many chunks */
+            report(&tq);
+        } else {
+            printf("  %-22s not run: this CPU or build lacks it\n", nq);
+        }
+        if (qgemm_supported(isa, 1)) {
+            const int Kb[] = {1, 2, 7, 31, 32, 33, 64, 65, 200};
+            for (int mi = 0; mi < 6; mi++)
+                for (int ni = 0; ni < 8; ni++)
+                    for (int ki = 0; ki < 9; ki++) qgemm_bf16_case(&tb, isa, Ms[mi], Ns[ni], Kb[ki], irand(2), irand(2));
+            qgemm_bf16_case(&tb, isa, 37, 300, 2048, 0, 1);
+            report(&tb);
+        } else {
+            printf("  %-22s not run: %s\n", nbf, isa == QGEMM_AVX2 ? "no such path" : "this CPU or build lacks it");
+        }
+    }
+    /* activations to bfloat16: the scalar f32_to_bf16's bits, NaN and ties included */
+    tally tc = {.name = "qgemm_f32_to_bf16"};
+    float src[203];
+    uint16_t dst[203];
+    for (int i = 0; i < 203; i++) src[i] = bitsf((uint32_t)rnd64());
+    src[7] = bitsf(0x3f808000u), src[8] = bitsf(0x3f818000u), src[9] = INFINITY, src[10] = -0.0f;
+    src[150] = bitsf(0x7fa00001u);
+    CASE("qgemm_f32_to_bf16");
+    qgemm_f32_to_bf16(dst, src, 203);
+    for (int i = 0; i < 203; i++) {
+        tc.n++;
+        if (dst[i] != f32_to_bf16(src[i])) fail_at(&tc, "[%d] %04x, want %04x", i, dst[i], f32_to_bf16(src[i]));
+    }
+    report(&tc);
+}
+
 int main(void) {
     const double t0 = now();
     printf("SIMD paths compiled in:%s%s%s%s\n",
@@ -1149,6 +1297,7 @@ int main(void) {
     RUN(gemm_small);
     RUN(quant);
     RUN(linear);
+    RUN(qgemm);
     RUN(scan);
     RUN(norm);
     RUN(act);

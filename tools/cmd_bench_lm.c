@@ -36,13 +36,16 @@ typedef struct {
     const char *name;
     int phi;                 /* 0: StableLM (gated SwiGLU, LN+bias, qkv bias); 1: Phi-2;
                                 2: LLaMA-2 (dense, RMSNorm, no biases, untied lm_head) */
+    int moe;                 /* 1: MoE-LLaVA (4 experts, top-2, every other layer); 0: dense */
     int hidden, layers, heads, kv_heads, ffn, vocab;
 } bench_geom;
 
 static const bench_geom GEOMS[] = {
-    {"stablelm-1.6b", 0, 2048, 24, 32, 32, 5632, 100352},
-    {"phi2-2.7b", 1, 2560, 32, 32, 32, 10240, 51200},
-    {"llama2-7b", 2, 4096, 32, 32, 32, 11008, 32000},
+    {"stablelm-1.6b", 0, 1, 2048, 24, 32, 32, 5632, 100352},
+    {"phi2-2.7b", 1, 1, 2560, 32, 32, 32, 10240, 51200},
+    {"llama2-7b", 2, 0, 4096, 32, 32, 32, 11008, 32000},
+    /* dense StableLM-2-1.6B: what tools/bench_llamacpp.sh runs llama.cpp on */
+    {"stablelm2-1.6b-dense", 0, 0, 2048, 24, 32, 32, 5632, 100352},
 };
 
 /* ------------------------------------------------------------------ checkpoint writer */
@@ -71,7 +74,7 @@ static int tl_add(tlist *l, const char *name, int64_t rows, int64_t cols, int ki
     return 0;
 }
 
-static int moe_layer(const bench_geom *g, int l) { return g->phi != 2 && l % 2 == 0; }
+static int moe_layer(const bench_geom *g, int l) { return g->moe && l % 2 == 0; }
 
 /* The MoE-LLaVA tensor list for a geometry (docs/model-spec.md §B4/§B5 names). */
 static int build_tensors(const bench_geom *g, tlist *l) {
@@ -171,11 +174,14 @@ static int write_config(const bench_geom *g, const char *path) {
                    "  \"use_qkv_bias\": true, \"vocab_size\": %d, \"tie_word_embeddings\": false,\n"
                    "  \"bos_token_id\": 100257, \"eos_token_id\": 100257, \"torch_dtype\": \"bfloat16\",\n",
                 g->hidden, g->ffn, g->layers, g->heads, g->kv_heads, g->vocab);
-    fprintf(f, "  \"moe\": {\"moe_enable\": true, \"moe_mode\": \"sparse\", \"moe_layers_idx\": [%s], \"ep_size\": 1,\n"
-               "          \"top_k_experts\": 2, \"capacity_factor\": 1.5, \"eval_capacity_factor\": 2.0,\n"
-               "          \"min_capacity\": 0, \"use_residual\": false, \"router_aux_loss_coef\": 0.01,\n"
-               "          \"num_experts\": [%s], \"train_modules\": []}\n}\n",
-            idx, nex);
+    if (!g->moe)
+        fprintf(f, "  \"moe\": {\"moe_enable\": false}\n}\n");
+    else
+        fprintf(f, "  \"moe\": {\"moe_enable\": true, \"moe_mode\": \"sparse\", \"moe_layers_idx\": [%s], \"ep_size\": 1,\n"
+                   "          \"top_k_experts\": 2, \"capacity_factor\": 1.5, \"eval_capacity_factor\": 2.0,\n"
+                   "          \"min_capacity\": 0, \"use_residual\": false, \"router_aux_loss_coef\": 0.01,\n"
+                   "          \"num_experts\": [%s], \"train_modules\": []}\n}\n",
+                idx, nex);
     int bad = ferror(f);
     if (fclose(f) || bad) return status_fail(ST_IO, "bench lm: writing %s failed", path);
     return ST_OK;
@@ -315,8 +321,8 @@ static void usage(FILE *f) {
             "Prefill tokens/s for an N-token prompt (random ids; default 600) and decode tokens/s\n"
             "(greedy, one token per lm_forward; default 64) of a MoE-LLaVA language model with random\n"
             "weights of the real geometry (default stablelm-1.6b = MoE-LLaVA-StableLM-1.6B-4e;\n"
-            "phi2-2.7b = MoE-LLaVA-Phi2-2.7B-4e; llama2-7b = Llama-2-7b, dense), BF16 (mmap'd) or Q8\n"
-            "(quantised at load), with\n"
+            "phi2-2.7b = MoE-LLaVA-Phi2-2.7B-4e; llama2-7b = Llama-2-7b, dense; stablelm2-1.6b-dense =\n"
+            "StableLM-2-1.6B without experts), BF16 (mmap'd) or Q8 (quantised at load), with\n"
             "resident memory. Each figure is printed with its ratio to this machine's limit\n"
             "measured in the same run: prefill FLOPs / sgemm FLOP/s, decode active weight bytes\n"
             "per token / read bandwidth. The checkpoint is written once into DIR (default\n"
@@ -364,7 +370,7 @@ static int parse_args(int argc, char **argv, lm_args *a) {
     for (size_t i = 0; i < sizeof GEOMS / sizeof *GEOMS; i++)
         if (!strcmp(geom, GEOMS[i].name)) a->g = &GEOMS[i];
     if (!a->g) {
-        cli_error("--geometry: expected stablelm-1.6b, phi2-2.7b or llama2-7b, got '%s'", geom);
+        cli_error("--geometry: expected stablelm-1.6b, phi2-2.7b, llama2-7b or stablelm2-1.6b-dense, got '%s'", geom);
         return 2;
     }
     a->o = lm_opts_default();

@@ -36,7 +36,8 @@ static void generate_usage(FILE *f, const char *cmd) {
                 "of its last position (the first len(tokenizer) entries), for conformance checks.\n"
                 "With --image, the prompt is the one-shot chat prompt seer chat builds (system\n"
                 "prompt, USER/ASSISTANT, <image> spliced), ids hold -200 where the image\n"
-                "features go, and the logits cover the checkpoint's vocabulary rows.\n"
+                "features go, and the logits cover the checkpoint's vocabulary rows. BF16\n"
+                "weights multiply float32 activations here (no BF16 dot products).\n"
                 "\noptions:\n"
                 "  --image FILE        a picture: chat prompt\n"
                 "  --vision-tower DIR  the vision tower (default: mm_image_tower under the models root)\n"
@@ -131,6 +132,7 @@ static int parse_gen_args(int argc, char **argv, int logits_only, gen_args *a) {
         {"image", required_argument, 0, 'i'},        {"vision-tower", required_argument, 0, 'V'},
         {"models-root", required_argument, 0, 'R'},  {0, 0, 0, 0}};
     *a = (gen_args){.cmd = logits_only ? "logits" : "generate", .lo = lm_opts_default(), .go = gen_opts_default()};
+    a->lo.exact = logits_only; /* conformance: BF16 weights × float32 activations, as the references */
     a->go.max_tokens = 128;
     a->stops = calloc((size_t)argc + 1, sizeof *a->stops);
     int n_stop = 0, c;

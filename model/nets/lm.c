@@ -109,7 +109,7 @@ struct lm_state {
 };
 
 lm_opts lm_opts_default(void) {
-    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL};
+    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL, 0};
     return o;
 }
 
@@ -159,6 +159,7 @@ static int load_mat(lm_model *m, const char *name, int rows, int cols, int quant
                            m->dir, name, dtype_name(t->dtype));
     }
     *dst = linear_view(lt, t->data, rows, cols);
+    dst->f32_x = m->opts.exact;
     if (quant && m->opts.quant == LM_QUANT_Q8) {
         linear_w q;
         if ((st = linear_quantize_q8(&q, dst))) return st;

@@ -35,7 +35,11 @@
  * prompt over several calls gives the same result.
  *
  * Numerics: float32 activations with float32 accumulation; the reference runs
- * in fp16, so expect fp16-noise-level differences against it (§B1).
+ * in fp16, so expect fp16-noise-level differences against it (§B1). Two
+ * faster paths round the activations that enter a matmul (kernels/linear.h):
+ * LM_QUANT_Q8 quantises them to int8 per block of 32 (integer dot products),
+ * and BF16 weights on a CPU with AVX512-BF16 take bfloat16 activations
+ * unless lm_opts.exact is set (docs/benchmarks.md: their accuracy).
  */
 #ifndef SEER_LM_H
 #define SEER_LM_H
@@ -54,6 +58,9 @@ typedef struct {
     int      moe_sampling; /* 0: 2nd expert = argmax of the rest (deterministic);
                               1: DeepSpeed's inference behaviour, Gumbel noise on the 2nd choice */
     uint64_t seed;         /* for moe_sampling */
+    int      exact;        /* 1: BF16 weights always multiply float32 activations (the
+                              float reference path); 0 (default): BF16 dot products
+                              (x rounded to bfloat16) where the CPU has AVX512-BF16 */
 } lm_opts;
 
 lm_opts lm_opts_default(void);
