@@ -112,7 +112,9 @@ static double f64_get(const uint8_t *p) { uint64_t u = le64_get(p); double d; me
 static void f64_put(uint8_t *p, double d) { uint64_t u; memcpy(&u, &d, 8); le64_put(p, u); }
 
 void store_taken_from_mtime(int64_t mtime_ns, int64_t *taken_ns, int16_t *offset_min, char taken[20]) {
-    time_t t = (time_t)(mtime_ns >= 0 ? mtime_ns / 1000000000 : (mtime_ns - 999999999) / 1000000000);
+    int64_t sec = mtime_ns / 1000000000;   /* floor, without overflowing at INT64_MIN (fuzzed) */
+    if (mtime_ns % 1000000000 < 0) sec--;
+    time_t t = (time_t)sec;
     struct tm tm;
     *taken_ns = mtime_ns;
     if (localtime_r(&t, &tm) && tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900) {
