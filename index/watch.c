@@ -33,17 +33,17 @@ typedef struct {
     size_t n_only;
 } wentry;
 
-#define WATCH_BUF (64 * 1024)
-
 struct watch {
     int fd;
-    char *buf;         /* (WATCH_BUF) events as read; malloc'd, so aligned for struct inotify_event
-                          (not thread-local: static TLS would grow every thread's stack,
-                          civetweb's small ones too) */
     wentry *e;         /* indexed by wd */
     size_t cap;
     size_t n;          /* live entries */
     int limit_logged;
+    /* inotify records are read here (aligned as the kernel writes struct
+     * inotify_event). Not a _Thread_local: 64 KiB of static TLS is added to
+     * every thread of the process, and civetweb's ~100 KB worker stacks then
+     * fail to start (pthread_create EINVAL: seer serve could not listen). */
+    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 };
 
 void watch_opts_default(watch_opts *o) {
@@ -145,10 +145,6 @@ int watch_open(const char *const *roots, int n_roots, watch **out) {
         free(w);
         return status_fail(ST_IO, "watch: inotify: %s", strerror(errno));
     }
-    if (!(w->buf = malloc(WATCH_BUF))) {
-        watch_close(w);
-        return status_fail(ST_NOMEM, "watch: out of memory");
-    }
     int rc = ST_OK;
     char real[PATH_MAX];
     for (int i = 0; i < n_roots && !rc; i++) {
@@ -179,7 +175,6 @@ void watch_close(watch *w) {
     for (size_t i = 0; i < w->cap; i++) entry_clear(&w->e[i]);
     free(w->e);
     if (w->fd >= 0) close(w->fd);
-    free(w->buf);
     free(w);
 }
 
@@ -297,7 +292,7 @@ int watch_next(watch *w, const watch_opts *o, watch_batch *out) {
         /* read what is queued, but stop reading once the batch is full: the
          * rest stays in the kernel's queue for the next batch */
         while (out->n < o->max_paths) {
-            ssize_t n = read(w->fd, buf, WATCH_BUF);
+            ssize_t n = read(w->fd, buf, sizeof w->buf);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) break;
             if (n <= 0) {
