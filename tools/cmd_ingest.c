@@ -369,7 +369,10 @@ int cmd_ingest(int argc, char **argv) {
     }
     embedder *e;
     if (embedder_load(a.model, EMBED_IMAGE, &e)) {
-        cli_error("%s", status_message());
+        if (a.model == a.model_buf)
+            cli_error("the model %s was built with cannot be loaded (%s); give --model DIR", a.db, status_message());
+        else
+            cli_error("%s", status_message());
         if (u.report) fclose(u.report);
         return 1;
     }
