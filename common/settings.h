@@ -15,9 +15,9 @@
  *   chat-cache-mb MiB of prepared images (tower features + prompt-prefix KV)
  *                 the chat keeps, 0..1048576 (with chat-model; default 1024)
  *   photos        a photo root for seer ingest; repeatable, one per line
- *   watch         on or off: seer ingest keeps the store up to date, walking
- *                 the roots again every watch-interval seconds
- *   watch-interval  seconds, 10..86400 (default 300)
+ *   watch         on or off: seer ingest keeps running and keeps the store up
+ *                 to date (inotify, and a full walk every watch-interval s)
+ *   watch-interval  seconds, 10..86400 (default 3600, applied by seer ingest)
  *
  * An unknown key, a key given twice (but photos), an empty or malformed
  * value fails with ST_FORMAT and a "FILE:LINE: ..." message.

@@ -4,9 +4,10 @@
 #   - seer ingest --config FILE ingests the file's photos roots into its db
 #     with its model; an option on the command line overrides the file (--db);
 #   - a bad file stops seer ingest and seer serve with exit 2 and FILE:LINE;
-#   - watch = on: seer ingest walks the roots again every watch-interval
-#     seconds (a photo added meanwhile is ingested by the next walk) and stops
-#     cleanly (exit 0) on SIGTERM; --no-watch overrides it with one pass.
+#   - watch = on: seer ingest keeps running after its first pass (a photo
+#     added meanwhile is ingested: inotify, or the walk every watch-interval
+#     seconds) and stops cleanly (exit 0) on SIGTERM; --no-watch overrides it
+#     with one pass.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
@@ -51,10 +52,10 @@ timeout 60 "$seer" ingest --quiet --no-watch --config "$tmp/a.conf"
 check no_watch_one_pass test $? -eq 0
 "$seer" ingest --config "$tmp/a.conf" >"$tmp/watch.out" 2>"$tmp/watch.err" &
 pid=$!
-for _ in $(seq 1 300); do grep -q "next walk in 10 s" "$tmp/watch.out" && break; sleep 0.1; done
-check watch_first_walk grep -q "next walk in 10 s" "$tmp/watch.out"
+for _ in $(seq 1 300); do grep -q "full walk every 10 s" "$tmp/watch.out" && break; sleep 0.1; done
+check watch_first_walk grep -q "full walk every 10 s" "$tmp/watch.out"
 cp "$src/samples/cifar10/horse/0005.jpg" "$tmp/photos/"
-for _ in $(seq 1 300); do [ "$(grep -c 'next walk' "$tmp/watch.out")" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 1 300); do grep -q "added 1," "$tmp/watch.out" && break; sleep 0.1; done
 check watch_second_walk_adds grep -q "added 1," "$tmp/watch.out"
 kill -TERM "$pid"
 wait "$pid"
