@@ -57,7 +57,7 @@ summary() { grep -o "$2 [0-9]*" "$1" | head -1 | awk '{print $2}'; }
 
 "$seer" ingest --db "$tmp/db" --model "$model" --report "$tmp/r1.jsonl" "$lib" >"$tmp/i1.out" 2>"$tmp/i1.err"
 check first_ingest_ok test $? -eq 0
-check report_one_line_per_file test "$(wc -l <"$tmp/r1.jsonl")" -eq 23
+check report_one_line_per_file test "$(wc -l <"$tmp/r1.jsonl")" -eq 26
 check report_valid_json python3 -c "
 import json, sys
 rows = [json.loads(l) for l in open('$tmp/r1.jsonl')]
@@ -88,9 +88,9 @@ import re
 line = [l for l in open('$tmp/i1.out') if l.startswith('ingest done')][0]
 n = int(re.search(r'done: (\d+) files', line).group(1))
 parts = sum(int(re.search(k + r' (\d+)', line).group(1)) for k in ('added', 'updated', 'unchanged', 'duplicates', 'failed', 'skipped'))
-assert n == parts == 23, line
+assert n == parts == 26, line
 "
-check summary_counts test "$(summary "$tmp/i1.out" added)/$(summary "$tmp/i1.out" skipped)/$(summary "$tmp/i1.out" failed)" = 13/4/3
+check summary_counts test "$(summary "$tmp/i1.out" added)/$(summary "$tmp/i1.out" skipped)/$(summary "$tmp/i1.out" failed)" = 16/4/3
 
 # touched, not changed: unchanged; no --model on an existing store; -v after the command
 touch -d '2001-02-03 04:05:06' "$lib/webp.webp" "$lib/trip/heic.heic"
