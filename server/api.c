@@ -617,16 +617,24 @@ int api_handle(server *s, struct mg_connection *c, const char *path) {
     if (!strncmp(p, "images/", 7)) {
         const char *idp = p + 7, *slash = strchr(idp, '/');
         size_t idn = slash ? (size_t)(slash - idp) : strlen(idp);
-        int thumb = 0;
+        int thumb = 0, meta = 0;
         if (slash) {
-            if (strcmp(slash, "/thumbnail")) return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);
-            thumb = 1;
+            if (!strcmp(slash, "/thumbnail")) thumb = 1;
+            else if (!strcmp(slash, "/meta")) meta = 1;
+            else return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);
         }
         uint64_t id;
         if (parse_id(idp, idn, &id))
             return http_send_error(s, c, 400, NULL, "image id must be a positive decimal number, got '%.*s'",
                                    (int)(idn > 40 ? 40 : idn), idp);
         if (!get) return not_allowed(s, c, "GET");
+        if (meta) {
+            store_image im;
+            int rc = store_get_image(s->st, id, &im);
+            if (rc == ST_NOT_FOUND) return http_send_error(s, c, 404, NULL, "no image with id %llu", (unsigned long long)id);
+            if (rc) return http_send_error(s, c, 500, NULL, "%s", status_message());
+            return http_send_json(c, 200, image_meta_json(id, &im), NULL);
+        }
         return thumb ? handle_thumb(s, c, id) : handle_image(s, c, id);
     }
     return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);
