@@ -2,8 +2,10 @@
  *
  * Order of checks in image_decode (each one before any large allocation):
  *   1. 0 < n <= IMAGE_MAX_FILE_BYTES (stb takes an int length);
- *   2. the format is sniffed from the magic bytes (TGA has none: it is the
- *      fallback stb's own TGA probe must accept);
+ *   2. the format is sniffed from the magic bytes (image_sniff; TGA only
+ *      for a plausible header); WebP, HEIC/AVIF, TIFF and RAW go to their
+ *      decoders (decode.h), which bound the size in their own way; the
+ *      rest to stb:
  *   3. the size the header claims (read here for PNG, GIF, BMP, JPEG, since
  *      stb rejects huge headers with an unhelpful message; then again by
  *      stbi_info_from_memory for every format): w, h in [1, IMAGE_MAX_SIDE]
@@ -22,7 +24,9 @@
 #include <libexif/exif-data.h>
 #include <stb_image.h>
 
+#include "decode.h"
 #include "file.h"
+#include "image_meta.h"
 #include "log.h"
 #include "status.h"
 
@@ -49,17 +53,6 @@ int image_alloc(int w, int h, image *out) {
     out->h = h;
     out->rgb = p;
     return ST_OK;
-}
-
-/* ---------------------------------------------------------------- format sniffing */
-
-static const char *sniff_format(const uint8_t *b, size_t n) {
-    if (n >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF) return "jpeg";
-    if (n >= 8 && memcmp(b, "\x89PNG\r\n\x1a\n", 8) == 0) return "png";
-    if (n >= 6 && (memcmp(b, "GIF87a", 6) == 0 || memcmp(b, "GIF89a", 6) == 0)) return "gif";
-    if (n >= 2 && b[0] == 'B' && b[1] == 'M') return "bmp";
-    if (n >= 2 && b[0] == 'P' && (b[1] == '5' || b[1] == '6')) return "pnm";
-    return NULL; /* maybe TGA, which has no magic */
 }
 
 /* ---------------------------------------------------------------- header size */
@@ -119,15 +112,7 @@ static int header_dims(const uint8_t *b, size_t n, const char *fmt, long long *w
     return 0;
 }
 
-static int check_dims(long long w, long long h, long long maxpx, const char *what, const char *fmt) {
-    if (w <= 0 || h <= 0 || w > IMAGE_MAX_SIDE || h > IMAGE_MAX_SIDE)
-        return status_fail(ST_TOO_LARGE, "%s: %s header claims %lldx%lld pixels: each side must be 1..%d", what, fmt,
-                           w, h, IMAGE_MAX_SIDE);
-    if (w * h > maxpx)
-        return status_fail(ST_TOO_LARGE, "%s: %s of %lldx%lld = %lld pixels is over the %lld-pixel limit", what,
-                           fmt, w, h, w * h, maxpx);
-    return ST_OK;
-}
+#define check_dims decode_check_size
 
 /* ---------------------------------------------------------------- EXIF */
 
@@ -321,11 +306,24 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
         return status_fail(ST_TOO_LARGE, "%s: %zu bytes is over the %zu-byte image file limit", what, n,
                            (size_t)IMAGE_MAX_FILE_BYTES);
     const uint8_t *b = bytes;
-    const char *fmt = sniff_format(b, n);
+    const char *fmt = image_sniff(b, n);
+    if (!fmt)
+        return status_fail(ST_FORMAT, "%s: not a recognised image (JPEG, PNG, GIF, BMP, TGA, PNM, WebP, HEIC, AVIF, "
+                           "TIFF, camera RAW)", what);
 
     const long long maxpx = o->max_pixels > 0 ? o->max_pixels : IMAGE_DEFAULT_MAX_PIXELS;
     long long hw, hh;
-    int st;
+    int st = ST_OK, other = 1;
+    if (strcmp(fmt, "webp") == 0) st = decode_webp(b, n, what, maxpx, o->exif_rotate, out);
+    else if (strcmp(fmt, "heic") == 0 || strcmp(fmt, "avif") == 0) st = decode_heif(b, n, what, fmt, maxpx, out);
+    else if (strcmp(fmt, "tiff") == 0) st = decode_tiff(b, n, what, maxpx, o->exif_rotate, out);
+    else if (strcmp(fmt, "raw") == 0) st = decode_raw(b, n, what, maxpx, o->exif_rotate, out);
+    else other = 0;
+    if (other) {
+        if (st == ST_OK && format) *format = fmt;
+        return st;
+    }
+    /* the stb formats */
     if (header_dims(b, n, fmt, &hw, &hh) && (st = check_dims(hw, hh, maxpx, what, fmt))) return st;
 
     const char *png_bad = fmt && strcmp(fmt, "png") == 0 ? png_chunks_bad(b, n) : NULL;
@@ -349,11 +347,8 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
     int w = 0, h = 0, comp = 0;
     if (!stbi_info_from_memory(b, (int)n, &w, &h, &comp)) {
         const char *why = stbi_failure_reason();
-        if (fmt)
-            return status_fail(ST_FORMAT, "%s: corrupt or unsupported %s header (%s)", what, fmt, why ? why : "?");
-        return status_fail(ST_FORMAT, "%s: not a recognised image (JPEG, PNG, BMP, GIF, TGA, PNM)", what);
+        return status_fail(ST_FORMAT, "%s: corrupt or unsupported %s header (%s)", what, fmt, why ? why : "?");
     }
-    if (!fmt) fmt = "tga";
     if ((st = check_dims(w, h, maxpx, what, fmt))) return st;
 
     /* stb fills a short uncompressed BMP with zeros; Pillow calls it

@@ -43,8 +43,13 @@ typedef struct {
     double   gps_lat, gps_lon; /* degrees, south and west negative (valid when has_gps) */
 } image_meta;
 
-/* The format of n bytes by their magic, or NULL when no decoder of seer
- * reads it. Never reads past n. */
+/* The format of n bytes by their magic (one of the static names of
+ * image_meta.format), or NULL when no decoder of seer reads it. The name is
+ * never consulted. TIFF-based camera RAW (CR2, NEF, ARW, DNG, PEF...) is told
+ * from a plain TIFF by its structure (DNGVersion, a CFA / LinearRaw image in
+ * IFD0 or a SubIFD, or CR2's marker); TGA, which has no magic, only when
+ * nothing else matches and its 18-byte header is plausible. The rules:
+ * encode/image_sniff.c. Never reads past n; reentrant. */
 const char *image_sniff(const void *bytes, size_t n);
 
 /* Fill *out from the n bytes of a file (see above). */

@@ -62,7 +62,8 @@
 #include <xxhash.h>
 
 #define STORE_DEFAULT_MAP (64ull << 20)
-#define IMG_HDR 56            /* bytes of the fixed part of an images record */
+#define IMG_HDR1 56           /* bytes of the fixed part of a version 1 images record */
+#define IMG_HDR 104           /* ... of a version 2 record (the one written) */
 #define PATHVAL 24            /* bytes of a paths value */
 #define PRUNE_CHUNK 4096
 
@@ -90,7 +91,8 @@ static uint32_t le32_get(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >
 static void le64_put(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) { p[i] = (uint8_t)v; v >>= 8; } }
 static uint64_t le64_get(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
 
-/* The decoded images record; path/format point into the source buffer. */
+/* The decoded images record; path/format point into the source buffer, the
+ * metadata are copies. */
 typedef struct {
     uint32_t width, height, n_paths;
     uint64_t size;
@@ -98,37 +100,139 @@ typedef struct {
     uint8_t hash[16];
     const char *format; size_t format_len;
     const char *path;   size_t path_len;
+    /* schema 2 */
+    int64_t taken_ns;
+    int16_t taken_offset_min;
+    uint8_t taken_source, has_gps, meta_stale;
+    char taken[20], make[64], model[64];
+    double gps_lat, gps_lon;
 } img_rec;
 
+static double f64_get(const uint8_t *p) { uint64_t u = le64_get(p); double d; memcpy(&d, &u, 8); return d; }
+static void f64_put(uint8_t *p, double d) { uint64_t u; memcpy(&u, &d, 8); le64_put(p, u); }
+
+void store_taken_from_mtime(int64_t mtime_ns, int64_t *taken_ns, int16_t *offset_min, char taken[20]) {
+    time_t t = (time_t)(mtime_ns >= 0 ? mtime_ns / 1000000000 : (mtime_ns - 999999999) / 1000000000);
+    struct tm tm;
+    *taken_ns = mtime_ns;
+    if (localtime_r(&t, &tm) && tm.tm_year >= -1900 && tm.tm_year <= 9999 - 1900) {
+        char t64[64];   /* room for any int: the fields are in range, the compiler cannot know it */
+        snprintf(t64, sizeof t64, "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                 tm.tm_hour, tm.tm_min, tm.tm_sec);
+        memcpy(taken, t64, 19);
+        taken[19] = 0;
+        *offset_min = (int16_t)(tm.tm_gmtoff / 60);
+    } else {
+        taken[0] = 0;
+        *offset_min = IMAGE_OFFSET_UNKNOWN;
+    }
+}
+
+/* The metadata a version 1 record stands for: the mtime as date, marked
+ * stale so that the next ingest of the file reads the real ones. */
+static void img_meta_v1(img_rec *r) {
+    r->taken_source = IMAGE_TAKEN_MTIME;
+    store_taken_from_mtime(r->mtime_ns, &r->taken_ns, &r->taken_offset_min, r->taken);
+    r->make[0] = r->model[0] = 0;
+    r->has_gps = 0;
+    r->gps_lat = r->gps_lon = 0;
+    r->meta_stale = 1;
+}
+
+/* A fixed-size text field of the record into a NUL-terminated copy. */
+static void text_get(char *dst, size_t cap, const uint8_t *src, size_t n) {
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
+/* Record versions 1 (schema 1) and 2; every length is checked against the
+ * value's size (the fuzz target feeds this arbitrary bytes). */
 static int img_decode(const MDB_val *v, img_rec *r) {
     const uint8_t *p = v->mv_data;
-    if (v->mv_size < IMG_HDR || p[0] != 1 || IMG_HDR + (size_t)p[1] > v->mv_size) return -1;
-    r->format_len = p[1];
+    memset(r, 0, sizeof *r);
+    if (v->mv_size < IMG_HDR1 || (p[0] != 1 && p[0] != 2)) return -1;
+    size_t hdr = p[0] == 1 ? IMG_HDR1 : IMG_HDR;
+    size_t nf = p[1], nmk = p[0] == 2 ? p[2] : 0, nmd = p[0] == 2 ? p[3] : 0;
+    if (v->mv_size < hdr || hdr + nf + nmk + nmd > v->mv_size || nf >= STORE_FORMAT_MAX) return -1;
+    if (nmk >= sizeof r->make || nmd >= sizeof r->model) return -1;
+    r->format_len = nf;
     r->width = le32_get(p + 4);  r->height = le32_get(p + 8);  r->n_paths = le32_get(p + 12);
     r->size = le64_get(p + 16);
     r->mtime_ns = (int64_t)le64_get(p + 24); r->added_ns = (int64_t)le64_get(p + 32);
     memcpy(r->hash, p + 40, 16);
-    r->format = (const char *)p + IMG_HDR;
-    r->path = r->format + r->format_len;
-    r->path_len = v->mv_size - IMG_HDR - r->format_len;
+    r->format = (const char *)p + hdr;
+    r->path = r->format + nf + nmk + nmd;
+    r->path_len = v->mv_size - hdr - nf - nmk - nmd;
+    if (r->path_len >= STORE_PATH_MAX) return -1;
+    if (p[0] == 1) {
+        img_meta_v1(r);
+        return 0;
+    }
+    r->taken_ns = (int64_t)le64_get(p + 56);
+    r->taken_offset_min = (int16_t)(p[64] | p[65] << 8);
+    r->taken_source = p[66];
+    r->has_gps = p[67] & 1;
+    r->meta_stale = (p[67] >> 1) & 1;
+    r->gps_lat = f64_get(p + 68);
+    r->gps_lon = f64_get(p + 76);
+    if (r->taken_source > IMAGE_TAKEN_MTIME) return -1;
+    text_get(r->taken, sizeof r->taken, p + 84, 19);
+    text_get(r->make, sizeof r->make, p + hdr + nf, nmk);
+    text_get(r->model, sizeof r->model, p + hdr + nf + nmk, nmd);
     return 0;
 }
 
-/* Encode into buf (IMG_HDR + STORE_FORMAT_MAX + STORE_PATH_MAX bytes); returns the length. */
+/* Encode (always version 2) into buf (IMG_BUF bytes); returns the length. */
 static size_t img_encode(const img_rec *r, uint8_t *buf) {
+    size_t nmk = strnlen(r->make, sizeof r->make - 1), nmd = strnlen(r->model, sizeof r->model - 1);
     memset(buf, 0, IMG_HDR);
-    buf[0] = 1;
+    buf[0] = 2;
     buf[1] = (uint8_t)r->format_len;
+    buf[2] = (uint8_t)nmk;
+    buf[3] = (uint8_t)nmd;
     le32_put(buf + 4, r->width); le32_put(buf + 8, r->height); le32_put(buf + 12, r->n_paths);
     le64_put(buf + 16, r->size);
     le64_put(buf + 24, (uint64_t)r->mtime_ns); le64_put(buf + 32, (uint64_t)r->added_ns);
     memcpy(buf + 40, r->hash, 16);
-    memcpy(buf + IMG_HDR, r->format, r->format_len);
-    memcpy(buf + IMG_HDR + r->format_len, r->path, r->path_len);
-    return IMG_HDR + r->format_len + r->path_len;
+    le64_put(buf + 56, (uint64_t)r->taken_ns);
+    buf[64] = (uint8_t)((uint16_t)r->taken_offset_min & 0xff);
+    buf[65] = (uint8_t)((uint16_t)r->taken_offset_min >> 8);
+    buf[66] = r->taken_source;
+    buf[67] = (uint8_t)((r->has_gps ? 1 : 0) | (r->meta_stale ? 2 : 0));
+    f64_put(buf + 68, r->has_gps ? r->gps_lat : 0);
+    f64_put(buf + 76, r->has_gps ? r->gps_lon : 0);
+    memcpy(buf + 84, r->taken, strnlen(r->taken, 19));
+    uint8_t *q = buf + IMG_HDR;
+    memcpy(q, r->format, r->format_len); q += r->format_len;
+    memcpy(q, r->make, nmk); q += nmk;
+    memcpy(q, r->model, nmd); q += nmd;
+    memcpy(q, r->path, r->path_len); q += r->path_len;
+    return (size_t)(q - buf);
 }
 
-#define IMG_BUF (IMG_HDR + STORE_FORMAT_MAX + STORE_PATH_MAX)
+/* The metadata of a caller's record into an img_rec (normalised: no date →
+ * STORE_TAKEN_NONE and an unknown offset; strings cut to fit). */
+static void img_meta_from(img_rec *r, const store_record *rec) {
+    r->taken_source = rec->taken_source <= IMAGE_TAKEN_MTIME ? rec->taken_source : IMAGE_TAKEN_NONE;
+    if (r->taken_source == IMAGE_TAKEN_NONE) {
+        r->taken_ns = STORE_TAKEN_NONE;
+        r->taken_offset_min = IMAGE_OFFSET_UNKNOWN;
+        r->taken[0] = 0;
+    } else {
+        r->taken_ns = rec->taken_ns;
+        r->taken_offset_min = rec->taken_offset_min;
+        text_get(r->taken, sizeof r->taken, (const uint8_t *)rec->taken, strnlen(rec->taken, sizeof rec->taken));
+    }
+    text_get(r->make, sizeof r->make, (const uint8_t *)rec->make, strnlen(rec->make, sizeof rec->make));
+    text_get(r->model, sizeof r->model, (const uint8_t *)rec->model, strnlen(rec->model, sizeof rec->model));
+    r->has_gps = rec->has_gps ? 1 : 0;
+    r->gps_lat = r->has_gps ? rec->gps_lat : 0;
+    r->gps_lon = r->has_gps ? rec->gps_lon : 0;
+    r->meta_stale = 0;
+}
+
+#define IMG_BUF (IMG_HDR + STORE_FORMAT_MAX + 64 + 64 + STORE_PATH_MAX)
 
 static int64_t now_ns(void) {
     struct timespec ts;
@@ -314,6 +418,46 @@ static int never_created(MDB_txn *txn) {
     return !mdb_dbi_open(txn, NULL, 0, &main) && !mdb_stat(txn, main, &ms) && ms.ms_entries == 0;
 }
 
+/* Schema 1 → 2, inside the writer's opening transaction (all or nothing):
+ * every images record rewritten as version 2 with the metadata a version 1
+ * record stands for (img_meta_v1: the mtime as date, marked stale so the
+ * next ingest of the file reads the real ones), then the version bumped. The
+ * catalog does not change, so neither does the generation. */
+static int migrate_v1(store *st, MDB_txn *txn) {
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->dbi[T_IMAGES], &cur);
+    if (rc) return rc;
+    MDB_val k, v;
+    uint8_t kb[8], buf[IMG_BUF];
+    char pbuf[STORE_PATH_MAX], fbuf[STORE_FORMAT_MAX];
+    uint64_t n = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        img_rec r;
+        if (k.mv_size != 8 || img_decode(&v, &r)) {
+            rc = status_fail(ST_FORMAT, "%s: an images record is malformed; the version 1 db was not migrated "
+                             "(nothing was changed)", st->dir);
+            break;
+        }
+        if (((const uint8_t *)v.mv_data)[0] != 1) continue;
+        memcpy(kb, k.mv_data, 8);
+        memcpy(pbuf, r.path, r.path_len); r.path = pbuf;        /* v points into the page being rewritten */
+        memcpy(fbuf, r.format, r.format_len); r.format = fbuf;
+        MDB_val nk = {8, kb}, nv = {img_encode(&r, buf), buf};
+        if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT))) break;
+        n++;
+    }
+    mdb_cursor_close(cur);
+    if (rc != MDB_NOTFOUND) return rc;
+    uint8_t ver[4];
+    le32_put(ver, STORE_SCHEMA_VERSION);
+    MDB_val vk = {14, "schema_version"}, vv = {4, ver};
+    if ((rc = mdb_put(txn, st->dbi[T_META], &vk, &vv, 0))) return rc;
+    if ((rc = meta_put_u64(st, txn, "migrated_v1_ns", (uint64_t)now_ns()))) return rc;
+    log_info("store %s: migrated from storage format version 1 to %d (%llu image records)", st->dir,
+             STORE_SCHEMA_VERSION, (unsigned long long)n);
+    return 0;
+}
+
 static int open_body(store *st, MDB_txn *txn, void *ctx) {
     int create = *(int *)ctx;
     if (!create && never_created(txn))
@@ -342,9 +486,11 @@ static int open_body(store *st, MDB_txn *txn, void *ctx) {
     }
     if (rc) return rc;
     uint32_t ver = d.mv_size == 4 ? le32_get(d.mv_data) : 0;
+    if (ver == 1 && store_writable(st)) return migrate_v1(st, txn);
+    if (ver == 1) return 0;   /* readers read version 1 records as they are (img_decode) */
     if (ver != STORE_SCHEMA_VERSION)
         return status_fail(ST_UNSUPPORTED,
-                           "database %s has storage format version %u; this seer reads version %d (%s)",
+                           "database %s has storage format version %u; this seer reads versions 1 to %d (%s)",
                            st->dir, ver, STORE_SCHEMA_VERSION,
                            ver > STORE_SCHEMA_VERSION ? "it was written by a newer seer: upgrade seer"
                                                       : "it was written by an older seer: re-ingest into a new --db");
@@ -524,6 +670,67 @@ int store_get_model_path(store *st, char *buf, size_t cap) {
     return store_read(st, model_path_body, &c, "reading the model directory");
 }
 
+/* ---------------------------------------------------------------- roots */
+
+/* meta "roots": the root paths, each followed by a NUL. */
+typedef struct { const char *add; store_roots *out; } roots_ctx;
+
+static int roots_body(store *st, MDB_txn *txn, void *vctx) {
+    roots_ctx *c = vctx;
+    MDB_val k = {5, "roots"}, d = {0, ""};
+    int rc = mdb_get(txn, st->dbi[T_META], &k, &d);
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    if (rc == MDB_NOTFOUND) d.mv_size = 0;
+    const char *p = d.mv_data, *end = p + d.mv_size;
+    if (d.mv_size && end[-1] != 0) return status_fail(ST_FORMAT, "%s: meta 'roots' is malformed", st->dir);
+    if (c->add) {
+        for (const char *q = p; q < end; q += strlen(q) + 1)
+            if (!strcmp(q, c->add)) return 0;
+        size_t n = strlen(c->add) + 1;
+        char *nb = malloc(d.mv_size + n);
+        if (!nb) return status_fail(ST_NOMEM, "out of memory");
+        memcpy(nb, p, d.mv_size);
+        memcpy(nb + d.mv_size, c->add, n);
+        MDB_val nv = {d.mv_size + n, nb};
+        rc = mdb_put(txn, st->dbi[T_META], &k, &nv, 0);
+        free(nb);
+        return rc;
+    }
+    size_t n = 0;
+    for (const char *q = p; q < end; q += strlen(q) + 1) n++;
+    store_roots *o = c->out;
+    o->v = calloc(n ? n : 1, sizeof *o->v);
+    if (!o->v) return status_fail(ST_NOMEM, "out of memory");
+    for (const char *q = p; q < end; q += strlen(q) + 1) {
+        if (!(o->v[o->n] = strdup(q))) return status_fail(ST_NOMEM, "out of memory");
+        o->n++;
+    }
+    return 0;
+}
+
+int store_roots_add(store *st, const char *root) {
+    int rc;
+    if ((rc = need_writer(st, "store_roots_add"))) return rc;
+    if (!root || !*root || strlen(root) >= 4096) return status_fail(ST_ARG, "store_roots_add: bad path");
+    roots_ctx c = {root, NULL};
+    return store_write(st, roots_body, &c, 0, "recording an ingested root");
+}
+
+int store_roots_list(store *st, store_roots *out) {
+    memset(out, 0, sizeof *out);
+    roots_ctx c = {NULL, out};
+    int rc = store_read(st, roots_body, &c, "reading the ingested roots");
+    if (rc) store_roots_release(out);
+    return rc;
+}
+
+void store_roots_release(store_roots *r) {
+    if (!r) return;
+    for (size_t i = 0; i < r->n; i++) free(r->v[i]);
+    free(r->v);
+    memset(r, 0, sizeof *r);
+}
+
 /* ---------------------------------------------------------------- commit */
 
 void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]) {
@@ -676,11 +883,18 @@ static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim,
         if (memcmp(r.hash, rec->hash, 16) == 0) {
             /* same bytes, new size/mtime stamp (e.g. touched): update the stamps */
             if ((rc = put_path(st, txn, rec->path, plen, old, rec->size, rec->mtime_ns))) return rc;
-            if (r.path_len == plen && memcmp(r.path, rec->path, plen) == 0) {
+            int primary = r.path_len == plen && memcmp(r.path, rec->path, plen) == 0;
+            int meta = rec->taken_source != IMAGE_TAKEN_NONE;   /* the caller read the file's metadata */
+            if (primary || meta) {
                 char pbuf[STORE_PATH_MAX], fbuf[STORE_FORMAT_MAX];
-                memcpy(pbuf, r.path, plen); r.path = pbuf;
+                memcpy(pbuf, r.path, r.path_len); r.path = pbuf;
                 memcpy(fbuf, r.format, r.format_len); r.format = fbuf;
-                r.mtime_ns = rec->mtime_ns;
+                if (primary) r.mtime_ns = rec->mtime_ns;
+                if (meta) {
+                    img_meta_from(&r, rec);
+                    if (rec->width && rec->height) r.width = rec->width, r.height = rec->height;
+                    if (flen) memcpy(fbuf, rec->format, flen), r.format_len = flen;
+                }
                 if ((rc = put_image(st, txn, old, &r))) return rc;
             }
             res->id = old;
@@ -702,6 +916,7 @@ static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim,
         memcpy(pbuf, r.path, r.path_len); r.path = pbuf;
         memcpy(fbuf, r.format, r.format_len); r.format = fbuf;
         r.n_paths++;
+        if (r.meta_stale && rec->taken_source != IMAGE_TAKEN_NONE) img_meta_from(&r, rec);
         if ((rc = put_image(st, txn, id, &r))) return rc;
         if ((rc = put_path(st, txn, rec->path, plen, id, rec->size, rec->mtime_ns))) return rc;
         res->id = id;
@@ -718,6 +933,7 @@ static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim,
                   .mtime_ns = rec->mtime_ns, .added_ns = now_ns(), .format = rec->format ? rec->format : "",
                   .format_len = flen, .path = rec->path, .path_len = plen};
     memcpy(nr.hash, rec->hash, 16);
+    img_meta_from(&nr, rec);
     if ((rc = put_image(st, txn, id, &nr))) return rc;
     MDB_val k = {8, kb}, v = {(size_t)dim * sizeof(float), (void *)rec->vector};
     if ((rc = mdb_put(txn, st->dbi[T_VECTORS], &k, &v, 0))) return rc;
@@ -871,6 +1087,16 @@ static void img_copy(const img_rec *r, uint64_t id, store_image *o) {
     o->size = r->size; o->mtime_ns = r->mtime_ns; o->added_ns = r->added_ns;
     o->width = r->width; o->height = r->height; o->n_paths = r->n_paths;
     memcpy(o->format, r->format, r->format_len < STORE_FORMAT_MAX ? r->format_len : STORE_FORMAT_MAX - 1);
+    o->taken_ns = r->taken_ns;
+    o->taken_offset_min = r->taken_offset_min;
+    o->taken_source = r->taken_source;
+    memcpy(o->taken, r->taken, strnlen(r->taken, sizeof o->taken - 1));   /* o is zeroed: the copies end in NULs */
+    memcpy(o->make, r->make, strnlen(r->make, sizeof o->make - 1));
+    memcpy(o->model, r->model, strnlen(r->model, sizeof o->model - 1));
+    o->has_gps = r->has_gps;
+    o->gps_lat = r->gps_lat;
+    o->gps_lon = r->gps_lon;
+    o->meta_stale = r->meta_stale;
 }
 
 static int get_image_body(store *st, MDB_txn *txn, void *vctx) {

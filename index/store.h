@@ -51,13 +51,17 @@
 #ifndef SEER_STORE_H
 #define SEER_STORE_H
 
+#include "image_meta.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 1          /* see docs/storage.md */
+#define STORE_SCHEMA_VERSION 2          /* see docs/storage.md; a version 1 db is migrated by
+                                           the first writer and read as is by readers */
 #define STORE_PATH_MAX       481        /* bytes, including the NUL: LMDB keys are at most
                                            511 bytes and idpaths keys are id + path */
 #define STORE_FORMAT_MAX     16         /* "jpeg", "png", ... including the NUL */
+#define STORE_TAKEN_NONE     INT64_MIN  /* taken_ns of an image without a date */
 #define STORE_MODEL_MAX      256        /* model identity string, including the NUL */
 #define STORE_MAX_READERS    2048       /* LMDB reader slots: above seer serve's 1024 HTTP
                                            threads plus its worker pools */
@@ -72,6 +76,20 @@ enum {
 
 typedef struct store store;
 
+/* Photo metadata (schema 2), the same fields in store_record (input) and
+ * store_image (read back). A record left zeroed by the caller has no date
+ * (taken_source NONE: stored as STORE_TAKEN_NONE, offset unknown), no
+ * camera, no GPS.
+ *   taken_ns          date taken, UTC ns; a local time read as UTC when the
+ *                     offset is unknown; STORE_TAKEN_NONE when none
+ *   taken_offset_min  UTC offset of `taken` in minutes, IMAGE_OFFSET_UNKNOWN
+ *   taken_source      enum image_taken_source: NONE, EXIF, MTIME
+ *   taken             local "YYYY-MM-DDTHH:MM:SS" as written by the camera (or
+ *                     from the mtime, in local time), "" when none
+ *   make, model       camera, "" when unknown
+ *   has_gps, gps_lat, gps_lon   degrees, south and west negative
+ * width/height are the pixel size after orientation; format is the sniffed one. */
+
 /* One image to commit. All pointers are borrowed for the call. */
 typedef struct {
     const char    *path;       /* as the caller names it (absolute preferred) */
@@ -84,6 +102,14 @@ typedef struct {
                                   hash is already stored (a duplicate) */
     const uint8_t *thumb;      /* JPEG bytes, may be NULL */
     size_t         thumb_len;
+    int64_t  taken_ns;          /* date taken, UTC ns; local time read as UTC when the
+                                   offset is unknown; STORE_TAKEN_NONE when none */
+    int16_t  taken_offset_min;  /* IMAGE_OFFSET_UNKNOWN when unknown */
+    uint8_t  taken_source;      /* enum image_taken_source: NONE, EXIF, MTIME */
+    char     taken[20];         /* local "YYYY-MM-DDTHH:MM:SS", "" none */
+    char     make[64], model[64];
+    uint8_t  has_gps;
+    double   gps_lat, gps_lon;
 } store_record;
 
 /* What store_commit did with one record. */
@@ -91,7 +117,9 @@ typedef enum {
     STORE_ADDED     = 1,  /* new content, new id, vector stored */
     STORE_REPLACED  = 2,  /* the path existed with other content: re-pointed to a new id */
     STORE_DUPLICATE = 3,  /* the content is already stored: path → existing id */
-    STORE_TOUCHED   = 4,  /* the path existed with this very content: size/mtime updated */
+    STORE_TOUCHED   = 4,  /* the path existed with this very content: size/mtime updated,
+                             and the metadata when the record carries some
+                             (taken_source != NONE) */
 } store_outcome;
 
 typedef struct {
@@ -110,6 +138,17 @@ typedef struct {
     uint32_t width, height;
     char     format[STORE_FORMAT_MAX];
     uint32_t n_paths;                  /* how many paths point at this id */
+    int64_t  taken_ns;          /* date taken, UTC ns; local time read as UTC when the
+                                   offset is unknown; STORE_TAKEN_NONE when none */
+    int16_t  taken_offset_min;  /* IMAGE_OFFSET_UNKNOWN when unknown */
+    uint8_t  taken_source;      /* enum image_taken_source: NONE, EXIF, MTIME */
+    char     taken[20];         /* local "YYYY-MM-DDTHH:MM:SS", "" none */
+    char     make[64], model[64];
+    uint8_t  has_gps;
+    double   gps_lat, gps_lon;
+    uint8_t  meta_stale;               /* 1: a record of a version 1 db: the metadata are the
+                                          mtime defaults, not read from the file yet (the next
+                                          ingest of its path reads them) */
 } store_image;
 
 typedef struct {
@@ -162,7 +201,25 @@ int  store_get_model(store *st, char *buf, size_t cap, int *dim);
 int  store_set_model_path(store *st, const char *path);
 int  store_get_model_path(store *st, char *buf, size_t cap);
 
+/* The folders and files ingested into this db (meta "roots"), absolute,
+ * each recorded once, in the order first added: what a relative `folder=`
+ * filter is resolved against. add: writers only; does not bump the
+ * generation; ST_ARG for an empty or over-long (>= 4096 bytes) path. list:
+ * out->v is malloc'd (free with store_roots_release); an empty list when
+ * none is recorded (a version 1 db until its next ingest). */
+typedef struct {
+    size_t n;
+    char **v;    /* (n) NUL-terminated paths */
+} store_roots;
+int  store_roots_add(store *st, const char *root);
+int  store_roots_list(store *st, store_roots *out);
+void store_roots_release(store_roots *r);
+
 /* ---------------------------------------------------------------- writes */
+
+/* The "taken" fields for a file that carries no date: its mtime (a true UTC
+ * instant) and that instant in local time, marked IMAGE_TAKEN_MTIME. */
+void store_taken_from_mtime(int64_t mtime_ns, int64_t *taken_ns, int16_t *offset_min, char taken[20]);
 
 /* xxh3-128 of bytes, in the canonical big-endian byte order. */
 void store_hash_bytes(const void *data, size_t len, uint8_t hash[16]);

@@ -593,6 +593,296 @@ TEST(crash_safety_kill9) {
     rmdir_all(dir);
 }
 
+/* The raw value of images[id] (LMDB directly), copied into buf; its length. */
+static size_t raw_image(const char *dir, uint64_t id, uint8_t *buf, size_t cap) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    size_t n = 0;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    if (mdb_env_open(env, dir, MDB_RDONLY, 0644) == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        uint8_t kb[8];
+        for (int i = 0; i < 8; i++) kb[i] = (uint8_t)(id >> (56 - 8 * i));
+        MDB_val k = {8, kb}, d;
+        if (mdb_dbi_open(txn, "images", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &d) == 0 && d.mv_size <= cap) {
+            memcpy(buf, d.mv_data, d.mv_size);
+            n = d.mv_size;
+        }
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return n;
+}
+
+static uint32_t raw_schema(const char *dir) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint32_t v = 0;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    if (mdb_env_open(env, dir, MDB_RDONLY, 0644) == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        MDB_val k = {14, "schema_version"}, d;
+        if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &d) == 0 && d.mv_size == 4) {
+            const uint8_t *p = d.mv_data;
+            v = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        }
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return v;
+}
+
+TEST(photo_metadata_round_trip) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    store *st = open_new(dir, 0);
+    if (!st) return;
+    rec_buf a, b;
+    make_rec(&a, "/photos/exif.heic", 1, 1000);
+    a.rec.format = "heic";
+    a.rec.taken_source = IMAGE_TAKEN_EXIF;
+    a.rec.taken_ns = 1700000000LL * 1000000000LL;
+    a.rec.taken_offset_min = -300;
+    snprintf(a.rec.taken, sizeof a.rec.taken, "2023-11-14T17:13:20");
+    snprintf(a.rec.make, sizeof a.rec.make, "Apple");
+    snprintf(a.rec.model, sizeof a.rec.model, "iPhone 12 mini");
+    a.rec.has_gps = 1;
+    a.rec.gps_lat = 48.858222;
+    a.rec.gps_lon = -2.2945;
+    make_rec(&b, "/photos/plain.png", 2, 2000);   /* metadata left zeroed */
+    store_record recs[2] = {a.rec, b.rec};
+    store_result res[2];
+    CHECK_MSG(store_commit(st, 2, recs, res) == 0, "%s", status_message());
+    store_image im;
+    CHECK(store_get_image(st, res[0].id, &im) == 0);
+    CHECK(im.taken_source == IMAGE_TAKEN_EXIF && im.taken_ns == a.rec.taken_ns && im.taken_offset_min == -300);
+    CHECK(!strcmp(im.taken, "2023-11-14T17:13:20") && !strcmp(im.make, "Apple") && !strcmp(im.model, "iPhone 12 mini"));
+    CHECK(im.has_gps && im.gps_lat == 48.858222 && im.gps_lon == -2.2945 && !im.meta_stale);
+    CHECK(!strcmp(im.format, "heic") && im.width == 640 && im.height == 480);
+    CHECK(store_get_image(st, res[1].id, &im) == 0);
+    CHECK(im.taken_source == IMAGE_TAKEN_NONE && im.taken_ns == STORE_TAKEN_NONE &&
+          im.taken_offset_min == IMAGE_OFFSET_UNKNOWN && im.taken[0] == 0);
+    CHECK(im.make[0] == 0 && im.model[0] == 0 && !im.has_gps && !im.meta_stale);
+
+    /* the same bytes touched, now with metadata: TOUCHED updates them */
+    rec_buf b2;
+    make_rec(&b2, "/photos/plain.png", 2, 2500);
+    b2.rec.vector = NULL;
+    b2.rec.taken_source = IMAGE_TAKEN_MTIME;
+    store_taken_from_mtime(2500, &b2.rec.taken_ns, &b2.rec.taken_offset_min, b2.rec.taken);
+    store_result r;
+    CHECK(store_commit(st, 1, &b2.rec, &r) == 0 && r.outcome == STORE_TOUCHED && r.id == res[1].id);
+    CHECK(store_get_image(st, r.id, &im) == 0 && im.taken_source == IMAGE_TAKEN_MTIME && im.taken_ns == 2500 &&
+          strlen(im.taken) == 19 && im.mtime_ns == 2500);
+    store_close(st);
+
+    /* the encoding: version 2, every prefix shorter than its fixed part and
+     * strings refused; the whole value decodes as store_get_image does */
+    uint8_t raw[1024];
+    size_t n = raw_image(dir, res[0].id, raw, sizeof raw);
+    CHECK(n > 104 && raw[0] == 2);
+    store_image d;
+    CHECK(store_image_decode(res[0].id, raw, n, &d) == 0 && !strcmp(d.make, "Apple") && !strcmp(d.path, "/photos/exif.heic"));
+    size_t fixed = 104 + 4 + 5 + 14;   /* "heic", "Apple", "iPhone 12 mini" */
+    for (size_t cut = 0; cut < fixed; cut++) CHECK_MSG(store_image_decode(1, raw, cut, &d) == ST_FORMAT, "prefix %zu", cut);
+    raw[66] = 3;   /* taken_source out of range */
+    CHECK(store_image_decode(1, raw, n, &d) == ST_FORMAT);
+    raw[66] = 1; raw[2] = 200;   /* make length past the end */
+    CHECK(store_image_decode(1, raw, n, &d) == ST_FORMAT);
+    raw[0] = 3;
+    CHECK(store_image_decode(1, raw, n, &d) == ST_FORMAT);
+    rmdir_all(dir);
+}
+
+TEST(roots_recorded_once) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    store *st = open_new(dir, 0);
+    if (!st) return;
+    store_roots r;
+    CHECK(store_roots_list(st, &r) == 0 && r.n == 0);
+    store_roots_release(&r);
+    CHECK(store_roots_add(st, "/home/a/Pictures") == 0);
+    CHECK(store_roots_add(st, "/mnt/photos") == 0);
+    CHECK(store_roots_add(st, "/home/a/Pictures") == 0);
+    CHECK(store_roots_add(st, "") == ST_ARG);
+    uint64_t gen;
+    CHECK(store_generation(st, &gen) == 0 && gen == 0);
+    CHECK(store_roots_list(st, &r) == 0 && r.n == 2);
+    if (r.n == 2) CHECK(!strcmp(r.v[0], "/home/a/Pictures") && !strcmp(r.v[1], "/mnt/photos"));
+    store_roots_release(&r);
+    store_close(st);
+    CHECK(store_open(dir, STORE_RDONLY, &st) == 0);
+    CHECK(store_roots_add(st, "/x") == ST_ARG);
+    CHECK(store_roots_list(st, &r) == 0 && r.n == 2);
+    store_roots_release(&r);
+    store_close(st);
+    rmdir_all(dir);
+}
+
+/* Everything a store holds, for comparing two views of one db. */
+typedef struct {
+    store_counts c;
+    store_image im[8];
+    float vec[8][64];
+    uint8_t *thumb[8];
+    size_t thumb_len[8];
+    char paths[8][STORE_PATH_MAX];
+    uint64_t path_id[8];
+    size_t n_paths, n_fb;
+    char fb[4][256];
+    char model[STORE_MODEL_MAX], model_path[4096];
+    int dim;
+} snapshot;
+
+static int snap_path(const char *path, uint64_t id, void *ctx) {
+    snapshot *s = ctx;
+    if (s->n_paths < 8) { snprintf(s->paths[s->n_paths], STORE_PATH_MAX, "%s", path); s->path_id[s->n_paths] = id; }
+    s->n_paths++;
+    return 0;
+}
+
+static int snap_fb(uint64_t t, const char *json, size_t len, void *ctx) {
+    (void)t; (void)len;
+    snapshot *s = ctx;
+    if (s->n_fb < 4) snprintf(s->fb[s->n_fb], 256, "%s", json);
+    s->n_fb++;
+    return 0;
+}
+
+static void snap_take(store *st, snapshot *s) {
+    memset(s, 0, sizeof *s);
+    CHECK(store_counts_get(st, &s->c) == 0);
+    CHECK(store_get_model(st, s->model, sizeof s->model, &s->dim) == 0);
+    CHECK(store_get_model_path(st, s->model_path, sizeof s->model_path) == 0);
+    for (uint64_t id = 1; id < s->c.next_id && id <= 8; id++) {
+        CHECK_MSG(store_get_image(st, id, &s->im[id - 1]) == 0, "%s", status_message());
+        CHECK(s->dim == 64 && store_get_vector(st, id, s->vec[id - 1]) == 0);
+        CHECK(store_get_thumb(st, id, &s->thumb[id - 1], &s->thumb_len[id - 1]) == 0);
+    }
+    CHECK(store_foreach_path(st, snap_path, s) == 0);
+    CHECK(store_feedback_list(st, snap_fb, s) == 0);
+}
+
+static void snap_free(snapshot *s) { for (int i = 0; i < 8; i++) free(s->thumb[i]); }
+
+/* tests/data/store_v1: a version 1 store written by seer 89cba09 (before
+ * schema 2; tests/data/store_v1/README.md says how). Readers read it as is;
+ * the first writer migrates it in its opening transaction, keeping every
+ * image, path, vector, thumbnail, feedback record and the index blob. */
+TEST(migrates_v1_store) {
+    const char *src = getenv("SEER_SOURCE");
+    char fixture[1024], dir[64], cmd[1400];
+    snprintf(fixture, sizeof fixture, "%s/tests/data/store_v1/data.mdb", src ? src : ".");
+    struct stat sb;
+    CHECK_MSG(stat(fixture, &sb) == 0, "%s is missing", fixture);
+    if (stat(fixture, &sb)) return;
+    tmpdir(dir, sizeof dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/data.mdb' && chmod u+w '%s/data.mdb'", fixture, dir, dir);
+    CHECK(system(cmd) == 0);
+    CHECK(raw_schema(dir) == 1);
+
+    /* read-only: version 1 records read with the defaults, nothing written */
+    store *st;
+    CHECK_MSG(store_open(dir, STORE_RDONLY, &st) == 0, "%s", status_message());
+    if (!st) return;
+    snapshot before;
+    snap_take(st, &before);
+    store_roots roots;
+    CHECK(store_roots_list(st, &roots) == 0 && roots.n == 0);
+    store_roots_release(&roots);
+    store_close(st);
+    CHECK(raw_schema(dir) == 1);
+    CHECK(before.c.n_images == 3 && before.c.n_paths == 4 && before.c.n_vectors == 3 && before.c.n_thumbs == 3 &&
+          before.c.n_feedback == 1 && before.c.generation == 1 && before.c.next_id == 4);
+    CHECK(!strncmp(before.model, "clip@", 5) && before.dim == 64);
+    CHECK(before.n_fb == 1 && strstr(before.fb[0], "\"answer\":\"a cat\""));
+    /* the stored contents are the bundled samples' bytes */
+    static const char *names[4] = {"cat-test0100-256px.jpg", "dog-test0100-256px.jpg",
+                                   "horse-and-ship-test0101-512x256.jpg", "sub/dog-copy.jpg"};
+    CHECK(before.n_paths == 4);
+    for (size_t i = 0; i < before.n_paths && i < 4; i++) {
+        CHECK_MSG(strstr(before.paths[i], names[i]) != NULL, "%s", before.paths[i]);
+        const char *sample = i == 3 ? "dog-test0100-256px.jpg" : names[i];
+        char sp[1200];
+        snprintf(sp, sizeof sp, "%s/samples/larger/%s", src ? src : ".", sample);
+        FILE *f = fopen(sp, "rb");
+        CHECK_MSG(f != NULL, "%s", sp);
+        if (!f) continue;
+        static uint8_t bytes[1 << 20];
+        size_t n = fread(bytes, 1, sizeof bytes, f);
+        fclose(f);
+        uint8_t h[16];
+        store_hash_bytes(bytes, n, h);
+        uint64_t id = before.path_id[i];
+        CHECK(id >= 1 && id <= 3 && !memcmp(before.im[id - 1].hash, h, 16) && before.im[id - 1].size == n);
+    }
+    for (int i = 0; i < 3; i++) {
+        const store_image *m = &before.im[i];
+        CHECK(m->id == (uint64_t)i + 1 && !strcmp(m->format, "jpeg") && m->width >= 256 && m->height == 256);
+        CHECK(m->taken_source == IMAGE_TAKEN_MTIME && m->taken_ns == m->mtime_ns && strlen(m->taken) == 19 &&
+              m->taken_offset_min != IMAGE_OFFSET_UNKNOWN);
+        CHECK(m->make[0] == 0 && m->model[0] == 0 && !m->has_gps && m->meta_stale == 1);
+        CHECK(before.thumb_len[i] > 100 && before.thumb[i][0] == 0xff && before.thumb[i][1] == 0xd8);
+    }
+    for (int i = 0; i < 3; i++)   /* the dog is stored once, under two paths */
+        CHECK(before.im[i].n_paths == (strstr(before.im[i].path, "/dog-test0100") ? 2u : 1u));
+
+    /* a writer migrates: the same everything, now version 2 records */
+    CHECK_MSG(store_open(dir, STORE_WRITE, &st) == 0, "%s", status_message());
+    if (!st) return;
+    CHECK(raw_schema(dir) == 2);
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    snapshot after;
+    snap_take(st, &after);
+    CHECK(before.c.n_images == after.c.n_images && before.c.n_paths == after.c.n_paths &&
+          before.c.n_vectors == after.c.n_vectors && before.c.generation == after.c.generation &&
+          before.c.next_id == after.c.next_id && before.c.n_feedback == after.c.n_feedback &&
+          before.c.n_thumbs == after.c.n_thumbs);
+    CHECK(!strcmp(before.model, after.model) && !strcmp(before.model_path, after.model_path));
+    CHECK(after.n_paths == before.n_paths && after.n_fb == 1 && !strcmp(after.fb[0], before.fb[0]));
+    for (size_t i = 0; i < 4; i++) CHECK(!strcmp(before.paths[i], after.paths[i]) && before.path_id[i] == after.path_id[i]);
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(!memcmp(&before.im[i], &after.im[i], sizeof before.im[i]), "image %d differs after migration", i + 1);
+        CHECK(!memcmp(before.vec[i], after.vec[i], sizeof before.vec[i]));
+        CHECK(before.thumb_len[i] == after.thumb_len[i] && !memcmp(before.thumb[i], after.thumb[i], before.thumb_len[i]));
+        uint8_t raw[1024];
+        CHECK(raw_image(dir, (uint64_t)i + 1, raw, sizeof raw) > 104 && raw[0] == 2);
+    }
+    void *blob = NULL;
+    size_t blen = 0;
+    CHECK(store_index_get(st, "hnsw", &blob, &blen) == 0 && blen > 48 && !memcmp(blob, "SVIX", 4));
+    free(blob);
+
+    /* the next ingest of a stale record reads the file's metadata: the
+     * touched commit clears meta_stale; new content commits as usual */
+    store_record t = {.path = after.im[0].path, .size = after.im[0].size, .mtime_ns = after.im[0].mtime_ns + 1,
+                      .format = "jpeg", .taken_source = IMAGE_TAKEN_EXIF, .taken_ns = 0,
+                      .taken_offset_min = IMAGE_OFFSET_UNKNOWN, .taken = "1970-01-01T00:00:00", .make = "Canon"};
+    memcpy(t.hash, after.im[0].hash, 16);
+    store_result r;
+    CHECK_MSG(store_commit(st, 1, &t, &r) == 0 && r.outcome == STORE_TOUCHED && r.id == 1, "%s", status_message());
+    store_image im;
+    CHECK(store_get_image(st, 1, &im) == 0 && !im.meta_stale && !strcmp(im.make, "Canon") && im.taken_ns == 0);
+    CHECK(store_get_image(st, 3, &im) == 0 && im.meta_stale);
+    rec_buf nb;
+    make_rec(&nb, "/photos/new.jpg", 77, 5);
+    float v64[64] = {1};
+    nb.rec.vector = v64;
+    CHECK_MSG(store_commit(st, 1, &nb.rec, &r) == 0 && r.outcome == STORE_ADDED && r.id == 4, "%s", status_message());
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+    /* a second writer open finds nothing to migrate */
+    CHECK(store_open(dir, STORE_WRITE, &st) == 0);
+    CHECK(store_get_image(st, 1, &im) == 0 && !strcmp(im.make, "Canon"));
+    store_close(st);
+    snap_free(&before);
+    snap_free(&after);
+    rmdir_all(dir);
+}
+
 int main(void) {
     RUN(commit_and_read_back);
     RUN(map_grows);
@@ -606,5 +896,8 @@ int main(void) {
     RUN(half_created_store);
     RUN(dead_readers_cleared);
     RUN(disk_full_reported);
+    RUN(photo_metadata_round_trip);
+    RUN(roots_recorded_once);
+    RUN(migrates_v1_store);
     return test_summary();
 }

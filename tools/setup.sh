@@ -23,7 +23,11 @@ pkgs=(
   libpcre2-dev libutf8proc-dev      # tokenizer regexes and Unicode
   libjansson-dev                    # JSON
   libxxhash-dev                     # content hashes
-  libexif-dev                       # EXIF orientation
+  libexif-dev                       # EXIF (orientation, date, camera, GPS)
+  libwebp-dev                       # WebP
+  libheif-dev                       # HEIC / HEIF / AVIF (Debian's libheif1 decodes with libde265, dav1d, aom)
+  libtiff-dev                       # TIFF
+  libraw-dev                        # camera RAW (libraw_r)
   libssl-dev                        # base64 (libcrypto) for the OpenAI-compatible API
   curl                              # seer serve's integration test (tests/cli_serve.sh)
   help2man                          # man pages from --help (cmake/package.cmake)

@@ -95,6 +95,18 @@ def main():
     rec = (bytes([1, 4, 0, 0]) + struct.pack("<IIIQqq", 640, 480, 1, 12345, 10**18, 10**18 + 5)
            + bytes(range(16)) + b"jpeg" + b"/photos/cat.jpg")
     put("fuzz_store_record", "record", rec)
+    # version 2 (schema 2): make/model lengths in bytes 2-3, then taken_ns, offset, source, flags, GPS,
+    # the local date text (19 bytes + 1 reserved), then format, make, model, path
+    def rec2(fmt, make, model, taken, src, flags, off, lat, lon, path):
+        return (bytes([2, len(fmt), len(make), len(model)])
+                + struct.pack("<IIIQqq", 4032, 3024, 2, 2222, 10**18, 10**18 + 5) + bytes(range(16))
+                + struct.pack("<qhBBdd", 1700000000 * 10**9, off, src, flags, lat, lon)
+                + taken.ljust(20, b"\0") + fmt + make + model + path)
+    put("fuzz_store_record", "record_v2_exif", rec2(b"heic", b"Apple", b"iPhone 12 mini", b"2023-11-14T17:13:20",
+                                                    1, 1, -300, 48.858222, -2.2945, b"/photos/IMG_0001.HEIC"))
+    put("fuzz_store_record", "record_v2_mtime", rec2(b"png", b"", b"", b"2024-02-29T23:59:59", 2, 2, 60,
+                                                     0.0, 0.0, b"/p/x"))
+    put("fuzz_store_record", "record_v2_none", rec2(b"webp", b"", b"", b"", 0, 0, -32768, 0.0, 0.0, b"/a"))
 
 
 if __name__ == "__main__":
