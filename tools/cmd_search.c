@@ -85,7 +85,7 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
     }
     int bytext = !a->image && !a->like;
     if (!a->db || (bytext ? optind != argc - 1 : optind != argc)) {
-        cli_error(!a->db ? "--db DIR is required" : !bytext ? "give --image FILE, --like ID or TEXT, only one" : "give one TEXT");
+        cli_error(!a->db ? "--db DIR is required" : !bytext ? "give one of --image FILE, --like ID or TEXT, not both" : "give one TEXT");
         search_usage(stderr);
         return 2;
     }
