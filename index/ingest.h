@@ -7,27 +7,40 @@
  *     if (ingest_run(st, emb, &o, &s)) die(status_message());
  *
  * Pipeline (design):
- *   walk      the roots recursively (hidden entries skipped, directory links
- *             not followed), keep files whose extension the decoder reads;
- *             paths are made absolute (realpath).
+ *   walk      the roots recursively (hidden entries skipped and not counted
+ *             as seen, directory links not followed); EVERY other regular file
+ *             is seen: the name is no filter (a JPEG without extension or
+ *             named .png is read). Paths are made absolute (realpath).
  *   workers   (o.threads) per file: stat; a path stored with the same size and
- *             mtime is "unchanged" and never read; otherwise read, hash
- *             (xxh3-128); content already stored is a "duplicate" needing no
- *             decode; else decode (EXIF applied), preprocess to the model's
- *             pixels, make the thumbnail.
+ *             mtime is "unchanged" and never read (unless its record is a
+ *             migrated one whose metadata were never read). Otherwise the
+ *             first 64 KiB are read and sniffed (image_sniff): no image →
+ *             "skipped" with the reason ("empty file", "not an image: text",
+ *             "unsupported image format: SVG", ...). Then the whole file is
+ *             read and hashed (xxh3-128) and its metadata read
+ *             (image_meta_read: date taken, else the mtime marked MTIME;
+ *             camera, GPS, oriented size, sniffed format). A stored path with
+ *             the same content (touched) is "unchanged": only its stamps and
+ *             metadata are committed, nothing is decoded. Content already
+ *             stored under another path is a "duplicate" needing no decode.
+ *             Else decode (EXIF applied), preprocess to the model's pixels,
+ *             make the thumbnail.
  *   main      collects results; every `batch` decoded images run through the
  *             image tower as one GEMM batch, and the batch's records (new,
- *             replaced, duplicates) are committed in ONE write transaction.
+ *             replaced, duplicates, touched) are committed in ONE write
+ *             transaction.
  *   prune     (o.prune) afterwards, stored paths under the roots that no
  *             longer exist are removed. A root without any image file left
- *             while the store holds some under it is refused before the run
+ *             while the store holds some under it is not pruned (ST_ARG)
  *             unless o.prune_empty.
  * A kill at any point loses only the uncommitted batch; the next run sees the
  * committed paths as unchanged and finishes the job.
  *
- * A bad file never stops the run: it is counted in `failed` and reported to
- * o.on_error with the reason. Thread-safety: one ingest per store at a time
- * (the store's writer lock enforces it across processes).
+ * Every file seen gets exactly one status (ingest_status), reported once to
+ * o.on_file with its reason (NULL for added/updated/unchanged/duplicate):
+ * the stats' added + updated + unchanged + duplicates + failed + skipped =
+ * total. A bad file never stops the run. Thread-safety: one ingest per store
+ * at a time (the store's writer lock enforces it across processes).
  */
 #ifndef SEER_INGEST_H
 #define SEER_INGEST_H
@@ -37,13 +50,25 @@
 
 #include <stdint.h>
 
+/* What happened to one file seen. */
+typedef enum {
+    INGEST_ADDED = 1,    /* new content: embedded and stored */
+    INGEST_UPDATED,      /* a stored path with new content: embedded again */
+    INGEST_UNCHANGED,    /* same size and mtime, or touched with the same bytes */
+    INGEST_DUPLICATE,    /* a new path whose bytes are already stored */
+    INGEST_FAILED,       /* an image seer could not read or store (reason says why) */
+    INGEST_SKIPPED,      /* not an image seer reads (reason says what it is) */
+} ingest_status;
+
+/* "added", "updated", ... (static). */
+const char *ingest_status_name(int status);
+
 typedef struct {
-    uint64_t total;        /* candidate image files found by the walk */
-    uint64_t done;         /* of those, finished (any outcome) */
-    uint64_t added, replaced, unchanged, duplicates, failed;
-    uint64_t unsupported;  /* files skipped for their extension */
-    uint64_t hidden;       /* hidden files and directories skipped */
-    uint64_t pruned;
+    uint64_t total;        /* files seen (hidden ones are not seen) */
+    uint64_t done;         /* of those, finished (any status) */
+    uint64_t added, updated, unchanged, duplicates, failed, skipped;   /* sum = total when done */
+    uint64_t hidden;       /* hidden files and directories passed over */
+    uint64_t pruned;       /* stored paths removed (gone, or no longer an image) */
     double   t_read, t_decode, t_preprocess, t_thumb; /* seconds, summed over workers */
     double   t_encode, t_commit;                      /* seconds, main thread */
     double   elapsed;
@@ -65,8 +90,10 @@ typedef struct {
      * once at the end. */
     void (*on_progress)(const ingest_stats *s, void *ctx);
     double progress_interval;  /* default 0.2 s */
-    /* Called from the main thread for each failed file. */
-    void (*on_error)(const char *path, const char *reason, void *ctx);
+    /* Called from the main thread once for every file seen, with its status
+     * (ingest_status) and, for failed and skipped files, the reason (NULL
+     * otherwise). path and reason live for the call only. */
+    void (*on_file)(const char *path, int status, const char *reason, void *ctx);
     void *ctx;
     volatile int *cancel;      /* when set nonzero, stop after the current batch */
 } ingest_opts;
@@ -74,14 +101,25 @@ typedef struct {
 void ingest_opts_default(ingest_opts *o);
 
 /* Run an ingest into a writable store whose model (store_check_model) is the
- * embedder's. Returns ST_OK when the run completed, even if files failed
- * (see stats; a path too long for the store is one such file); ST_CANCELLED
- * when *cancel stopped it (committed work kept); ST_ARG before anything is
- * done when pruning would empty a root that has no image file left (see
- * prune_empty). */
+ * embedder's. The roots that are folders are recorded in the store
+ * (store_roots_add). Returns ST_OK when the run completed, even if files
+ * failed (see stats; a path too long for the store is one such file);
+ * ST_CANCELLED when *cancel stopped it (committed work kept); ST_ARG, with
+ * the files ingested but nothing pruned, when pruning would empty a root that
+ * has no image file left (see prune_empty). */
 int ingest_run(store *st, const embedder *e, const ingest_opts *o, ingest_stats *stats);
 
-/* 1 if the file name's extension is one the decoder reads. */
-int ingest_supported_name(const char *name);
+/* Ingest exactly these paths (absolute; what a watcher saw change): a file
+ * goes through the pipeline above, a directory is walked (moved in, say), a
+ * path that no longer exists has its stored paths removed — itself and, for
+ * a directory, every stored path under it. o->roots and o->prune are not
+ * used. Same statuses, stats and crash safety as ingest_run. */
+int ingest_paths(store *st, const embedder *e, const ingest_opts *o, const char *const *paths, size_t n,
+                 ingest_stats *stats);
+
+/* Why n bytes that image_sniff does not recognise are no image seer reads:
+ * "empty file", "not an image: text", "unsupported image format: SVG", ...
+ * (static). */
+const char *ingest_not_image_reason(const void *bytes, size_t n);
 
 #endif

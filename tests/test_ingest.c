@@ -2,13 +2,17 @@
  * the demo CLIP (models/demo/clip), and, when ../shared is present, also on
  * its photos (coco-mini, flickr8k-1000) with its fixture CLIP:
  *   samples/cifar10 gives 300 images (coco-mini 239) and a second run adds
- *   0; a copied file is a duplicate; a modified or touched file is
- *   re-embedded; a deleted file is pruned; a corrupt file is reported and
+ *   0; a copied file is a duplicate; a touched file is unchanged (its
+ *   bytes are compared, nothing is embedded), a modified one re-embedded
+ *   (updated); a deleted file is pruned; a corrupt file is reported and
  *   skipped while the rest goes in; kill -9 in the middle of an ingest (at a
  *   random point of a clean run's duration), then a re-run, ends with exactly
  *   the clean run's images and vectors; search equals a brute-force ranking
  *   of the stored vectors; another model is refused; a path too long for
- *   the store skips only its file; --prune on a root left empty is refused. */
+ *   the store skips only its file; --prune on a root left empty is refused;
+ *   a library of every format (tests/data/formats) gets one status per file
+ *   and its metadata stored; a schema 1 store (tests/data/store_v1) is
+ *   migrated and its metadata read by the next ingest. */
 #include "test.h"
 
 #include "ingest.h"
@@ -125,7 +129,9 @@ static void changes(const char *name, const char *src, const char *other) {
     CHECK(run_ingest(db, dir, 0, &s) == 0);
     CHECK_MSG(s.duplicates == 1, "duplicates %llu", (unsigned long long)s.duplicates);
     CHECK_MSG(s.failed == 1, "failed %llu", (unsigned long long)s.failed);
-    CHECK_MSG(s.replaced == 1, "re-embedded %llu", (unsigned long long)s.replaced);
+    CHECK_MSG(s.updated == 0 && s.unchanged == 12 && s.added == 0, "updated %llu unchanged %llu",
+              (unsigned long long)s.updated, (unsigned long long)s.unchanged);
+    CHECK(s.total == 14 && s.added + s.updated + s.unchanged + s.duplicates + s.failed + s.skipped == s.total);
     CHECK(s.hidden >= 1);
     store *st;
     CHECK(store_open(db, STORE_RDONLY, &st) == 0);
@@ -139,7 +145,7 @@ static void changes(const char *name, const char *src, const char *other) {
     snprintf(cmd, sizeof cmd, "cp \"$(ls -d %s | head -1)\" %s", other, b);
     CHECK(system(cmd) == 0);
     CHECK(run_ingest(db, dir, 0, &s) == 0);
-    CHECK_MSG(s.replaced == 1, "re-embedded %llu", (unsigned long long)s.replaced);
+    CHECK_MSG(s.updated == 1, "updated %llu", (unsigned long long)s.updated);
     /* deleted files are pruned */
     sh("rm -f %s %s", b, a);
     CHECK(run_ingest(db, dir, 1, &s) == 0);
@@ -374,6 +380,197 @@ TEST(prune_refuses_empty_root) {
     CHECK(stored_paths(db) == 0);
 }
 
+/* Every file of a generated library gets one status with its reason. */
+typedef struct {
+    char name[64][64];
+    int status[64];
+    char reason[64][256];
+    int n;
+} file_log;
+
+static void log_file(const char *path, int status, const char *reason, void *ctx) {
+    file_log *l = ctx;
+    if (l->n >= 64) return;
+    snprintf(l->name[l->n], sizeof l->name[l->n], "%s", strrchr(path, '/') + 1);
+    l->status[l->n] = status;
+    snprintf(l->reason[l->n], sizeof l->reason[l->n], "%s", reason ? reason : "");
+    l->n++;
+}
+
+static int logged(const file_log *l, const char *name, const char **reason) {
+    for (int i = 0; i < l->n; i++)
+        if (!strcmp(l->name[i], name)) {
+            if (reason) *reason = l->reason[i];
+            return l->status[i];
+        }
+    return 0;
+}
+
+static int log_ingest(const char *db, const char *root, file_log *l, ingest_stats *s) {
+    store *st;
+    int rc = store_open(db, STORE_CREATE, &st);
+    if (rc) return rc;
+    rc = store_check_model(st, emb->identity, emb->dim);
+    ingest_opts o;
+    ingest_opts_default(&o);
+    o.roots = (const char *[]){root};
+    o.n_roots = 1;
+    o.on_file = log_file;
+    o.ctx = l;
+    memset(l, 0, sizeof *l);
+    if (!rc) rc = ingest_run(st, emb, &o, s);
+    store_close(st);
+    return rc;
+}
+
+static int image_of(store *st, const char *root, const char *name, store_image *im) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/%s", root, name);
+    store_path_info pi;
+    memset(im, 0, sizeof *im);
+    return store_lookup_path(st, p, &pi) || store_get_image(st, pi.id, im);
+}
+
+/* tests/data/formats (every format, EXIF dates and cameras, a JPEG without
+ * extension and one named .png, bad files) + a resized near-copy + a byte
+ * copy: each file's status and reason, the counts add up, the metadata in
+ * the store; a touched file is unchanged. */
+TEST(library_statuses_and_metadata) {
+    char root[300], db[300], cmd[16384];
+    snprintf(root, sizeof root, "%s/library", tmp);
+    snprintf(db, sizeof db, "%s/library.db", tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s/.thumbs' && cp '%s'/tests/data/formats/* '%s/' && "
+             "cp '%s/tests/data/library/near_copy.jpg' '%s/' && cp '%s/exif.jpg' '%s/exif-copy.jpg' && "
+             "cp '%s/plain.jpg' '%s/.thumbs/' && cp '%s/plain.jpg' '%s/.hidden.jpg'",
+             root, src_dir, root, src_dir, root, root, root, root, root, root, root);
+    CHECK(system(cmd) == 0);
+    file_log l;
+    ingest_stats s;
+    int rc = log_ingest(db, root, &l, &s);
+    CHECK_MSG(rc == 0, "%s", status_message());
+    CHECK_MSG(s.total == 23 && (int)s.total == l.n, "seen %llu, reported %d", (unsigned long long)s.total, l.n);
+    CHECK(s.added + s.updated + s.unchanged + s.duplicates + s.failed + s.skipped == s.total);
+    CHECK_MSG(s.added == 13 && s.duplicates == 3 && s.failed == 3 && s.skipped == 4 && s.hidden == 2,
+              "added %llu duplicates %llu failed %llu skipped %llu hidden %llu", (unsigned long long)s.added,
+              (unsigned long long)s.duplicates, (unsigned long long)s.failed, (unsigned long long)s.skipped,
+              (unsigned long long)s.hidden);
+    static const char *added[] = {"avif.avif", "heic.heic", "webp.webp", "webp_orient6.webp", "tiff.tif",
+                                  "tiff_orient6.tif", "dng.dng", "bmp.bmp", "gif.gif", "src.png", "near_copy.jpg"};
+    for (size_t i = 0; i < sizeof added / sizeof *added; i++)
+        CHECK_MSG(logged(&l, added[i], NULL) == INGEST_ADDED, "%s: %s", added[i],
+                  ingest_status_name(logged(&l, added[i], NULL)));
+    /* byte copies: one of each set added, the others duplicates */
+    CHECK((logged(&l, "exif.jpg", NULL) == INGEST_ADDED) + (logged(&l, "exif-copy.jpg", NULL) == INGEST_ADDED) == 1);
+    CHECK((logged(&l, "exif.jpg", NULL) == INGEST_DUPLICATE) + (logged(&l, "exif-copy.jpg", NULL) == INGEST_DUPLICATE) == 1);
+    int plain_added = (logged(&l, "plain.jpg", NULL) == INGEST_ADDED) + (logged(&l, "jpeg_noext", NULL) == INGEST_ADDED) +
+                      (logged(&l, "jpeg_named.png", NULL) == INGEST_ADDED);
+    CHECK(plain_added == 1);
+    const char *why = NULL;
+    CHECK(logged(&l, "bad_empty.jpg", &why) == INGEST_SKIPPED && !strcmp(why, "empty file"));
+    CHECK(logged(&l, "bad_text.jpg", &why) == INGEST_SKIPPED && !strcmp(why, "not an image: text"));
+    CHECK(logged(&l, "make.sh", &why) == INGEST_SKIPPED && !strcmp(why, "not an image: text"));
+    CHECK(logged(&l, "bad_garbage.heic", &why) == INGEST_SKIPPED && !strncmp(why, "not an image", 12));
+    static const char *bad[] = {"bad_truncated.jpg", "bad_truncated.heic", "bad_truncated.tif"};
+    for (int i = 0; i < 3; i++) {
+        CHECK_MSG(logged(&l, bad[i], &why) == INGEST_FAILED && why[0] && !strstr(why, root), "%s: %s", bad[i], why);
+    }
+    for (int i = 0; i < l.n; i++)
+        CHECK_MSG(l.name[i][0] != '.', "hidden %s was seen", l.name[i]);
+
+    store *st;
+    CHECK(store_open(db, STORE_RDONLY, &st) == 0);
+    if (!st) return;
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_roots roots;
+    CHECK(store_roots_list(st, &roots) == 0 && roots.n == 1 && !strcmp(roots.v[0], root));
+    store_roots_release(&roots);
+    store_image im;
+    CHECK(image_of(st, root, "exif.jpg", &im) == 0);
+    CHECK(im.taken_source == IMAGE_TAKEN_EXIF && !strcmp(im.taken, "2023-07-14T18:30:05") && im.taken_offset_min == 120);
+    CHECK(im.taken_ns == 1689352205LL * 1000000000LL);   /* 16:30:05 UTC */
+    CHECK(!strcmp(im.make, "Canon") && !strcmp(im.model, "Canon EOS R6") && im.has_gps);
+    CHECK_NEAR(im.gps_lat, -33.8568, 1e-4);
+    CHECK_NEAR(im.gps_lon, 151.2153, 1e-4);
+    CHECK_MSG(im.width == 48 && im.height == 64 && !strcmp(im.format, "jpeg"), "%ux%u %s", im.width, im.height, im.format);
+    CHECK(image_of(st, root, "heic.heic", &im) == 0);
+    CHECK(!strcmp(im.format, "heic") && im.taken_offset_min == -300 && im.taken_ns == 1709226000LL * 1000000000LL);
+    CHECK(!strcmp(im.make, "Apple") && !strcmp(im.model, "iPhone 13") && im.has_gps && im.width == 64 && im.height == 48);
+    CHECK_NEAR(im.gps_lat, 40.6892, 1e-4);
+    CHECK_NEAR(im.gps_lon, -74.0445, 1e-4);
+    CHECK(image_of(st, root, "webp.webp", &im) == 0);   /* no offset: the local time read as UTC */
+    CHECK(!strcmp(im.format, "webp") && im.taken_offset_min == IMAGE_OFFSET_UNKNOWN &&
+          im.taken_ns == 1641092645LL * 1000000000LL && !strcmp(im.model, "Pixel 7") && !im.has_gps);
+    CHECK(image_of(st, root, "tiff.tif", &im) == 0);
+    CHECK(!strcmp(im.format, "tiff") && !strcmp(im.make, "Epson") && im.taken_ns == 946684799LL * 1000000000LL);
+    CHECK(image_of(st, root, "dng.dng", &im) == 0);
+    CHECK(!strcmp(im.format, "raw") && im.taken_offset_min == 540 && im.taken_ns == 1614801967LL * 1000000000LL);
+    CHECK(image_of(st, root, "webp_orient6.webp", &im) == 0 && im.width == 48 && im.height == 64);
+    CHECK(image_of(st, root, "tiff_orient6.tif", &im) == 0 && im.width == 48 && im.height == 64);
+    CHECK(image_of(st, root, "avif.avif", &im) == 0 && !strcmp(im.format, "avif"));
+    CHECK(im.taken_source == IMAGE_TAKEN_MTIME && im.taken_ns == im.mtime_ns && strlen(im.taken) == 19 && !im.make[0]);
+    CHECK(image_of(st, root, "jpeg_named.png", &im) == 0 && !strcmp(im.format, "jpeg") && im.n_paths == 3);
+    CHECK(image_of(st, root, "bad_text.jpg", &im) != 0);
+    store_close(st);
+
+    /* touched, same bytes: unchanged, nothing embedded; the rest as before */
+    snprintf(cmd, sizeof cmd, "touch -d '2001-02-03 04:05:06' '%s/exif.jpg' '%s/heic.heic'", root, root);
+    CHECK(system(cmd) == 0);
+    rc = log_ingest(db, root, &l, &s);
+    CHECK_MSG(rc == 0 && s.added == 0 && s.updated == 0 && s.duplicates == 0 && s.unchanged == 16 && s.failed == 3 &&
+              s.skipped == 4, "added %llu updated %llu unchanged %llu", (unsigned long long)s.added,
+              (unsigned long long)s.updated, (unsigned long long)s.unchanged);
+    CHECK(logged(&l, "exif.jpg", NULL) == INGEST_UNCHANGED && logged(&l, "heic.heic", NULL) == INGEST_UNCHANGED);
+    CHECK(s.t_encode == 0);
+    CHECK(store_open(db, STORE_RDONLY, &st) == 0);
+    if (!st) return;
+    store_path_info pi;
+    char p[600];
+    snprintf(p, sizeof p, "%s/heic.heic", root);
+    CHECK(store_lookup_path(st, p, &pi) == 0 && pi.mtime_ns == 981173106LL * 1000000000LL);
+    CHECK(image_of(st, root, "heic.heic", &im) == 0 && !strcmp(im.make, "Apple") && im.taken_offset_min == -300);
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+}
+
+/* A store of the release before schema 2 (tests/data/store_v1): ingest on
+ * it migrates it, reads the metadata of its files once (unchanged, no
+ * re-embedding) and adds new files as usual. Its paths are under
+ * /tmp/seer-v1-fixture/photos, recreated here from the same samples. */
+TEST(v1_store_ingest) {
+    char db[300], cmd[32768];
+    const char *fx = "/tmp/seer-v1-fixture/photos";
+    snprintf(db, sizeof db, "%s/v1.db", tmp);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' '%s/sub' && cp '%s/tests/data/store_v1/data.mdb' '%s/' && chmod u+w '%s/data.mdb' && "
+             "cp '%s'/samples/larger/cat-test0100-256px.jpg '%s'/samples/larger/dog-test0100-256px.jpg "
+             "'%s'/samples/larger/horse-and-ship-test0101-512x256.jpg '%s/' && "
+             "cp '%s/samples/larger/dog-test0100-256px.jpg' '%s/sub/dog-copy.jpg'",
+             db, fx, src_dir, db, db, src_dir, src_dir, src_dir, fx, src_dir, fx);
+    CHECK(system(cmd) == 0);
+    file_log l;
+    ingest_stats s;
+    int rc = log_ingest(db, fx, &l, &s);
+    CHECK_MSG(rc == 0 && s.total == 4 && s.unchanged == 4 && s.added == 0 && s.t_encode == 0,
+              "rc %d: %s; seen %llu unchanged %llu", rc, rc ? status_message() : "", (unsigned long long)s.total,
+              (unsigned long long)s.unchanged);
+    store *st;
+    CHECK(store_open(db, STORE_RDONLY, &st) == 0);
+    if (!st) return;
+    store_counts c;
+    CHECK(store_counts_get(st, &c) == 0 && c.n_images == 3 && c.n_paths == 4 && c.n_feedback == 1 && c.n_thumbs == 3);
+    for (uint64_t id = 1; id <= 3; id++) {
+        store_image im;
+        CHECK(store_get_image(st, id, &im) == 0 && !im.meta_stale && im.taken_source == IMAGE_TAKEN_MTIME);
+    }
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+    snprintf(cmd, sizeof cmd, "cp '%s/samples/larger/truck-test0100-256px.jpg' '%s/'", src_dir, fx);
+    CHECK(system(cmd) == 0);
+    rc = log_ingest(db, fx, &l, &s);
+    CHECK(rc == 0 && s.added == 1 && s.unchanged == 4);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", fx);
+    CHECK(system(cmd) == 0);
+}
+
 int main(void) {
     snprintf(src_dir, sizeof src_dir, "%s", test_source());
     snprintf(tmp, sizeof tmp, "/tmp/seer-test-ingest-XXXXXX");
@@ -386,6 +583,8 @@ int main(void) {
     RUN(samples_model_mismatch_refused);
     RUN(long_path_skips_one_file);
     RUN(prune_refuses_empty_root);
+    RUN(library_statuses_and_metadata);
+    RUN(v1_store_ingest);
     embedder_free(emb);
     emb = NULL;
     RUN(shared_photos);

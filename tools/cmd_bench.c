@@ -238,7 +238,7 @@ static int bench_ingest(int argc, char **argv) {
     if (ingest_run(st, e, &o, &s)) {
         cli_error("%s", status_message());
     } else {
-        double fl = vision_flops(e->clip), n = (double)(s.added + s.replaced);
+        double fl = vision_flops(e->clip), n = (double)(s.added + s.updated);
         printf("files %llu, images embedded %.0f, failed %llu, in %.2f s: %.2f images/s end to end\n",
                (unsigned long long)s.total, n, (unsigned long long)s.failed, s.elapsed, n / s.elapsed);
         printf("workers (summed): read %.2f s, decode %.2f s, preprocess %.2f s, thumbnails %.2f s\n", s.t_read,
