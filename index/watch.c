@@ -39,6 +39,11 @@ struct watch {
     size_t cap;
     size_t n;          /* live entries */
     int limit_logged;
+    /* inotify records are read here (aligned as the kernel writes struct
+     * inotify_event). Not a _Thread_local: 64 KiB of static TLS is added to
+     * every thread of the process, and civetweb's ~100 KB worker stacks then
+     * fail to start (pthread_create EINVAL: seer serve could not listen). */
+    char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
 };
 
 void watch_opts_default(watch_opts *o) {
@@ -263,8 +268,7 @@ static int on_event(watch *w, const struct inotify_event *ev, gather *g) {
 int watch_next(watch *w, const watch_opts *o, watch_batch *out) {
     memset(out, 0, sizeof *out);
     gather g = {out, 0};
-    /* aligned as the kernel writes struct inotify_event records */
-    static _Thread_local char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+    char *buf = w->buf;
     const double start = timer_now();
     double first = 0, last = 0;
     for (;;) {
@@ -288,7 +292,7 @@ int watch_next(watch *w, const watch_opts *o, watch_batch *out) {
         /* read what is queued, but stop reading once the batch is full: the
          * rest stays in the kernel's queue for the next batch */
         while (out->n < o->max_paths) {
-            ssize_t n = read(w->fd, buf, sizeof buf);
+            ssize_t n = read(w->fd, buf, sizeof w->buf);
             if (n < 0 && errno == EINTR) continue;
             if (n < 0 && errno == EAGAIN) break;
             if (n <= 0) {
