@@ -592,7 +592,8 @@ int vindex_search_among(const vindex *vi, const float *query, const uint64_t *al
         free(q);
         return status_fail(ST_ARG, "vindex_search: the query is zero or not finite");
     }
-    for (int j = 0; j < dim; j++) q[j] = (float)(query[j] / sqrt(ss));
+    float inv = (float)(1.0 / sqrt(ss));   /* as vindex_search_batch: the same scores to the bit */
+    for (int j = 0; j < dim; j++) q[j] = query[j] * inv;
     int64_t ex_row = exclude ? row_of(vi, exclude) : -1;
 
     int64_t *rows = NULL;

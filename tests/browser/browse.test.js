@@ -139,7 +139,7 @@ const cards = (page) => page.$$eval('#results .card', (c) => c.length);
 
     // ---- the duplicates view
     await page.click('#nav-dupes');
-    await page.waitForFunction(() => /near-duplicates/i.test(document.getElementById('status').textContent));
+    await page.waitForFunction(() => /group|No near-duplicates/.test(document.getElementById('status').textContent));
     const st = await page.textContent('#status');
     const heads = (await page.$$('#results .month')).length;
     check('dupes_view', /group|No near-duplicates/.test(st) && (heads > 0) === /group/.test(st), [st, heads]);
