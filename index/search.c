@@ -12,7 +12,14 @@ search_query search_query_default(void) {
 
 /* The query → v (dim floats) through the embedder; the decoded picture's
  * facts into out. */
-static int embed_query(const embedder *e, const search_query *q, float *v, search_result *out) {
+static int embed_query(const searcher *sr, const search_query *q, float *v, search_result *out) {
+    const embedder *e = sr->emb;
+    if (q->like) {
+        int st = store_get_vector(sr->st, q->like, v);
+        if (st == ST_NOT_FOUND)
+            return status_fail(ST_NOT_FOUND, "like: no stored image with id %llu", (unsigned long long)q->like);
+        return st;
+    }
     if (q->text) return embedder_text(e, q->text, v);
     embed_image_info info = {0};
     int st = q->image_path ? embedder_image_file(e, q->image_path, &q->image, v, &info)
@@ -22,21 +29,36 @@ static int embed_query(const embedder *e, const search_query *q, float *v, searc
     return st;
 }
 
-/* The top-k of v in *sr->vi, under sr->lock when there is one. */
-static int lookup(const searcher *sr, const float *v, int k, vindex_hit *hits, int *n) {
+/* The top-k of v in *sr->vi among what the filter keeps, under sr->lock
+ * when there is one. */
+static int lookup(const searcher *sr, const search_query *q, const float *v, int k, vindex_hit *hits, int *n,
+                  search_result *out) {
     if (sr->lock) pthread_rwlock_rdlock(sr->lock);
-    int st = vindex_search(*sr->vi, v, k, hits, n);
+    uint64_t *allow = NULL;
+    size_t n_allow = 0;
+    int st = ST_OK, filtered = q->filter && filter_active(q->filter);
+    if (filtered) {
+        if (!sr->cat || !*sr->cat) st = status_fail(ST_ARG, "search: filters need the catalog (none loaded)");
+        else st = catalog_filter(*sr->cat, q->filter, &allow, &n_allow);
+        out->matches = n_allow;
+    } else {
+        out->matches = vindex_size(*sr->vi) - (q->like ? 1 : 0);
+    }
+    if (!st && (!filtered || n_allow))
+        st = vindex_search_among(*sr->vi, v, filtered ? allow : NULL, n_allow, q->like, k, hits, n, &out->stats);
     if (sr->lock) pthread_rwlock_unlock(sr->lock);
+    free(allow);
     return st ? status_wrap(st, "search failed") : ST_OK;
 }
 
 /* Each hit's path and metadata from the store. */
-static void resolve(store *st, const vindex_hit *vh, int n, search_hit *hits) {
+static void resolve(store *st, const vindex_hit *vh, int n, const vindex_scan_stats *ss, search_hit *hits) {
     for (int i = 0; i < n; i++) {
         search_hit *h = &hits[i];
         memset(h, 0, sizeof *h);
         h->id = vh[i].id;
         h->score = vh[i].score;
+        h->z = ss->std > 0 ? (float)((vh[i].score - ss->mean) / ss->std) : 0.0f;
         h->found = store_get_image(st, vh[i].id, &h->image) == ST_OK;
         if (!h->found) memset(&h->image, 0, sizeof h->image);
     }
@@ -44,18 +66,28 @@ static void resolve(store *st, const vindex_hit *vh, int n, search_hit *hits) {
 
 int search_run(const searcher *sr, const search_query *q, search_result *out) {
     memset(out, 0, sizeof *out);
-    int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->image_bytes != NULL);
-    if (kinds != 1) return status_fail(ST_ARG, "search: give one query (a text or an image), got %d", kinds);
+    int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->image_bytes != NULL) + (q->like != 0);
+    if (kinds != 1) return status_fail(ST_ARG, "search: give one query (a text, an image or like=ID), got %d", kinds);
     if (q->k < 1) return status_fail(ST_ARG, "search: k must be at least 1, got %d", q->k);
+    if (q->offset < 0 || q->offset > 4096 - q->k)
+        return status_fail(ST_ARG, "search: offset must be from 0 to %d with k = %d (k + offset <= 4096)", 4096 - q->k, q->k);
+    int kk = q->k + q->offset;
     float *v = malloc((size_t)sr->emb->dim * sizeof *v);
-    vindex_hit *vh = malloc((size_t)q->k * sizeof *vh);
+    vindex_hit *vh = malloc((size_t)kk * sizeof *vh);
     search_hit *hits = malloc((size_t)q->k * sizeof *hits);
     int n = 0, st = v && vh && hits ? ST_OK : status_fail(ST_NOMEM, "out of memory");
     double t0 = timer_now();
-    if (!st) st = embed_query(sr->emb, q, v, out);
-    if (!st) st = lookup(sr, v, q->k, vh, &n);
+    if (!st) st = embed_query(sr, q, v, out);
+    if (!st) st = lookup(sr, q, v, kk, vh, &n, out);
     double took = timer_now() - t0;
-    if (!st) resolve(sr->st, vh, n, hits);
+    /* strong: the best hit of the whole query, whatever the page */
+    if (!st && n > 0 && out->stats.std > 0 && (vh[0].score - out->stats.mean) / out->stats.std >= SEARCH_STRONG_Z)
+        out->strong = 1;
+    /* the page: hits [offset, offset + k) */
+    int from = n < q->offset ? n : q->offset;
+    n -= from;
+    if (!st) resolve(sr->st, vh + from, n, &out->stats, hits);
+
     free(v);
     free(vh);
     if (st) {

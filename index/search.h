@@ -33,7 +33,9 @@
 #ifndef SEER_SEARCH_H
 #define SEER_SEARCH_H
 
+#include "catalog.h"
 #include "embed.h"
+#include "filter.h"
 #include "image.h"
 #include "store.h"
 #include "vindex.h"
@@ -48,9 +50,16 @@ typedef struct {
     store            *st;    /* the store the index was built from */
     vindex *const    *vi;    /* where the current index is; *vi read at each search */
     pthread_rwlock_t *lock;  /* NULL, or held for reading around the lookup in *vi */
+    catalog *const   *cat;   /* NULL, or where the current catalog is (read under lock
+                                like *vi); needed by a query with a filter */
 } searcher;
 
-/* One query: exactly one of text, image_path, image_bytes. */
+/* "Strong match" rule (docs/api.md): a hit stands out when its score is at
+ * least SEARCH_STRONG_Z standard deviations above the mean score of the
+ * scanned set for this query. Measured in docs/api.md. */
+#define SEARCH_STRONG_Z 3.0
+
+/* One query: exactly one of text, image_path, image_bytes, like. */
 typedef struct {
     const char *text;        /* NUL-terminated text, or NULL */
     const char *image_path;  /* an image file, or NULL */
@@ -58,12 +67,19 @@ typedef struct {
     size_t      image_len;
     const char *image_name;  /* names image_bytes in error messages (NULL reads as "image") */
     image_opts  image;       /* decode limits and EXIF orientation for image queries */
+    uint64_t    like;        /* a stored image's id: its vector is the query and it is
+                                never a hit itself (0 = none); ST_NOT_FOUND if absent */
     int         k;           /* how many hits at most, >= 1 */
+    int         offset;      /* skip the first offset hits (paging), >= 0; k + offset
+                                at most 4096 */
+    const filter *filter;    /* NULL, or which images may be hits (applied before
+                                ranking: min(k, matches after offset) come back) */
 } search_query;
 
 typedef struct {
     uint64_t    id;          /* store image id */
     float       score;       /* cosine similarity, best first */
+    float       z;           /* (score - mean) / std of the scanned set; 0 when std is 0 */
     int         found;       /* 1 when the store holds the id (else image is zeroed: */
                              /* removed since the index was built, or unreadable) */
     store_image image;       /* path, size, width/height, format, ... (a copy) */
@@ -73,6 +89,9 @@ typedef struct {
     search_hit *hits;        /* n entries, best first; malloc'd, owned by the result */
     int         n;           /* min(k, index size) */
     double      took_s;      /* embedding + index lookup (not the store look-ups) */
+    uint64_t    matches;     /* images the filter kept (the index size without one) */
+    vindex_scan_stats stats; /* the scanned set's mean and std (see vindex.h) */
+    int         strong;      /* 1 when some hit has z >= SEARCH_STRONG_Z */
     /* the decoded query picture (image queries only; else NULL / 0) */
     const char *format;
     int         width, height;
@@ -82,7 +101,8 @@ typedef struct {
 search_query search_query_default(void);
 
 /* Run one search. ST_ARG for a query that is not exactly one of text /
- * image_path / image_bytes or k < 1; the embedder's errors for a text or a
+ * image_path / image_bytes / like, k < 1, offset < 0, k + offset > 4096, or
+ * a filter without a catalog; ST_NOT_FOUND for a like id not stored; the embedder's errors for a text or a
  * picture it cannot take (ST_FORMAT, ST_TOO_LARGE, ST_UNSUPPORTED, ...); an
  * index lookup failure is wrapped as "search failed: ...". On failure *out is
  * empty ({NULL, 0}) and needs no free. */

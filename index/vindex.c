@@ -492,3 +492,199 @@ done:
     free(c.ids);
     return rc;
 }
+
+/* ---------------------------------------------------------------- filtered search */
+
+/* One thread's share of a filtered scan: its heap and the sums of what it scored. */
+typedef struct {
+    topk_entry *h;
+    int len;
+    double sum, sumsq;
+    size_t cnt;
+} among_part;
+
+/* Row r's vector: a pointer into mat (FLAT), or read back from FAISS's
+ * storage into buf (HNSW). NULL when FAISS cannot give it. */
+static const float *among_row(const vindex *vi, int64_t r, float *buf) {
+    if (vi->mat) return vi->mat + (size_t)r * (size_t)vi->dim;
+    return faiss_Index_reconstruct(vi->faiss, (idx_t)r, buf) ? NULL : buf;
+}
+
+/* Score q against rows[0, nr) (gather), or against every row of mat in blocks
+ * (rows == NULL), skipping rows whose bit is clear in bits (when given) and
+ * ex_row; the k best of each thread in parts[t]. *T gets the threads used. */
+static int among_scan(const vindex *vi, const float *q, const int64_t *rows, size_t nr, const uint8_t *bits,
+                      int64_t ex_row, int k, among_part *parts, int *T_out) {
+    const int dim = vi->dim;
+    size_t work = rows ? nr : vi->n;
+    size_t bytes = work * (size_t)dim * sizeof(float);
+    int T = vi->p.threads;
+    if ((size_t)T > bytes / SCAN_MIN_BYTES + 1) T = (int)(bytes / SCAN_MIN_BYTES + 1);
+    *T_out = T;
+    topk_entry *heaps = malloc((size_t)T * (size_t)k * sizeof *heaps);
+    float *scratch = malloc((size_t)T * (SCAN_BLOCK + (size_t)dim) * sizeof *scratch);
+    if (!heaps || !scratch) {
+        free(heaps); free(scratch);
+        return status_fail(ST_NOMEM, "vindex_search: out of memory");
+    }
+    int failed = 0;
+#pragma omp parallel num_threads(T)
+    {
+        int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        among_part *P = &parts[t];
+        P->h = heaps + (size_t)t * (size_t)k;
+        float *S = scratch + (size_t)t * (SCAN_BLOCK + (size_t)dim), *buf = S + SCAN_BLOCK;
+        size_t per = (work + (size_t)nt - 1) / (size_t)nt;
+        size_t r0 = (size_t)t * per, r1 = r0 + per < work ? r0 + per : work;
+        if (rows) {
+            for (size_t i = r0; i < r1; i++) {
+                const float *v = among_row(vi, rows[i], buf);
+                if (!v) { failed = 1; break; }
+                float s;
+                scan_dot_rows(v, 1, dim, q, &s);
+                P->sum += s, P->sumsq += (double)s * s, P->cnt++;
+                if (P->len < k || s > P->h[0].s) topk_push(P->h, &P->len, k, s, rows[i]);
+            }
+        } else {
+            for (size_t b = r0; b < r1; b += SCAN_BLOCK) {
+                int n = (int)(r1 - b < SCAN_BLOCK ? r1 - b : SCAN_BLOCK);
+                scan_dot_rows(vi->mat + b * (size_t)dim, n, dim, q, S);
+                for (int i = 0; i < n; i++) {
+                    int64_t r = (int64_t)(b + (size_t)i);
+                    if ((bits && !(bits[r >> 3] >> (r & 7) & 1)) || r == ex_row) continue;
+                    float s = S[i];
+                    P->sum += s, P->sumsq += (double)s * s, P->cnt++;
+                    if (P->len < k || s > P->h[0].s) topk_push(P->h, &P->len, k, s, r);
+                }
+            }
+        }
+    }
+    free(scratch);
+    if (failed) {
+        free(heaps);
+        for (int t = 0; t < T; t++) parts[t].h = NULL;
+        return faiss_fail("reconstruct");
+    }
+    return 0;   /* parts[0].h owns heaps */
+}
+
+static int64_t row_of(const vindex *vi, uint64_t id) {
+    size_t lo = 0, hi = vi->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (vi->ids[mid] < id) lo = mid + 1; else hi = mid;
+    }
+    return lo < vi->n && vi->ids[lo] == id ? (int64_t)lo : -1;
+}
+
+int vindex_search_among(const vindex *vi, const float *query, const uint64_t *allow, size_t n_allow,
+                        uint64_t exclude, int k, vindex_hit *hits, int *n_hits, vindex_scan_stats *stats) {
+    *n_hits = 0;
+    if (stats) memset(stats, 0, sizeof *stats);
+    if (k <= 0 || k > 4096) return status_fail(ST_ARG, "vindex_search: k must be in [1, 4096], got %d", k);
+    if (vi->n == 0 || (allow && n_allow == 0)) return 0;
+    const int dim = vi->dim;
+    float *q = malloc((size_t)dim * sizeof *q);
+    if (!q) return status_fail(ST_NOMEM, "vindex_search: out of memory");
+    double ss = 0;
+    for (int j = 0; j < dim; j++) ss += (double)query[j] * query[j];
+    if (!(ss > 0) || !isfinite(ss)) {
+        free(q);
+        return status_fail(ST_ARG, "vindex_search: the query is zero or not finite");
+    }
+    float inv = (float)(1.0 / sqrt(ss));   /* as vindex_search_batch: the same scores to the bit */
+    for (int j = 0; j < dim; j++) q[j] = query[j] * inv;
+    int64_t ex_row = exclude ? row_of(vi, exclude) : -1;
+
+    int64_t *rows = NULL;
+    uint8_t *bits = NULL;
+    size_t nr = 0;
+    int rc = 0;
+    if (allow) {
+        rows = malloc(n_allow * sizeof *rows);
+        if (!rows) { free(q); return status_fail(ST_NOMEM, "vindex_search: out of memory"); }
+        /* both lists increase: one merge walk maps ids to rows */
+        size_t j = 0;
+        for (size_t i = 0; i < n_allow; i++) {
+            if (i && allow[i] <= allow[i - 1]) {
+                free(q); free(rows);
+                return status_fail(ST_ARG, "vindex_search: the allowed ids must be strictly increasing");
+            }
+            while (j < vi->n && vi->ids[j] < allow[i]) j++;
+            if (j < vi->n && vi->ids[j] == allow[i] && (int64_t)j != ex_row) rows[nr++] = (int64_t)j;
+        }
+        if (vi->mat && nr * 4 >= vi->n) {   /* dense: one pass over the matrix with a bitmap */
+            bits = calloc(vi->n / 8 + 1, 1);
+            if (!bits) { free(q); free(rows); return status_fail(ST_NOMEM, "vindex_search: out of memory"); }
+            for (size_t i = 0; i < nr; i++) bits[rows[i] >> 3] |= (uint8_t)(1u << (rows[i] & 7));
+        }
+    }
+
+    among_part parts[64];
+    memset(parts, 0, sizeof parts);
+    int T = 0;
+    vindex_params pp = vi->p;
+    if (pp.threads > 64) pp.threads = 64;
+    vindex tmp = *vi;
+    tmp.p = pp;
+    if (vi->p.kind == VINDEX_HNSW && !allow) {
+        /* the graph for the hits, an evenly spaced sample for the stats */
+        int kq = k + (ex_row >= 0) <= 4096 ? k + (ex_row >= 0) : 4096;
+        vindex_hit *h = malloc((size_t)kq * sizeof *h);
+        int nh = 0;
+        rc = h ? vindex_search(vi, q, kq, h, &nh) : status_fail(ST_NOMEM, "vindex_search: out of memory");
+        int m = 0;
+        for (int i = 0; !rc && i < nh && m < k; i++)
+            if (h[i].id && h[i].id != exclude) hits[m++] = h[i];
+        if (!rc) *n_hits = m;
+        free(h);
+        size_t ns = vi->n < VINDEX_STATS_SAMPLE ? vi->n : VINDEX_STATS_SAMPLE;
+        if (!rc && stats && (rows = malloc(ns * sizeof *rows))) {
+            for (size_t i = 0; i < ns; i++) rows[i] = (int64_t)(i * vi->n / ns);
+            nr = ns;
+            if (!(rc = among_scan(&tmp, q, rows, nr, NULL, -1, 1, parts, &T))) {
+                double s = 0, s2 = 0;
+                size_t c = 0;
+                for (int t = 0; t < T; t++) s += parts[t].sum, s2 += parts[t].sumsq, c += parts[t].cnt;
+                stats->scanned = c;
+                stats->mean = c ? s / (double)c : 0;
+                stats->std = c > 1 ? sqrt(fmax(0, s2 / (double)c - stats->mean * stats->mean)) : 0;
+            }
+            free(parts[0].h);
+        }
+        free(rows);
+        free(q);
+        return rc;
+    }
+    rc = bits || !allow ? among_scan(&tmp, q, NULL, 0, bits, ex_row, k, parts, &T)
+                        : among_scan(&tmp, q, rows, nr, NULL, -1, k, parts, &T);
+    if (!rc) {
+        topk_entry *all = malloc((size_t)T * (size_t)k * sizeof *all);
+        if (!all) rc = status_fail(ST_NOMEM, "vindex_search: out of memory");
+        int m = 0;
+        double s = 0, s2 = 0;
+        size_t c = 0;
+        for (int t = 0; all && t < T; t++) {
+            memcpy(all + m, parts[t].h, (size_t)parts[t].len * sizeof *all);
+            m += parts[t].len;
+            s += parts[t].sum, s2 += parts[t].sumsq, c += parts[t].cnt;
+        }
+        if (all) {
+            qsort(all, (size_t)m, sizeof *all, topk_entry_cmp_desc);
+            int kk = m < k ? m : k;
+            for (int i = 0; i < kk; i++) hits[i] = (vindex_hit){vi->ids[all[i].r], all[i].s};
+            *n_hits = kk;
+            if (stats) {
+                stats->scanned = c;
+                stats->mean = c ? s / (double)c : 0;
+                stats->std = c > 1 ? sqrt(fmax(0, s2 / (double)c - stats->mean * stats->mean)) : 0;
+            }
+        }
+        free(all);
+        free(parts[0].h);
+    }
+    free(bits);
+    free(rows);
+    free(q);
+    return rc;
+}

@@ -99,6 +99,34 @@ int  vindex_search(const vindex *vi, const float *query, int k, vindex_hit *hits
 int  vindex_search_batch(const vindex *vi, size_t nq, const float *queries, int k, vindex_hit *hits,
                          int *n_hits);
 
+/* What one query's scan saw: the scores of every vector it compared the
+ * query with (the "scanned set"), summarised for z-scores (search.h). */
+typedef struct {
+    size_t scanned;        /* vectors scored (0 when the stats are unknown) */
+    double mean, std;      /* of those scores (population std; 0 when scanned < 2) */
+} vindex_scan_stats;
+
+/* Most vectors an HNSW search samples (evenly spaced rows) for its stats. */
+#define VINDEX_STATS_SAMPLE 4096
+
+/* Top-k for one query among the vectors whose ids are in allow (n_allow ids,
+ * strictly increasing; ids not in the index are ignored), or among all when
+ * allow is NULL; exclude (0 = none) is never returned nor counted (a stored
+ * image used as the query). The filter is applied before ranking, so
+ * *n_hits = min(k, matching vectors). *stats (may be NULL) gets the scanned
+ * set's mean and std.
+ *   FLAT: exact. A dense allow-set (>= 1/4 of the rows) is a bitmap checked
+ *   during the usual block scan; a sparse one is scanned row by row (only
+ *   those rows are read). The stats are exact over what was scored.
+ *   HNSW: allow == NULL searches the graph, with stats over an evenly spaced
+ *   sample of at most VINDEX_STATS_SAMPLE vectors; allow != NULL is an exact
+ *   scan over the allowed vectors, read back from FAISS's storage: FAISS
+ *   1.7.3's C API has no search parameters, so no IDSelector can reach the
+ *   graph search (docs/benchmarks.md has the cost).
+ * Thread-safe like vindex_search. */
+int  vindex_search_among(const vindex *vi, const float *query, const uint64_t *allow, size_t n_allow,
+                         uint64_t exclude, int k, vindex_hit *hits, int *n_hits, vindex_scan_stats *stats);
+
 /* HNSW only: the search breadth (recall/latency knob). */
 int  vindex_set_ef_search(vindex *vi, int ef);
 

@@ -11,6 +11,10 @@
  */
 #include "server_impl.h"
 
+#include "browse.h"
+#include "catalog.h"
+#include "dupes.h"
+#include "filter.h"
 #include "search.h"
 #include "jsonx.h"
 #include "status.h"
@@ -19,6 +23,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +111,68 @@ static int parse_k(server *s, struct mg_connection *c, const char *qs, int *k) {
     return 0;
 }
 
+/* An optional integer parameter name in lo..hi: absent → *out unchanged, 0;
+ * malformed → a 400 naming it, -1. */
+static int parse_long_param(server *s, struct mg_connection *c, const char *qs, const char *name, long long lo,
+                            long long hi, long long *out) {
+    if (!qs) return 0;
+    char buf[32];
+    int r = mg_get_var(qs, strlen(qs), name, buf, sizeof buf);
+    if (r == -1) return 0;
+    char *end;
+    errno = 0;
+    long long v = r > 0 ? strtoll(buf, &end, 10) : 0;
+    if (r <= 0 || *end || errno || v < lo || v > hi) {
+        http_send_error(s, c, 400, NULL, "%s must be an integer from %lld to %lld", name, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* The filters of docs/api.md (after, before, folder, camera, format) from
+ * the query string into *f; a 400 naming the bad one, -1. */
+static int parse_filter(server *s, struct mg_connection *c, const char *qs, filter *f) {
+    filter_init(f);
+    if (!qs) return 0;
+    static const char *const names[] = {"after", "before", "folder", "camera", "format"};
+    char buf[STORE_PATH_MAX + 1];
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        int r = mg_get_var(qs, strlen(qs), names[i], buf, sizeof buf);
+        if (r == -1) continue;
+        if (r < 0) {
+            http_send_error(s, c, 400, NULL, "%s is longer than %d bytes", names[i], STORE_PATH_MAX - 1);
+            return -1;
+        }
+        if (memchr(buf, 0, (size_t)r) || filter_set(f, names[i], buf)) {
+            http_send_error(s, c, 400, NULL, "%s", memchr(buf, 0, (size_t)r) ? "a filter contains a NUL byte" : status_message());
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* What the store knows of one image, as /api/images and /api/search give it. */
+static json_t *image_meta_json(uint64_t id, const store_image *im) {
+    char iu[64], tu[80], cam[2 * 64 + 2];
+    snprintf(iu, sizeof iu, "/api/images/%llu", (unsigned long long)id);
+    snprintf(tu, sizeof tu, "/api/images/%llu/thumbnail", (unsigned long long)id);
+    filter_camera(im->make, im->model, cam, sizeof cam);
+    json_t *path = json_string(im->path);
+    json_t *o = json_pack("{s:I, s:o, s:i, s:i, s:s, s:s, s:s}", "id", (json_int_t)id, "path",
+                          path ? path : json_string("(not UTF-8)"), "width", (int)im->width, "height", (int)im->height,
+                          "format", im->format, "thumbnail_url", tu, "image_url", iu);
+    json_object_set_new(o, "taken", im->taken[0] ? json_string(im->taken) : json_null());
+    json_object_set_new(o, "taken_source", json_string(im->taken_source == IMAGE_TAKEN_EXIF    ? "exif"
+                                                       : im->taken_source == IMAGE_TAKEN_MTIME ? "mtime"
+                                                                                               : "none"));
+    json_t *jc = json_string(cam);
+    json_object_set_new(o, "camera", cam[0] && jc ? jc : json_null());
+    if (!(cam[0] && jc)) json_decref(jc);
+    if (im->has_gps) json_object_set_new(o, "gps", json_pack("{s:f, s:f}", "lat", im->gps_lat, "lon", im->gps_lon));
+    return o;
+}
+
 static const char *content_type_of(const char *format) {
     static const char *const map[][2] = {
         {"jpeg", "image/jpeg"}, {"png", "image/png"},  {"gif", "image/gif"},
@@ -133,20 +200,17 @@ typedef struct {
 
 static void search_job_run(void *arg) {
     search_job *j = arg;
-    searcher sr = {.emb = j->s->emb, .st = j->s->st, .vi = &j->s->vi, .lock = &j->s->ix_lock};
+    searcher sr = {.emb = j->s->emb, .st = j->s->st, .vi = &j->s->vi, .lock = &j->s->ix_lock, .cat = &j->s->cat};
     j->rc = search_run(&sr, &j->q, &j->r);
     if (j->rc) snprintf(j->err, sizeof j->err, "%s", status_message());
 }
 
-/* One hit of the reply. */
+/* One hit of the reply: the image's metadata, score and z. */
 static json_t *hit_json(const search_hit *h) {
-    char iu[64], tu[80];
-    snprintf(iu, sizeof iu, "/api/images/%llu", (unsigned long long)h->id);
-    snprintf(tu, sizeof tu, "/api/images/%llu/thumbnail", (unsigned long long)h->id);
-    json_t *path = json_string(h->image.path);
-    return json_pack("{s:I, s:f, s:o, s:i, s:i, s:s, s:s}", "id", (json_int_t)h->id, "score", (double)h->score,
-                     "path", path ? path : json_string("(not UTF-8)"), "width", (int)h->image.width, "height",
-                     (int)h->image.height, "thumbnail_url", tu, "image_url", iu);
+    json_t *o = image_meta_json(h->id, &h->image);
+    json_object_set_new(o, "score", json_real(h->score));
+    json_object_set_new(o, "z", json_real(h->z));
+    return o;
 }
 
 /* Queue the job and reply: {"query", ["image",] "took_ms", "results"}. query
@@ -161,6 +225,7 @@ static int search_run_reply(server *s, struct mg_connection *c, queue *q, search
     }
     if (j->rc) {
         json_decref(query);
+        if (j->rc == ST_NOT_FOUND && j->q.like) return http_send_error(s, c, 404, NULL, "%s", j->err);
         int status = j->rc == ST_TOO_LARGE ? 413
                    : j->rc == ST_FORMAT || j->rc == ST_UNSUPPORTED || j->rc == ST_ARG ? 400 : 500;
         if (!j->q.text && status == 400) return http_send_error(s, c, 400, NULL, "not a supported image: %s", j->err);
@@ -169,19 +234,39 @@ static int search_run_reply(server *s, struct mg_connection *c, queue *q, search
     json_t *arr = json_array();
     for (int i = 0; i < j->r.n; i++)
         if (j->r.hits[i].found) json_array_append_new(arr, hit_json(&j->r.hits[i]));  /* else removed since the index was built */
-    search_result_release(&j->r);
     json_t *o = json_object();
     json_object_set_new(o, "query", query);
-    if (!j->q.text)
+    if (j->q.like) json_object_set_new(o, "like", json_integer((json_int_t)j->q.like));
+    if (j->q.image_bytes)
         json_object_set_new(o, "image", json_pack("{s:s, s:i, s:i, s:I}", "format", j->r.format, "width", j->r.width,
                                                   "height", j->r.height, "bytes", (json_int_t)j->q.image_len));
     json_object_set_new(o, "took_ms", json_real((timer_now() - t0) * 1e3));
+    json_object_set_new(o, "offset", json_integer(j->q.offset));
+    json_object_set_new(o, "matches", json_integer((json_int_t)j->r.matches));
+    json_object_set_new(o, "scanned", json_pack("{s:I, s:f, s:f}", "n", (json_int_t)j->r.stats.scanned, "mean",
+                                                j->r.stats.mean, "std", j->r.stats.std));
+    json_object_set_new(o, "strong", json_boolean(j->r.strong));
+    json_object_set_new(o, "strong_z", json_real(SEARCH_STRONG_Z));
     json_object_set_new(o, "results", arr);
-    atomic_fetch_add(j->q.text ? &s->n_text_searches : &s->n_image_searches, 1);
+    atomic_fetch_add(j->q.image_bytes ? &s->n_image_searches : &s->n_text_searches, 1);
+    search_result_release(&j->r);
     return http_send_json(c, 200, o, NULL);
 }
 
-static int search_text(server *s, struct mg_connection *c, const char *q, size_t qn, int k) {
+/* The paging and filter of a search: offset=, after= ... format= (docs/api.md). */
+typedef struct {
+    int    offset;
+    filter f;
+} search_opts;
+
+static int parse_search_opts(server *s, struct mg_connection *c, const char *qs, int k, search_opts *o) {
+    long long off = 0;
+    if (parse_long_param(s, c, qs, "offset", 0, 4096 - k, &off)) return -1;
+    o->offset = (int)off;
+    return parse_filter(s, c, qs, &o->f);
+}
+
+static int search_text(server *s, struct mg_connection *c, const char *q, size_t qn, int k, const search_opts *so) {
     if (qn > (size_t)s->o.max_query)
         return http_send_error(s, c, 400, NULL, "q is longer than %d bytes", s->o.max_query);
     if (memchr(q, 0, qn)) return http_send_error(s, c, 400, NULL, "q contains a NUL byte");
@@ -192,17 +277,19 @@ static int search_text(server *s, struct mg_connection *c, const char *q, size_t
     if (!jq) return http_send_error(s, c, 400, NULL, "q is not valid UTF-8");
     search_job j = {.q = search_query_default()};
     j.q.text = json_string_value(jq), j.q.k = k;
+    j.q.offset = so->offset, j.q.filter = &so->f;
     int r = search_run_reply(s, c, s->text_q, &j, json_incref(jq));
     json_decref(jq);
     return r;
 }
 
-static int search_image(server *s, struct mg_connection *c, const char *bytes, size_t n, int k) {
+static int search_image(server *s, struct mg_connection *c, const char *bytes, size_t n, int k, const search_opts *so) {
     if (n == 0) return http_send_error(s, c, 400, NULL, "empty body: POST the image bytes (raw or multipart/form-data)");
     if (n > s->o.max_upload)
         return http_send_error(s, c, 413, NULL, "upload of %zu bytes exceeds the limit of %zu bytes", n, s->o.max_upload);
     search_job j = {.q = search_query_default()};
     j.q.image_bytes = bytes, j.q.image_len = n, j.q.image_name = "upload", j.q.k = k;
+    j.q.offset = so->offset, j.q.filter = &so->f;
     j.q.image.max_pixels = s->o.max_pixels;   /* the upload memory budget, checked from the header */
     return search_run_reply(s, c, s->image_q, &j, json_null());
 }
@@ -211,21 +298,34 @@ static int handle_search(server *s, struct mg_connection *c) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *qs = ri->query_string;
     int k;
+    search_opts so;
     if (method_is(c, "GET") || method_is(c, "HEAD")) {
-        if (parse_k(s, c, qs, &k)) return 400;
+        if (parse_k(s, c, qs, &k) || parse_search_opts(s, c, qs, k, &so)) return 400;
+        char likebuf[32];
+        int lr = qs ? mg_get_var(qs, strlen(qs), "like", likebuf, sizeof likebuf) : -1;
+        if (lr != -1) {
+            uint64_t like;
+            if (lr < 0 || parse_id(likebuf, (size_t)lr, &like))
+                return http_send_error(s, c, 400, NULL, "like must be a stored image id (a positive decimal number)");
+            if (mg_get_var(qs, strlen(qs), "q", likebuf, 1) != -1)
+                return http_send_error(s, c, 400, NULL, "give q=TEXT or like=ID, not both");
+            search_job j = {.q = search_query_default()};
+            j.q.like = like, j.q.k = k, j.q.offset = so.offset, j.q.filter = &so.f;
+            return search_run_reply(s, c, s->text_q, &j, json_null());
+        }
         size_t cap = (size_t)s->o.max_query * 3 + 2;   /* room to tell "too long" from "fits" */
         char *q = malloc(cap);
         if (!q) return http_send_error(s, c, 500, NULL, "out of memory");
         int r = qs ? mg_get_var(qs, strlen(qs), "q", q, cap) : -1;
         int out;
-        if (r == -1) out = http_send_error(s, c, 400, NULL, "missing q: GET /api/search?q=TEXT&k=15");
+        if (r == -1) out = http_send_error(s, c, 400, NULL, "missing q: GET /api/search?q=TEXT&k=15 (or like=ID)");
         else if (r < 0) out = http_send_error(s, c, 400, NULL, "q is longer than %d bytes", s->o.max_query);
-        else out = search_text(s, c, q, (size_t)r, k);
+        else out = search_text(s, c, q, (size_t)r, k, &so);
         free(q);
         return out;
     }
     if (!method_is(c, "POST")) return not_allowed(s, c, "GET, POST");
-    if (parse_k(s, c, qs, &k)) return 400;
+    if (parse_k(s, c, qs, &k) || parse_search_opts(s, c, qs, k, &so)) return 400;
     const char *ct = mg_get_header(c, "Content-Type");
     int is_json = ct && !strncasecmp(ct, "application/json", 16);
     int is_multi = ct && !strncasecmp(ct, "multipart/form-data", 19);
@@ -244,15 +344,17 @@ static int handle_search(server *s, struct mg_connection *c) {
         else if (!json_is_string(jq)) out = http_send_error(s, c, 400, NULL, "the JSON body needs \"q\": a string");
         else if (jk && (!json_is_integer(jk) || json_integer_value(jk) < 1 || json_integer_value(jk) > s->o.max_k))
             out = http_send_error(s, c, 400, NULL, "k must be an integer from 1 to %d", s->o.max_k);
-        else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k);
+        else if (jk && so.offset > 4096 - json_integer_value(jk))
+            out = http_send_error(s, c, 400, NULL, "offset must be an integer from 0 to %d", 4096 - (int)json_integer_value(jk));
+        else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k, &so);
         json_decref(j);
     } else if (is_multi) {
         const char *data;
         size_t len;
         if (http_multipart_file(ct, body, n, &data, &len)) out = http_send_error(s, c, 400, NULL, "%s", status_message());
-        else out = search_image(s, c, data, len, k);
+        else out = search_image(s, c, data, len, k, &so);
     } else {
-        out = search_image(s, c, body, n, k);
+        out = search_image(s, c, body, n, k, &so);
     }
     free(body);
     return out;
@@ -367,6 +469,95 @@ static int handle_image(server *s, struct mg_connection *c, uint64_t id) {
     return 200;
 }
 
+/* ---------------------------------------------------------------- listing */
+
+/* GET /api/images?sort=&order=&offset=&limit=&after=&before=&folder=&camera=&format= */
+static int handle_list(server *s, struct mg_connection *c) {
+    const char *qs = mg_get_request_info(c)->query_string;
+    browse_query q = browse_query_default();
+    char buf[16];
+    if (qs && mg_get_var(qs, strlen(qs), "sort", buf, sizeof buf) != -1 && browse_parse_sort(buf, &q.sort))
+        return http_send_error(s, c, 400, NULL, "sort must be taken, added or path");
+    if (qs && mg_get_var(qs, strlen(qs), "order", buf, sizeof buf) != -1 && browse_parse_order(buf, &q.desc))
+        return http_send_error(s, c, 400, NULL, "order must be asc or desc");
+    long long off = 0, lim = 50;
+    if (parse_long_param(s, c, qs, "offset", 0, 1000000000000LL, &off) ||
+        parse_long_param(s, c, qs, "limit", 1, BROWSE_LIMIT_MAX, &lim) || parse_filter(s, c, qs, &q.filter))
+        return 400;
+    q.offset = (uint64_t)off, q.limit = (size_t)lim;
+    browse_result r;
+    pthread_rwlock_rdlock(&s->ix_lock);
+    int rc = s->cat ? browse_run(s->cat, &q, &r) : status_fail(ST_INTERNAL, "no catalog loaded");
+    pthread_rwlock_unlock(&s->ix_lock);
+    if (rc) return http_send_error(s, c, 500, NULL, "%s", status_message());
+    json_t *arr = json_array();
+    for (size_t i = 0; i < r.n; i++) {
+        store_image im;
+        if (store_get_image(s->st, r.ids[i], &im) == ST_OK) json_array_append_new(arr, image_meta_json(r.ids[i], &im));
+        else status_clear();   /* removed since the catalog was loaded */
+    }
+    json_t *o = json_pack("{s:I, s:I, s:I, s:o}", "total", (json_int_t)r.total, "offset", (json_int_t)q.offset, "limit",
+                          (json_int_t)q.limit, "images", arr);
+    browse_result_release(&r);
+    return http_send_json(c, 200, o, NULL);
+}
+
+/* GET /api/duplicates?threshold=T, run on the text queue's workers (n k-NN
+ * searches: bounded like a search). */
+typedef struct {
+    server *s;
+    float threshold;
+    int rc;
+    char err[512];
+    dupes_result r;
+} dupes_job;
+
+static void dupes_job_run(void *arg) {
+    dupes_job *j = arg;
+    pthread_rwlock_rdlock(&j->s->ix_lock);
+    j->rc = dupes_find(j->s->st, j->s->vi, j->threshold, &j->r);
+    pthread_rwlock_unlock(&j->s->ix_lock);
+    if (j->rc) snprintf(j->err, sizeof j->err, "%s", status_message());
+}
+
+static int handle_duplicates(server *s, struct mg_connection *c) {
+    const char *qs = mg_get_request_info(c)->query_string;
+    dupes_job j = {.s = s, .threshold = DUPES_THRESHOLD_DEFAULT};
+    char buf[32];
+    int r = qs ? mg_get_var(qs, strlen(qs), "threshold", buf, sizeof buf) : -1;
+    if (r != -1) {
+        char *end;
+        errno = 0;
+        double t = r > 0 ? strtod(buf, &end) : 0;
+        if (r <= 0 || *end || errno || !(t > 0 && t <= 1))
+            return http_send_error(s, c, 400, NULL, "threshold must be a cosine similarity in (0, 1], e.g. 0.95");
+        j.threshold = (float)t;
+    }
+    double t0 = timer_now();
+    if (queue_run(s->text_q, dupes_job_run, &j)) {
+        static const char *const h[] = {"Retry-After", "1", NULL};
+        return http_send_error(s, c, 503, h, "%s", status_message());
+    }
+    if (j.rc) return http_send_error(s, c, 500, NULL, "%s", j.err);
+    json_t *groups = json_array();
+    for (size_t g = 0; g < j.r.n_groups; g++) {
+        json_t *imgs = json_array();
+        for (size_t i = 0; i < j.r.groups[g].n; i++) {
+            store_image im;
+            if (store_get_image(s->st, j.r.groups[g].ids[i], &im) == ST_OK)
+                json_array_append_new(imgs, image_meta_json(j.r.groups[g].ids[i], &im));
+            else status_clear();
+        }
+        if (json_array_size(imgs) < 2) { json_decref(imgs); continue; }
+        json_array_append_new(groups, json_pack("{s:f, s:f, s:o}", "min_score", (double)j.r.groups[g].min_score,
+                                                "max_score", (double)j.r.groups[g].max_score, "images", imgs));
+    }
+    dupes_result_release(&j.r);
+    json_t *o = json_pack("{s:f, s:f, s:o}", "threshold", (double)j.threshold, "took_ms", (timer_now() - t0) * 1e3,
+                          "groups", groups);
+    return http_send_json(c, 200, o, NULL);
+}
+
 /* ---------------------------------------------------------------- stats */
 
 static int handle_stats(server *s, struct mg_connection *c) {
@@ -419,21 +610,31 @@ int api_handle(server *s, struct mg_connection *c, const char *path) {
         return http_send_json(c, 200, json_pack("{s:s, s:I, s:b}", "status", "ok", "images", n, "chat", s->cm != NULL), NULL);
     }
     if (!strcmp(p, "stats")) return get ? handle_stats(s, c) : not_allowed(s, c, "GET");
+    if (!strcmp(p, "images")) return get ? handle_list(s, c) : not_allowed(s, c, "GET");
+    if (!strcmp(p, "duplicates")) return get ? handle_duplicates(s, c) : not_allowed(s, c, "GET");
     if (!strcmp(p, "chat") || !strncmp(p, "chat/", 5)) return chat_api_handle(s, c, p + 4);
     if (!strcmp(p, "feedback")) return feedback_api_handle(s, c);
     if (!strncmp(p, "images/", 7)) {
         const char *idp = p + 7, *slash = strchr(idp, '/');
         size_t idn = slash ? (size_t)(slash - idp) : strlen(idp);
-        int thumb = 0;
+        int thumb = 0, meta = 0;
         if (slash) {
-            if (strcmp(slash, "/thumbnail")) return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);
-            thumb = 1;
+            if (!strcmp(slash, "/thumbnail")) thumb = 1;
+            else if (!strcmp(slash, "/meta")) meta = 1;
+            else return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);
         }
         uint64_t id;
         if (parse_id(idp, idn, &id))
             return http_send_error(s, c, 400, NULL, "image id must be a positive decimal number, got '%.*s'",
                                    (int)(idn > 40 ? 40 : idn), idp);
         if (!get) return not_allowed(s, c, "GET");
+        if (meta) {
+            store_image im;
+            int rc = store_get_image(s->st, id, &im);
+            if (rc == ST_NOT_FOUND) return http_send_error(s, c, 404, NULL, "no image with id %llu", (unsigned long long)id);
+            if (rc) return http_send_error(s, c, 500, NULL, "%s", status_message());
+            return http_send_json(c, 200, image_meta_json(id, &im), NULL);
+        }
         return thumb ? handle_thumb(s, c, id) : handle_image(s, c, id);
     }
     return http_send_error(s, c, 404, NULL, "no such endpoint: %s", path);

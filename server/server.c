@@ -126,17 +126,22 @@ static void *reloader_main(void *arg) {
         pthread_rwlock_unlock(&s->ix_lock);
         if (store_generation(s->st, &gen) == ST_OK && gen != have) {
             vindex *nv = NULL;
+            catalog *ncat = NULL;
             double t0 = timer_now();
-            if (open_index(s, &nv) == ST_OK) {
+            if (open_index(s, &nv) == ST_OK && catalog_load(s->st, &ncat) == ST_OK) {
                 pthread_rwlock_wrlock(&s->ix_lock);
                 vindex *old = s->vi;
+                catalog *oldcat = s->cat;
                 s->vi = nv;
+                s->cat = ncat;
                 pthread_rwlock_unlock(&s->ix_lock);
                 vindex_free(old);
+                catalog_free(oldcat);
                 atomic_fetch_add(&s->n_reloads, 1);
                 log_info("serve: index reloaded for store generation %llu (%zu images, %.0f ms)",
                          (unsigned long long)vindex_generation(nv), vindex_size(nv), (timer_now() - t0) * 1e3);
             } else {
+                vindex_free(nv);
                 log_warn("serve: index reload failed, keeping the old one: %s", status_message());
             }
         }
@@ -248,6 +253,7 @@ int server_start(const server_opts *o, server **out) {
     /* the worker pools search concurrently: one OpenMP thread per scan */
     s->vp.threads = 1;
     if ((rc = open_index(s, &s->vi))) goto fail;
+    if ((rc = catalog_load(s->st, &s->cat))) goto fail;
     if ((rc = queue_new(o->text_workers, o->text_waiting, &s->text_q))) goto fail;
     if ((rc = queue_new(o->image_slots, o->image_waiting, &s->image_q))) goto fail;
     if ((rc = queue_new(o->threads, o->threads, &s->request_q))) goto fail;
@@ -321,6 +327,7 @@ void server_stop(server *s) {
     queue_free(s->image_q);
     queue_free(s->request_q);
     vindex_free(s->vi);
+    catalog_free(s->cat);
     embedder_free(s->emb);
     store_close(s->st);
     pthread_rwlock_destroy(&s->ix_lock);

@@ -5,6 +5,7 @@
 #ifndef SEER_SERVER_IMPL_H
 #define SEER_SERVER_IMPL_H
 
+#include "catalog.h"
 #include "chat.h"
 #include "embed.h"
 #include "queue.h"
@@ -36,6 +37,8 @@ struct server {
 
     pthread_rwlock_t ix_lock;        /* readers: searches; writer: the reload swap */
     vindex          *vi;             /* under ix_lock */
+    catalog         *cat;            /* under ix_lock: every image's metadata (filters, listing),
+                                        reloaded with vi */
     vindex_params    vp;
 
     pthread_t        reloader;       /* when o.reload_s > 0 */

@@ -90,6 +90,16 @@ check deep_json_multipart_400 is "$(status "$u/api/chat" -F "payload=<$tmp/deepc
 check deep_json_feedback_400 is "$(status "$u/api/feedback" -H 'Content-Type: application/json' --data-binary @"$tmp/deepchat.json")" 400
 check alive_after_deep_json alive "$u"
 
+# ---- browse / filter / like / duplicates parameters: 400 naming the parameter
+for bad in "images?limit=99999999999999999999" "images?offset=1e3" "images?sort=%00" "images?after=9999-99-99" \
+           "images?folder=$(printf 'a%.0s' $(seq 1 600))" "images?camera=$(printf 'c%.0s' $(seq 1 200))" \
+           "search?q=cat&before=2024-02-29x" "search?q=cat&offset=4096" "search?like=18446744073709551616" \
+           "search?like=1&q=cat" "duplicates?threshold=nan" "duplicates?threshold=1e999"; do
+    check "filter_400 ${bad:0:40}" is "$(status "$u/api/$bad")" 400
+done
+check filter_400_names_it body_has "threshold"
+check alive_after_bad_filters alive "$u"
+
 # ---- Host (DNS rebinding)
 check host_foreign_403 is "$(status "$u/api/health" -H 'Host: attacker.example:8080')" 403
 check host_message_says_how body_has "--allow-host"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/cli_search.sh — `seer search` over a store of 30 of the bundled sample
 # photos (samples/cifar10, three of each of the ten classes) made with the
-# bundled demo CLIP (models/demo/clip): by text (lines and --json agree), by example
+# bundled demo CLIP (models/demo/clip): by text (lines "rank score z path" and
+# --json agree), by example
 # image (a stored photo finds itself first, score 1, scores descending), the
 # same top hits with every --index kind, and the usage and input errors with
 # their exit statuses and messages.
@@ -28,7 +29,7 @@ rows=[l.rstrip('\n') for l in open('$tmp/lines')]
 assert len(rows)==5, rows
 s=[]
 for i,r in enumerate(rows):
-    m=re.fullmatch(r' ?(\d+)  (-?\d\.\d{4})  (/.*\.jpg)', r); assert m, r
+    m=re.fullmatch(r' ?(\d+)  (-?\d\.\d{4})  +(-?\d+\.\d\d)  (/.*\.jpg)', r); assert m, r
     assert int(m.group(1))==i+1; s.append(float(m.group(2)))
 assert s==sorted(s, reverse=True), s"
 
@@ -36,10 +37,10 @@ assert s==sorted(s, reverse=True), s"
 check text_json python3 -c "
 import json
 o=json.load(open('$tmp/text.json'))
-assert list(o)==['query','took_ms','results'] and o['query']=='a dog on a couch' and o['took_ms']>=0, o
-lines=[l.split()[2] for l in open('$tmp/lines')]
+assert list(o)==['query','took_ms','offset','matches','scanned','strong','results'] and o['query']=='a dog on a couch' and o['took_ms']>=0, o
+lines=[l.split()[3] for l in open('$tmp/lines')]
 assert [r['path'] for r in o['results']]==lines
-assert all(list(r)==['id','path','score'] for r in o['results'])"
+assert all(list(r)[:2]==['id','path'] and list(r)[-2:]==['score','z'] for r in o['results'])"
 
 "$seer" search --db "$tmp/db" --json --k 24 --image "$photo" >"$tmp/img.json"
 check image_rc test $? -eq 0

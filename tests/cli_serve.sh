@@ -88,7 +88,7 @@ s=[x['score'] for x in r]
 assert s==sorted(s,reverse=True), s
 assert len({x['id'] for x in r})==15
 for x in r:
-    assert set(x)=={'id','score','path','width','height','thumbnail_url','image_url'}, x
+    assert {'id','score','z','path','width','height','format','taken','taken_source','camera','thumbnail_url','image_url'} <= set(x) <= {'id','score','z','path','width','height','format','taken','taken_source','camera','gps','thumbnail_url','image_url'}, x
     assert x['thumbnail_url']=='/api/images/%d/thumbnail'%x['id'] and x['image_url']=='/api/images/%d'%x['id']
     assert x['path'].startswith(os.path.realpath('$photos')+'/') and x['width']>0 and x['height']>0"
 cp "$tmp/body" "$tmp/search.json"

@@ -13,6 +13,8 @@ int cmd_similarity(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_search(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+int cmd_dupes(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_generate(int argc, char **argv);

@@ -11,6 +11,11 @@
  * divided by the read bandwidth (a 2-thread sum over 512 MiB, best of 5).
  * HNSW's efSearch is swept upward until recall@k against the exact result
  * reaches 0.95; the table reports the first that does.
+ *
+ * --filter adds, after the exact own scan and HNSW, the filtered search
+ * (vindex_search_among) with allow-sets keeping 100% (the unfiltered scan
+ * with its z-score statistics), 50% and 1% of the ids, drawn at random; its
+ * floor_ms is the read floor of the kept rows only (fraction x n*dim*4).
  */
 #include "bench_util.h"
 #include "cmd.h"
@@ -105,7 +110,8 @@ static double recall(const vindex_hit *got, const vindex_hit *truth, int nq, int
 static void usage(void) {
     fprintf(stderr,
             "usage: seer bench search [--n N[,N...]] [--dim D] [--queries Q] [--k K] [--clusters C]\n"
-            "                         [--ef-construction E] [--hnsw-max-n N] [--threads T] [--no-faiss] [--no-hnsw]\n");
+            "                         [--ef-construction E] [--hnsw-max-n N] [--threads T] [--no-faiss] [--no-hnsw]\n"
+            "                         [--filter]\n");
 }
 
 /* The options of one `seer bench search`. */
@@ -113,7 +119,7 @@ typedef struct {
     long ns[8];
     int n_ns;
     long dim, nq, k, nc, efc, threads, hnsw_max;
-    int do_faiss, do_hnsw;
+    int do_faiss, do_hnsw, do_filter;
 } search_args;
 
 /* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
@@ -125,6 +131,7 @@ static int parse_args(int argc, char **argv, search_args *a) {
         long *dst = NULL, lo = 1, hi = 1L << 40;
         if (!strcmp(o, "--no-faiss")) { a->do_faiss = 0; continue; }
         if (!strcmp(o, "--no-hnsw")) { a->do_hnsw = 0; continue; }
+        if (!strcmp(o, "--filter")) { a->do_filter = 1; continue; }
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) { usage(); return -1; }
         if (!v) { cli_error("%s needs a value", o); usage(); return 2; }
         if (!strcmp(o, "--n")) {
@@ -201,6 +208,44 @@ static int sweep_ef(vindex *vi, const bench_case *b, double build) {
     return rc;
 }
 
+/* vindex_search_among with allow-sets keeping 100%, 50% and 1% of the ids:
+ * one row each. */
+static int bench_filtered(const vindex *vi, const bench_case *b, const char *method) {
+    const search_args *a = b->a;
+    static const double fracs[] = {1.0, 0.5, 0.01};
+    uint64_t *allow = malloc(b->n * sizeof *allow);
+    double *t = malloc((size_t)a->nq * sizeof *t);
+    int rc = allow && t ? 0 : status_fail(ST_NOMEM, "out of memory");
+    for (size_t f = 0; f < 3 && !rc; f++) {
+        size_t na = 0;
+        uint64_t seed = 777 + f;
+        for (size_t i = 0; i < b->n; i++)
+            if (fracs[f] >= 1.0 || u01(&seed) < fracs[f]) allow[na++] = b->ids[i];
+        const uint64_t *al = fracs[f] >= 1.0 ? NULL : allow;
+        vindex_scan_stats ss;
+        int nh;
+        for (int i = 0; i < 3 && !rc; i++)
+            rc = vindex_search_among(vi, b->q + (size_t)i * a->dim, al, na, 0, (int)a->k, b->hits, &nh, &ss);
+        for (long i = 0; i < a->nq && !rc; i++) {
+            double t0 = timer_now();
+            rc = vindex_search_among(vi, b->q + (size_t)i * a->dim, al, na, 0, (int)a->k, b->hits, &nh, &ss);
+            t[i] = (timer_now() - t0) * 1e3;
+            if (!rc && nh != ((size_t)a->k < na ? (int)a->k : (int)na)) rc = status_fail(ST_INTERNAL, "filtered search gave %d hits", nh);
+        }
+        if (rc) break;
+        qsort(t, (size_t)a->nq, sizeof *t, bench_cmp_double);
+        double p50 = t[a->nq / 2], p99 = t[(int)ceil(0.99 * a->nq) - 1];
+        double fl = b->floor_ms * (double)na / (double)b->n, flt = b->floor_triad * (double)na / (double)b->n;
+        char name[32];
+        snprintf(name, sizeof name, "%s %g%%", method, fracs[f] * 100);
+        printf("%9zu  %-14s %9s %9.3f %9.3f %10s %9.2f %7.2f %7.2f\n", b->n, name, "-", p50, p99, "exact", fl, p50 / fl,
+               p50 / flt);
+    }
+    free(allow);
+    free(t);
+    return rc;
+}
+
 /* Method m (0 exact own scan, 1 exact FAISS, 2 HNSW) on one n: build, time,
  * print its row. */
 static int bench_method(const bench_case *b, int m) {
@@ -224,8 +269,10 @@ static int bench_method(const bench_case *b, int m) {
             printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9.2f %7.2f %7.2f\n", b->n, m == 0 ? "exact own" : "exact faiss",
                    build, L.p50, L.p99, r, b->floor_ms, L.p50 / b->floor_ms, L.p50 / b->floor_triad);
         }
+        if (!rc && m == 0 && a->do_filter) rc = bench_filtered(vi, b, "among");
     } else {
         rc = sweep_ef(vi, b, build);
+        if (!rc && a->do_filter) rc = bench_filtered(vi, b, "hnsw among");
     }
     fflush(stdout);
     vindex_free(vi);

@@ -1,4 +1,6 @@
 /* tools/cmd_search.c — `seer search` (text or example image) and `seer info`. */
+#include "catalog.h"
+#include "cli_image.h"
 #include "cmd.h"
 #include "embed.h"
 #include "search.h"
@@ -15,11 +17,15 @@
 
 static void search_usage(FILE *f) {
     fprintf(f,
-            "usage: seer search --db DIR [--k N] [--json] [--index auto|flat|hnsw] TEXT\n"
-            "       seer search --db DIR [--k N] [--json] --image FILE\n"
+            "usage: seer search --db DIR [--k N] [--offset N] [--json] [--index auto|flat|hnsw]\n"
+            "                   [FILTERS] TEXT\n"
+            "       seer search --db DIR ... --image FILE\n"
+            "       seer search --db DIR ... --like ID\n"
             "\n"
-            "The k (default 15) stored images most similar to TEXT (CLIP text tower) or\n"
-            "to an example image, best first, with cosine similarity scores.\n"
+            "The k (default 15) stored images most similar to TEXT (CLIP text tower), to\n"
+            "an example image or to a stored image, best first, with cosine similarity\n"
+            "scores and z (standard deviations above the mean score of the images\n"
+            "scanned; z >= 3 is a strong match). Filters apply before ranking.\n"
             "\n"
             "options:\n"
             "  --db DIR        the store made by seer ingest\n"
@@ -27,15 +33,19 @@ static void search_usage(FILE *f) {
             "  --k N           how many results (1..1000, default 15)\n"
             "  --json          one JSON object: {\"query\", \"results\": [{\"id\", \"path\", \"score\"}]}\n"
             "  --index KIND    auto (hnsw when the store has one, else exact), flat, hnsw\n"
-            "  --image FILE    search by example image instead of text\n");
+            "  --image FILE    search by example image instead of text\n"
+            "  --like ID       search by a stored image (its id; never a hit itself)\n"
+            "  --offset N      skip the first N hits (paging; k + offset <= 4096)\n"
+            CLI_FILTER_HELP);
 }
 
 
 /* The options of one `seer search`. */
 typedef struct {
     const char *db, *model, *index, *image, *text;
-    long k;
+    long k, offset, like;
     int json;
+    filter f;
 } search_args;
 
 /* argv → *a; 0, or the exit status to return (usage printed). */
@@ -44,8 +54,10 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         {"db", required_argument, 0, 'd'},    {"model", required_argument, 0, 'm'},
         {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
         {"index", required_argument, 0, 'x'}, {"image", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},        {"offset", required_argument, 0, 'o'},
+        {"like", required_argument, 0, 'l'},  CLI_FILTER_OPTIONS, {0, 0, 0, 0}};
     *a = (search_args){.index = "auto", .k = 15};
+    filter_init(&a->f);
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "hk:", opts, NULL)) != -1) {
@@ -56,12 +68,24 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         case 'j': a->json = 1; break;
         case 'x': a->index = optarg; break;
         case 'i': a->image = optarg; break;
+        case 'o': if (cli_parse_int("--offset", optarg, 0, 4095, &a->offset)) return 2; break;
+        case 'l': if (cli_parse_int("--like", optarg, 1, 0x7fffffffffffffffL, &a->like)) return 2; break;
         case 'h': search_usage(stdout); return -1;
-        default: search_usage(stderr); return 2;
+        default: {
+            int r = cli_filter_option(&a->f, c, optarg);
+            if (r == 0) break;
+            if (r < 0) search_usage(stderr);
+            return 2;
+        }
         }
     }
-    if (!a->db || (a->image ? optind != argc : optind != argc - 1)) {
-        cli_error(!a->db ? "--db DIR is required" : a->image ? "give --image FILE or TEXT, not both" : "give one TEXT");
+    if (a->image && a->like) {
+        cli_error("give --image FILE or --like ID, not both");
+        return 2;
+    }
+    int bytext = !a->image && !a->like;
+    if (!a->db || (bytext ? optind != argc - 1 : optind != argc)) {
+        cli_error(!a->db ? "--db DIR is required" : !bytext ? "give one of --image FILE, --like ID or TEXT, not both" : "give one TEXT");
         search_usage(stderr);
         return 2;
     }
@@ -69,7 +93,11 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         cli_error("--index: expected auto, flat or hnsw, got '%s'", a->index);
         return 2;
     }
-    a->text = a->image ? NULL : argv[optind];
+    if (a->k + a->offset > 4096) {
+        cli_error("--k + --offset must be at most 4096");
+        return 2;
+    }
+    a->text = bytext ? argv[optind] : NULL;
     return 0;
 }
 
@@ -89,29 +117,33 @@ static int open_search(const search_args *a, store *st, embedder **e, vindex **v
     return 0;
 }
 
-/* The hits, as lines "rank  score  path" or as one JSON object. */
+/* The hits, as lines "rank  score  z  path" or as one JSON object. */
 static void print_hits(const search_args *a, const search_result *r) {
     if (!a->json) {
         for (int i = 0; i < r->n; i++)
-            printf("%2d  %.4f  %s\n", i + 1, r->hits[i].score, r->hits[i].found ? r->hits[i].image.path : "");
+            printf("%2ld  %.4f  %5.2f  %s\n", a->offset + i + 1, r->hits[i].score, r->hits[i].z,
+                   r->hits[i].found ? r->hits[i].image.path : "");
+        if (!r->strong) fprintf(stderr, "seer: no strong match (no hit has z >= %.1f)\n", SEARCH_STRONG_Z);
         return;
     }
     json_t *o = json_object(), *arr = json_array();
-    json_object_set_new(o, "query", json_string(a->image ? a->image : a->text));
+    json_object_set_new(o, "query", a->like ? json_null() : json_string(a->image ? a->image : a->text));
+    if (a->like) json_object_set_new(o, "like", json_integer(a->like));
     for (int i = 0; i < r->n; i++) {
         const search_hit *h = &r->hits[i];
-        json_t *j = json_object();
-        json_object_set_new(j, "id", json_integer((json_int_t)h->id));
-        json_object_set_new(j, "path", json_string(h->found ? h->image.path : ""));
+        json_t *j = h->found ? cli_image_json(h->id, &h->image) : json_pack("{s:I, s:s}", "id", (json_int_t)h->id, "path", "");
         json_object_set_new(j, "score", json_real(h->score));
+        json_object_set_new(j, "z", json_real(h->z));
         json_array_append_new(arr, j);
     }
     json_object_set_new(o, "took_ms", json_real(r->took_s * 1e3));
+    json_object_set_new(o, "offset", json_integer(a->offset));
+    json_object_set_new(o, "matches", json_integer((json_int_t)r->matches));
+    json_object_set_new(o, "scanned", json_pack("{s:I, s:f, s:f}", "n", (json_int_t)r->stats.scanned, "mean",
+                                                r->stats.mean, "std", r->stats.std));
+    json_object_set_new(o, "strong", json_boolean(r->strong));
     json_object_set_new(o, "results", arr);
-    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
-    if (s) puts(s);
-    free(s);
-    json_decref(o);
+    cli_json_print(o);
 }
 
 int cmd_search(int argc, char **argv) {
@@ -126,15 +158,19 @@ int cmd_search(int argc, char **argv) {
     embedder *e = NULL;
     vindex *vi = NULL;
     search_result r = {0};
-    searcher sr = {.st = st, .vi = &vi};
+    catalog *cat = NULL;
+    searcher sr = {.st = st, .vi = &vi, .cat = &cat};
     search_query q = search_query_default();
     q.text = a.text, q.image_path = a.image, q.k = (int)a.k;
+    q.like = (uint64_t)a.like, q.offset = (int)a.offset, q.filter = &a.f;
     rc = open_search(&a, st, &e, &vi);
+    if (!rc && filter_active(&a.f) && catalog_load(st, &cat)) rc = 1;
     sr.emb = e;
     if (!rc) rc = search_run(&sr, &q, &r) ? 1 : 0;
     if (rc) cli_error("%s", status_message());
     else print_hits(&a, &r);
     search_result_release(&r);
+    catalog_free(cat);
     vindex_free(vi);
     embedder_free(e);
     store_close(st);

@@ -17,6 +17,8 @@ typedef struct {
 static const command commands[] = {
     {"ingest",     cmd_ingest,     "embed photo trees into a store (incremental, resumable)"},
     {"search",     cmd_search,     "top-k images for a text or an example image"},
+    {"list",       cmd_list,       "the stored images, filtered, sorted and paged"},
+    {"dupes",      cmd_dupes,      "groups of near-duplicate images"},
     {"info",       cmd_info,       "what a store holds"},
     {"serve",      cmd_serve,      "the search page and REST API over a store (HTTP)"},
     {"chat",       cmd_chat,       "talk with MoE-LLaVA about an image"},

@@ -1,14 +1,30 @@
 // server/web/app.js — the seer search page. Plain JS, no build step; served
 // by seer serve from the binary. Talks only to /api/ (docs/api.md).
+//
+// Views, each with its own URL (query routing: history.pushState, Back
+// works, links can be shared):
+//   /                       browse the library by date taken (month headings,
+//                           more pages load as the end scrolls into view)
+//   /?q=TEXT                a text search ("Load more" pages on with offset=)
+//   /?like=ID               images similar to stored image ID
+//   /?view=dupes            near-duplicate groups to review
+//   ...&after=&before=&folder=&camera=&format=   the filters, on every view
+//   ...&image=ID            that image open in the viewer
+// An image search (picked or dropped file) has no URL: its bytes are not kept.
 'use strict';
 (() => {
   const $ = (id) => document.getElementById(id);
   const form = $('search-form'), input = $('q'), statusEl = $('status'), grid = $('results');
-  const viewer = $('viewer'), drop = $('drop'), file = $('file');
+  const viewer = $('viewer'), drop = $('drop'), file = $('file'), more = $('more'), notice = $('notice');
+  const FILTERS = ['after', 'before', 'folder', 'camera', 'format'];
+  const PAGE = 15, BROWSE_PAGE = 60;
   let token = null;   // bearer token: from #token=..., else asked for on a 401
-  let items = [];     // the current results
-  let current = -1;   // the result shown in the viewer
-  let seq = 0;        // only the latest search may render
+  let items = [];     // the images listed now (results or library page)
+  let current = -1;   // the item shown in the viewer
+  let seq = 0;        // only the latest request may render
+  let view = null;    // {kind: 'browse'|'search'|'like'|'image'|'dupes', ...}
+  let total = null;   // browse: how many images the filter keeps
+  let loading = false, exhausted = false;
 
   // ------------------------------------------------------------ token
   const m = location.hash.match(/(?:^#|&)token=([^&]*)/);
@@ -38,71 +54,238 @@
     }
   }
 
-  // ------------------------------------------------------------ search
+  // ------------------------------------------------------------ helpers
   const basename = (p) => p.split('/').pop();
+  const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September',
+                  'October', 'November', 'December'];
+  const monthOf = (t) => t ? `${MONTHS[parseInt(t.slice(5, 7), 10) - 1]} ${t.slice(0, 4)}` : 'No date';
 
   function setStatus(text, isError) {
     statusEl.textContent = text;
     statusEl.classList.toggle('error', !!isError);
   }
 
-  function render(data, what) {
-    items = data.results;
-    grid.replaceChildren(...items.map((r, i) => {
-      const li = document.createElement('li');
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'card';
-      b.dataset.index = i;
-      b.setAttribute('aria-label', `Result ${i + 1}: ${basename(r.path)}, score ${r.score.toFixed(3)}`);
-      const img = document.createElement('img');
-      img.src = withToken(r.thumbnail_url);
-      img.alt = basename(r.path);
-      img.loading = 'lazy';
+  // The filters of the form, as URL parameters.
+  function filterParams() {
+    const p = new URLSearchParams();
+    for (const f of FILTERS) {
+      const v = $('f-' + f).value.trim();
+      if (v) p.set(f, v);
+    }
+    return p;
+  }
+  function setFilterInputs(p) {
+    for (const f of FILTERS) $('f-' + f).value = p.get(f) || '';
+    $('filters').open = FILTERS.some((f) => p.get(f));
+  }
+
+  // ------------------------------------------------------------ routing
+  // The page's state is its URL: go() pushes one, route() renders one.
+  function go(params, replace) {
+    const qs = params.toString();
+    const url = location.pathname + (qs ? '?' + qs : '');
+    if (replace) history.replaceState(null, '', url); else history.pushState(null, '', url);
+    route();
+  }
+  function currentParams() { return new URLSearchParams(location.search); }
+
+  function route() {
+    const p = currentParams();
+    setFilterInputs(p);
+    const key = (() => { const c = new URLSearchParams(p); c.delete('image'); return c.toString(); })();
+    if (!view || view.key !== key) {
+      if (p.get('q')) { input.value = p.get('q'); startView({ kind: 'search', q: p.get('q'), key, p }); }
+      else if (p.get('like')) startView({ kind: 'like', like: p.get('like'), key, p });
+      else if (p.get('view') === 'dupes') startView({ kind: 'dupes', key, p });
+      else { input.value = ''; startView({ kind: 'browse', key, p }); }
+    }
+    const img = p.get('image');
+    if (img) openById(img);
+    else if (viewer.open) { viewer.dataset.routing = '1'; viewer.close(); delete viewer.dataset.routing; }
+  }
+  window.addEventListener('popstate', route);
+
+  // ------------------------------------------------------------ listing
+  function startView(v) {
+    view = v;
+    items = [];
+    total = null;
+    exhausted = false;
+    grid.replaceChildren();
+    notice.hidden = true;
+    more.hidden = true;
+    grid.classList.toggle('dupes', v.kind === 'dupes');
+    loadMore();
+  }
+
+  function card(r, i) {
+    const li = document.createElement('li');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'card';
+    b.dataset.index = i;
+    b.dataset.id = r.id;
+    const label = r.score !== undefined ? `, score ${r.score.toFixed(3)}` : r.taken ? `, taken ${r.taken}` : '';
+    b.setAttribute('aria-label', `${basename(r.path)}${label}`);
+    const img = document.createElement('img');
+    img.src = withToken(r.thumbnail_url);
+    img.alt = basename(r.path);
+    img.loading = 'lazy';
+    b.append(img);
+    if (r.score !== undefined) {
       const s = document.createElement('span');
       s.className = 'score';
       s.textContent = r.score.toFixed(3);
-      b.append(img, s);
-      b.addEventListener('click', () => openViewer(i));
-      li.append(b);
-      return li;
-    }));
-    const n = items.length;
-    setStatus(n ? `${n} result${n === 1 ? '' : 's'} ${what} · ${data.took_ms.toFixed(1)} ms`
-                : `No results ${what} (is the store empty?)`);
+      s.title = `cosine ${r.score.toFixed(4)}, z ${r.z.toFixed(2)} (standard deviations above this query's mean)`;
+      if (r.z >= (view.strongZ || 3)) s.classList.add('strong');
+      b.append(s);
+    }
+    b.addEventListener('click', () => openItem(i, true));
+    li.append(b);
+    return li;
   }
 
-  async function searchText(q) {
+  // Browse: month headings between the cards (a heading is a full-width row).
+  function appendItems(list) {
+    const nodes = [];
+    for (const r of list) {
+      const i = items.length;
+      items.push(r);
+      if (view.kind === 'browse' && (view.p.get('sort') || 'taken') === 'taken') {
+        const mo = monthOf(r.taken);
+        if (mo !== view.lastMonth) {
+          view.lastMonth = mo;
+          const h = document.createElement('li');
+          h.className = 'month';
+          h.setAttribute('role', 'heading');
+          h.setAttribute('aria-level', '2');
+          h.textContent = mo;
+          nodes.push(h);
+        }
+      }
+      nodes.push(card(r, i));
+    }
+    grid.append(...nodes);
+  }
+
+  function apiQuery(extra) {
+    const p = new URLSearchParams();
+    for (const f of FILTERS) if (view.p.get(f)) p.set(f, view.p.get(f));
+    for (const [k, v] of Object.entries(extra)) p.set(k, v);
+    return p.toString();
+  }
+
+  async function loadMore() {
+    if (loading || exhausted || !view) return;
+    const v = view, my = ++seq;
+    loading = true;
+    try {
+      if (v.kind === 'browse') {
+        setStatus(items.length ? 'Loading more…' : 'Loading the library…');
+        const d = await api('/api/images?' + apiQuery({ sort: v.p.get('sort') || 'taken', order: v.p.get('order') || 'desc',
+                                                          offset: items.length, limit: BROWSE_PAGE }));
+        if (my !== seq || v !== view) return;
+        total = d.total;
+        appendItems(d.images);
+        exhausted = items.length >= total || d.images.length === 0;
+        setStatus(total ? `${items.length} of ${total} images, newest first${FILTERS.some((f) => v.p.get(f)) ? ' (filtered)' : ''}`
+                        : 'No images match (is the store empty, or the filter too narrow?)');
+      } else if (v.kind === 'search' || v.kind === 'like') {
+        setStatus(items.length ? 'Loading more…' : 'Searching…');
+        const extra = v.kind === 'search' ? { q: v.q } : { like: v.like };
+        const d = await api('/api/search?' + apiQuery(Object.assign(extra, { k: PAGE, offset: items.length })));
+        if (my !== seq || v !== view) return;
+        v.strongZ = d.strong_z;
+        if (!items.length) {
+          notice.hidden = !!d.strong || d.results.length === 0;
+          notice.textContent = `No strong match: nothing stands out for this ${v.kind === 'search' ? 'query' : 'image'} ` +
+            `(no result is ${d.strong_z} standard deviations above the average score). These are the closest anyway.`;
+        }
+        appendItems(d.results);
+        exhausted = d.results.length < PAGE || items.length >= d.matches;
+        const what = v.kind === 'search' ? `for “${v.q}”` : `like image ${v.like}`;
+        setStatus(items.length ? `${items.length} result${items.length === 1 ? '' : 's'} ${what} · ${d.took_ms.toFixed(1)} ms`
+                               : `No results ${what} (is the store empty, or the filter too narrow?)`);
+      } else if (v.kind === 'dupes') {
+        setStatus('Looking for near-duplicates…');
+        const d = await api('/api/duplicates');
+        if (my !== seq || v !== view) return;
+        exhausted = true;
+        for (const g of d.groups) {
+          const h = document.createElement('li');
+          h.className = 'month';
+          h.setAttribute('role', 'heading');
+          h.setAttribute('aria-level', '2');
+          h.textContent = `${g.images.length} near-duplicates · similarity ${g.min_score.toFixed(3)}–${g.max_score.toFixed(3)}`;
+          grid.append(h);
+          appendItems(g.images);
+        }
+        setStatus(d.groups.length ? `${d.groups.length} group${d.groups.length === 1 ? '' : 's'} of near-duplicates ` +
+                                    `(cosine ≥ ${d.threshold.toFixed(2)})` : 'No near-duplicates found.');
+      }
+    } catch (e) {
+      if (my === seq) setStatus('Failed: ' + e.message, true);
+      exhausted = true;
+    } finally {
+      loading = false;
+    }
+    if (my !== seq) return;
+    more.hidden = exhausted || v.kind === 'browse' || v.kind === 'dupes';
+    // browse keeps loading while the end of the list is on screen
+    if (v.kind === 'browse' && !exhausted && sentinelVisible()) loadMore();
+  }
+
+  const sentinel = $('sentinel');
+  const sentinelVisible = () => sentinel.getBoundingClientRect().top < window.innerHeight + 400;
+  new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting) && view && view.kind === 'browse') loadMore(); },
+                           { rootMargin: '400px' }).observe(sentinel);
+  more.addEventListener('click', loadMore);
+
+  function searchText(q) {
     q = q.trim();
     if (!q) { input.focus(); return; }
-    const my = ++seq;
-    setStatus('Searching…');
-    const url = new URL(location.href);
-    url.searchParams.set('q', q);
-    history.replaceState(null, '', url.pathname + url.search);
-    try {
-      const data = await api('/api/search?k=15&q=' + encodeURIComponent(q));
-      if (my === seq) render(data, `for “${q}”`);
-    } catch (e) {
-      if (my === seq) setStatus('Search failed: ' + e.message, true);
-    }
+    const p = filterParams();
+    p.set('q', q);
+    go(p);
   }
 
   async function searchImage(blob, name) {
     const my = ++seq;
+    view = { kind: 'image', key: null, p: filterParams() };
+    items = [];
+    grid.replaceChildren();
+    more.hidden = true;
+    notice.hidden = true;
     setStatus(`Searching for photos like ${name}…`);
     try {
-      const data = await api('/api/search?k=15', {
+      const data = await api('/api/search?' + apiQuery({ k: PAGE }), {
         method: 'POST', body: blob,
         headers: { 'Content-Type': blob.type || 'application/octet-stream' },
       });
-      if (my === seq) render(data, `like ${name}`);
+      if (my !== seq) return;
+      view.strongZ = data.strong_z;
+      appendItems(data.results);
+      const n = items.length;
+      setStatus(n ? `${n} result${n === 1 ? '' : 's'} like ${name} · ${data.took_ms.toFixed(1)} ms` : `No results like ${name}`);
     } catch (e) {
       if (my === seq) setStatus('Image search failed: ' + e.message, true);
     }
   }
 
   form.addEventListener('submit', (e) => { e.preventDefault(); searchText(input.value); });
+  $('filters-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const p = filterParams();
+    const c = currentParams();
+    for (const k of ['q', 'like', 'view', 'sort', 'order']) if (c.get(k)) p.set(k, c.get(k));
+    go(p);
+  });
+  $('filters-clear').addEventListener('click', () => {
+    for (const f of FILTERS) $('f-' + f).value = '';
+    $('filters-form').requestSubmit();
+  });
+  $('nav-library').addEventListener('click', (e) => { e.preventDefault(); go(filterParams()); });
+  $('nav-dupes').addEventListener('click', (e) => { e.preventDefault(); go(new URLSearchParams({ view: 'dupes' })); });
   $('pick').addEventListener('click', () => file.click());
   file.addEventListener('change', () => {
     if (file.files.length) searchImage(file.files[0], file.files[0].name);
@@ -139,17 +322,44 @@
   });
 
   // ------------------------------------------------------------ viewer
-  function openViewer(i) {
+  // Opening an item pushes ?image=ID (push: Back closes it); the arrows
+  // replace it; closing goes back to the URL without it.
+  function openItem(i, push) {
     const r = items[i];
     if (!r) return;
+    const p = currentParams();
+    if (view && view.kind === 'image') { showViewer(r, i); return; }   // an upload's results have no URL
+    p.set('image', r.id);
+    const url = location.pathname + '?' + p.toString();
+    if (push) history.pushState({ opened: true }, '', url); else history.replaceState(history.state, '', url);
+    showViewer(r, i);
+  }
+
+  async function openById(id) {
+    const i = items.findIndex((r) => String(r.id) === String(id));
+    if (i >= 0) { showViewer(items[i], i); return; }
+    // not in the list (a shared link): ask the store for it
+    try {
+      const r = await api('/api/images/' + encodeURIComponent(id) + '/meta');
+      if (currentParams().get('image') === String(id)) showViewer(r, -1);
+    } catch (e) {
+      setStatus(`Image ${id}: ${e.message}`, true);
+    }
+  }
+
+  function showViewer(r, i) {
     current = i;
+    viewer.dataset.id = r.id;
     const img = $('viewer-img');
     img.src = withToken(r.image_url);
     img.alt = basename(r.path);
     $('viewer-title').textContent = basename(r.path);
     $('viewer-path').textContent = r.path;
     $('viewer-size').textContent = `${r.width} × ${r.height} px`;
-    $('viewer-score').textContent = r.score.toFixed(4);
+    $('viewer-taken').textContent = r.taken ? r.taken.replace('T', ' ') + (r.taken_source === 'mtime' ? ' (file time)' : '') : '–';
+    $('viewer-camera').textContent = r.camera || '–';
+    $('viewer-format').textContent = r.format || '–';
+    $('viewer-score').textContent = r.score !== undefined ? `${r.score.toFixed(4)} (z ${r.z.toFixed(2)})` : '–';
     $('viewer-id').textContent = r.id;
     $('viewer-open').href = withToken(r.image_url);
     chatFor(r);
@@ -164,13 +374,14 @@
     if (localUrl) URL.revokeObjectURL(localUrl);
     localUrl = URL.createObjectURL(f);
     current = -1;
+    delete viewer.dataset.id;
     const img = $('viewer-img');
     img.onload = () => { $('viewer-size').textContent = `${img.naturalWidth} × ${img.naturalHeight} px`; };
     img.src = localUrl;
     img.alt = f.name;
     $('viewer-title').textContent = f.name || 'Your picture';
     $('viewer-path').textContent = '(from your disk, not stored)';
-    $('viewer-size').textContent = '';
+    for (const k of ['size', 'taken', 'camera', 'format']) $('viewer-' + k).textContent = '';
     $('viewer-score').textContent = '–';
     $('viewer-id').textContent = '–';
     $('viewer-open').href = localUrl;
@@ -184,31 +395,34 @@
   viewer.addEventListener('close', () => {
     const card = grid.querySelector(`[data-index="${current}"]`);
     if (card) card.focus();
+    if (viewer.dataset.routing) return;   // closed by a URL change
+    if (currentParams().get('image')) {
+      if (history.state && history.state.opened) history.back();
+      else { const p = currentParams(); p.delete('image'); history.pushState(null, '', location.pathname + (p.toString() ? '?' + p : '')); }
+    }
   });
   $('viewer-close').addEventListener('click', closeViewer);
   viewer.addEventListener('click', (e) => { if (e.target === viewer) closeViewer(); });  // the backdrop
   $('viewer-similar').addEventListener('click', async () => {
-    const r = items[current];
-    if (!r) {   // a picture from disk
+    const id = viewer.dataset.id;
+    if (!id) {   // a picture from disk
       if (chatImage && chatImage.file) { closeViewer(); searchImage(chatImage.file, chatImage.file.name); }
       return;
     }
-    closeViewer();
-    try {
-      const resp = await fetch(withToken(r.image_url));
-      if (!resp.ok) throw new Error('HTTP ' + resp.status);
-      searchImage(await resp.blob(), basename(r.path));
-    } catch (e) {
-      setStatus('Could not load the image: ' + e.message, true);
-    }
+    viewer.dataset.routing = '1';
+    viewer.close();
+    delete viewer.dataset.routing;
+    const p = filterParams();
+    p.set('like', id);
+    go(p);
   });
 
   document.addEventListener('keydown', (e) => {
     if (viewer.open) {
       const t = document.activeElement;
       if (t && (t.tagName === 'TEXTAREA' || t.tagName === 'INPUT')) return;   // typing a question
-      if (e.key === 'ArrowRight' && current + 1 < items.length) { e.preventDefault(); openViewer(current + 1); }
-      if (e.key === 'ArrowLeft' && current > 0) { e.preventDefault(); openViewer(current - 1); }
+      if (e.key === 'ArrowRight' && current >= 0 && current + 1 < items.length) { e.preventDefault(); openItem(current + 1, false); }
+      if (e.key === 'ArrowLeft' && current > 0) { e.preventDefault(); openItem(current - 1, false); }
       return;
     }
     if (e.key === '/' && document.activeElement !== input) { e.preventDefault(); input.focus(); input.select(); }
@@ -512,6 +726,5 @@
     $('chat-on').hidden = !chatOn;
     $('chat-off').hidden = chatOn;
   }).catch((e) => setStatus('The server did not answer: ' + e.message, true));
-  const q0 = new URLSearchParams(location.search).get('q');
-  if (q0) { input.value = q0; searchText(q0); }
+  route();
 })();
