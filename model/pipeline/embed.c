@@ -59,6 +59,7 @@ int embedder_load(const char *dir, int parts, embedder **out) {
     snprintf(e->identity, sizeof e->identity, "%s@%016llx", e->name, (unsigned long long)fp);
     if ((st = clip_load(dir, parts, &e->clip))) goto fail;
     e->dim = e->clip->proj_dim;
+    e->n_vec = 1;
     if (e->dim <= 0) {
         st = status_fail(ST_MISMATCH, "%s: the model has no projection (not a CLIPModel checkpoint?)", dir);
         goto fail;
@@ -90,6 +91,7 @@ int embedder_wrap(clip_model *m, const char *name, embedder **out) {
     }
     e->clip = m;
     e->dim = m->proj_dim;
+    e->n_vec = 1;
     e->pre = preprocess_cfg_clip(m->vision.image_size);
     preprocess_out_size(&e->pre, &e->px_h, &e->px_w);
     snprintf(e->name, sizeof e->name, "%.255s", name);

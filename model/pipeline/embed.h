@@ -37,6 +37,8 @@ typedef struct embedder {
     clip_tokenizer *tok;        /* NULL without EMBED_TEXT */
     preprocess_cfg  pre;        /* valid with EMBED_IMAGE */
     int             dim;        /* embedding size (projection_dim) */
+    int             n_vec;      /* vectors per image: 1 for CLIP (BLIP-2: 32); the
+                                   image calls write (n_vec, dim) per image */
     int             px_h, px_w; /* preprocessed image size */
     char            name[256];  /* the model directory's base name */
     char            identity[320]; /* "<name>@<16 hex digits>": weights fingerprint */
