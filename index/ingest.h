@@ -81,6 +81,11 @@ void ingest_opts_default(ingest_opts *o);
  * prune_empty). */
 int ingest_run(store *st, const embedder *e, const ingest_opts *o, ingest_stats *stats);
 
+/* Record the embedder's model in the store (identity, family, dim, vectors
+ * per image: store_check_model_vec), or check that the store's is the same;
+ * ST_MISMATCH names both. Ingest, search and the server call it. */
+int ingest_check_model(store *st, const embedder *e);
+
 /* 1 if the file name's extension is one the decoder reads. */
 int ingest_supported_name(const char *name);
 

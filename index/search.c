@@ -10,8 +10,8 @@ search_query search_query_default(void) {
     return (search_query){.image = image_opts_default(), .k = 15};
 }
 
-/* The query → v (dim floats) through the embedder; the decoded picture's
- * facts into out. */
+/* The query → v through the embedder (a text: dim floats; a picture: n_vec ×
+ * dim); the decoded picture's facts into out. */
 static int embed_query(const embedder *e, const search_query *q, float *v, search_result *out) {
     if (q->text) return embedder_text(e, q->text, v);
     embed_image_info info = {0};
@@ -22,10 +22,42 @@ static int embed_query(const embedder *e, const search_query *q, float *v, searc
     return st;
 }
 
-/* The top-k of v in *sr->vi, under sr->lock when there is one. */
-static int lookup(const searcher *sr, const float *v, int k, vindex_hit *hits, int *n) {
+static int hit_by_score(const void *a, const void *b) {
+    const vindex_hit *x = a, *y = b;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : (x->id > y->id) - (x->id < y->id);
+}
+
+/* A picture of nq > 1 vectors (BLIP-2's query tokens) against images of
+ * several vectors: an image's score is the best over every pair, i.e. the
+ * best of its scores for each query vector. Exact given exact per-query
+ * top-k: an image in the overall top-k has its best pair's query ranking it
+ * above all but fewer than k others. */
+static int lookup_multi(const vindex *vi, const float *v, int nq, int k, vindex_hit *hits, int *n) {
+    vindex_hit *all = malloc((size_t)nq * (size_t)k * sizeof *all);
+    if (!all) return status_fail(ST_NOMEM, "out of memory");
+    int per = 0, st = vindex_search_batch(vi, (size_t)nq, v, k, all, &per);
+    if (!st) {
+        size_t m = (size_t)nq * (size_t)k, w = 0;
+        for (int q = 0; q < nq; q++)
+            for (int i = 0; i < per; i++) all[w++] = all[(size_t)q * (size_t)k + (size_t)i];
+        m = w;
+        qsort(all, m, sizeof *all, hit_by_score);   /* best first: an id's first entry is its best */
+        int got = 0;
+        for (size_t i = 0; i < m && got < k; i++) {
+            int dup = 0;
+            for (int j = 0; j < got && !dup; j++) dup = hits[j].id == all[i].id;
+            if (!dup) hits[got++] = all[i];
+        }
+        *n = got;
+    }
+    free(all);
+    return st;
+}
+
+/* The top-k of v (nq query vectors) in *sr->vi, under sr->lock when there is one. */
+static int lookup(const searcher *sr, const float *v, int nq, int k, vindex_hit *hits, int *n) {
     if (sr->lock) pthread_rwlock_rdlock(sr->lock);
-    int st = vindex_search(*sr->vi, v, k, hits, n);
+    int st = nq > 1 ? lookup_multi(*sr->vi, v, nq, k, hits, n) : vindex_search(*sr->vi, v, k, hits, n);
     if (sr->lock) pthread_rwlock_unlock(sr->lock);
     return st ? status_wrap(st, "search failed") : ST_OK;
 }
@@ -47,13 +79,14 @@ int search_run(const searcher *sr, const search_query *q, search_result *out) {
     int kinds = (q->text != NULL) + (q->image_path != NULL) + (q->image_bytes != NULL);
     if (kinds != 1) return status_fail(ST_ARG, "search: give one query (a text or an image), got %d", kinds);
     if (q->k < 1) return status_fail(ST_ARG, "search: k must be at least 1, got %d", q->k);
-    float *v = malloc((size_t)sr->emb->dim * sizeof *v);
+    const int nq = q->text ? 1 : sr->emb->n_vec;   /* a picture gives n_vec vectors */
+    float *v = malloc((size_t)nq * (size_t)sr->emb->dim * sizeof *v);
     vindex_hit *vh = malloc((size_t)q->k * sizeof *vh);
     search_hit *hits = malloc((size_t)q->k * sizeof *hits);
     int n = 0, st = v && vh && hits ? ST_OK : status_fail(ST_NOMEM, "out of memory");
     double t0 = timer_now();
     if (!st) st = embed_query(sr->emb, q, v, out);
-    if (!st) st = lookup(sr, v, q->k, vh, &n);
+    if (!st) st = lookup(sr, v, nq, q->k, vh, &n);
     double took = timer_now() - t0;
     if (!st) resolve(sr->st, vh, n, hits);
     free(v);

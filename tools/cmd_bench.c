@@ -227,7 +227,7 @@ static int bench_ingest(int argc, char **argv) {
     }
     store *st;
     int rc = 1;
-    if (store_open(dir, STORE_CREATE, &st) || store_check_model(st, e->identity, e->dim)) {
+    if (store_open(dir, STORE_CREATE, &st) || ingest_check_model(st, e)) {
         cli_error("%s", status_message());
         embedder_free(e);
         return 1;

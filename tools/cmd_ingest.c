@@ -235,7 +235,7 @@ static int ingest_pass(ingest_args *a, const embedder *e, ui *u, int *cancelled)
     }
     int rc = 1;
     char real[4096];
-    if (store_check_model(st, e->identity, e->dim) || store_set_model_path(st, realpath(a->model, real) ? real : a->model)) {
+    if (ingest_check_model(st, e) || store_set_model_path(st, realpath(a->model, real) ? real : a->model)) {
         cli_error("%s", status_message());
         goto out;
     }

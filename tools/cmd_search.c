@@ -1,6 +1,7 @@
 /* tools/cmd_search.c — `seer search` (text or example image) and `seer info`. */
 #include "cmd.h"
 #include "embed.h"
+#include "ingest.h"
 #include "search.h"
 #include "status.h"
 #include "store.h"
@@ -82,7 +83,7 @@ static int open_search(const search_args *a, store *st, embedder **e, vindex **v
         if (store_get_model_path(st, mpath, sizeof mpath)) return 1;
         model = mpath;
     }
-    if (embedder_load(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || store_check_model(st, (*e)->identity, (*e)->dim))
+    if (embedder_load(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || ingest_check_model(st, *e))
         return 1;
     vindex_params p;
     if (search_index_params(st, a->index, &p) || vindex_load(st, &p, vi, NULL)) return 1;
@@ -189,7 +190,14 @@ int cmd_info(int argc, char **argv) {
         store_close(st);
         return 1;
     }
-    store_get_model(st, model, sizeof model, &dim);
+    store_model mi;
+    const char *family = "";
+    int n_vec = 1;
+    if (store_get_model_info(st, &mi) == ST_OK) {
+        snprintf(model, sizeof model, "%s", mi.identity);
+        dim = mi.dim, n_vec = mi.n_vec;
+        family = mi.family;
+    }
     store_get_model_path(st, mpath, sizeof mpath);
     void *blob = NULL;
     size_t hlen = 0;
@@ -200,9 +208,9 @@ int cmd_info(int argc, char **argv) {
     snprintf(file, sizeof file, "%s/data.mdb", db);
     long long disk = stat(file, &sb) == 0 ? (long long)sb.st_blocks * 512 : -1;
     if (json) {
-        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "images",
+        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "images",
                               (json_int_t)cn.n_images, "paths", (json_int_t)cn.n_paths, "model", model,
-                              "model_path", mpath, "dim", dim, "index", hnsw ? "hnsw" : "flat", "hnsw_bytes",
+                              "model_path", mpath, "family", family, "dim", dim, "vectors_per_image", n_vec, "index", hnsw ? "hnsw" : "flat", "hnsw_bytes",
                               (json_int_t)hlen, "thumbnails", (json_int_t)cn.n_thumbs, "disk_bytes",
                               (json_int_t)disk, "map_bytes", (json_int_t)cn.map_bytes, "generation",
                               (json_int_t)cn.generation);
@@ -214,6 +222,7 @@ int cmd_info(int argc, char **argv) {
         printf("store       %s\n", db);
         printf("images      %llu (%llu paths)\n", (unsigned long long)cn.n_images, (unsigned long long)cn.n_paths);
         printf("model       %s (dim %d)%s%s\n", model[0] ? model : "(none yet)", dim, mpath[0] ? " from " : "", mpath);
+        if (model[0]) printf("family      %s, %d vector%s per image\n", family, n_vec, n_vec == 1 ? "" : "s");
         printf("index       %s%s\n", hnsw ? "hnsw + exact" : "exact (flat)", "");
         printf("thumbnails  %llu\n", (unsigned long long)cn.n_thumbs);
         printf("disk        %.1f MB (map %.1f MB)\n", disk / 1e6, cn.map_bytes / 1e6);
