@@ -63,7 +63,10 @@ int preprocess_from_json(json_t *root, const char *what, preprocess_cfg *cfg) {
     if (!json_is_object(root)) return status_fail(ST_FORMAT, "%s: not a JSON object", what);
     preprocess_cfg c = preprocess_cfg_clip(224);
     const char *type = jsonx_str(root, "image_processor_type", "");
-    const int siglip = strstr(type, "Siglip") != NULL || strstr(type, "SigLip") != NULL;
+    /* SigLIP and BLIP (BlipImageProcessor, BLIP-2) resize straight to
+     * size.height x size.width and have no centre crop. */
+    const int siglip = strstr(type, "Siglip") != NULL || strstr(type, "SigLip") != NULL ||
+                       !strcmp(type, "BlipImageProcessor");
 
     c.do_resize = get_bool(root, "do_resize", 1);
     c.do_center_crop = get_bool(root, "do_center_crop", !siglip);

@@ -1,5 +1,5 @@
 /* encode/preprocess.h — Hugging Face CLIPImageProcessor / SiglipImageProcessor
- * in C: RGB image -> normalised float32 CHW tensor for a vision tower.
+ * / BlipImageProcessor (BLIP-2: like SigLIP, no crop) in C: RGB image -> normalised float32 CHW tensor for a vision tower.
  *
  *     preprocess_cfg cfg;
  *     if (preprocess_load("models/clip-vit-base-patch32", &cfg)) return ...;

@@ -539,8 +539,6 @@ out:
 }
 
 int ingest_check_model(store *st, const embedder *e) {
-    /* the family: BLIP-2 is the one model family with several vectors per
-     * image (TODO at the blip2 merge: read e->family) */
-    const char *family = e->n_vec > 1 ? "blip2" : "clip";
+    const char *family = e->family == EMBED_BLIP2 ? "blip2" : "clip";
     return store_check_model_vec(st, e->identity, family, e->dim, e->n_vec);
 }

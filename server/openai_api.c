@@ -707,7 +707,9 @@ static void embed_job_run(void *arg) {
         if (j->text[i]) {
             int32_t ids[77];
             int k = 0;
-            if (!clip_tokenizer_encode(e->tok, j->text[i], ids, 77, &k)) j->tokens += k;
+            if (e->family == EMBED_BLIP2 ? !embedder_tokenize(e, j->text[i], ids, 77, &k)
+                                         : !clip_tokenizer_encode(e->tok, j->text[i], ids, 77, &k))
+                j->tokens += k;
             j->rc = embedder_text(e, j->text[i], v);
         } else {
             char what[32];

@@ -40,6 +40,7 @@ static double text_flops(const clip_model *m, int T) {
 int cmd_bench_lm(int argc, char **argv);     /* tools/cmd_bench_lm.c */
 int cmd_bench_chat(int argc, char **argv);   /* tools/cmd_bench_chat.c */
 int cmd_bench_search(int argc, char **argv); /* tools/cmd_bench_search.c */
+int bench_embed_blip2(embedder *e, double sg, double seconds, const char *batches); /* tools/cmd_bench_blip2.c */
 
 /* The model to measure: a directory, or random weights of a named geometry,
  * always behind an embedder (which then owns the model). 0, or the exit
@@ -53,8 +54,18 @@ static int bench_model(const char *dir, const char *geom, int parts, embedder **
         printf("model: %s\n", dir);
         return 0;
     }
+    if (!strcmp(geom, "blip2-vit-g")) {
+        blip2_model *b;
+        printf("model: random weights, blip2-vit-g geometry (float32, %s)\n", "Salesforce/blip2-itm-vit-g");
+        fflush(stdout);
+        if (blip2_random(&BLIP2_GEOMETRY_ITM_VIT_G, 1, &b) || embedder_wrap_blip2(b, geom, e)) {
+            cli_error("%s", status_message());
+            return 1;
+        }
+        return 0;
+    }
     if (strcmp(geom, "b32") && strcmp(geom, "l14-336")) {
-        cli_error("--geometry: expected b32 or l14-336, got '%s'", geom);
+        cli_error("--geometry: expected b32, l14-336 or blip2-vit-g, got '%s'", geom);
         return 2;
     }
     clip_model *m;
@@ -70,14 +81,17 @@ static int bench_model(const char *dir, const char *geom, int parts, embedder **
 
 static void bench_usage(FILE *f) {
     fprintf(f,
-            "usage: seer bench embed [--model DIR | --geometry b32|l14-336] [--seconds S]\n"
+            "usage: seer bench embed [--model DIR | --geometry b32|l14-336|blip2-vit-g] [--seconds S]\n"
+            "                        [--batches 1,8,32]\n"
             "       seer bench ingest [--model DIR | --geometry b32|l14-336] PATH...\n"
             "                        [--batches 1,8,32]\n"
             "\n"
             "Image encoding images/s at each batch size and 10-token text query latency,\n"
             "with each figure's ratio to the bound set by this machine's sgemm rate\n"
             "(measured first, in the same run). Without --model the weights are random\n"
-            "with the real geometry (default b32 = openai/clip-vit-base-patch32).\n"
+            "with the real geometry (default b32 = openai/clip-vit-base-patch32;\n"
+            "blip2-vit-g = Salesforce/blip2-itm-vit-g: EVA ViT-g/14 + Q-Former, image rate\n"
+            "of the whole image path, 32 vectors per image; give --batches 1 or 1,4 there).\n"
             "\n"
             "       seer bench lm [--geometry stablelm-1.6b|phi2-2.7b] [--prompt 600] [--decode 64]\n"
             "                     [--quant none|q8] [--runs 3] [--dir DIR]\n"
@@ -112,6 +126,11 @@ static int bench_embed(int argc, char **argv) {
     embedder *e = NULL;
     int rc = bench_model(model, geom, EMBED_IMAGE | EMBED_TEXT, &e);
     if (rc) return rc;
+    if (e->family == EMBED_BLIP2) {
+        rc = bench_embed_blip2(e, sg, seconds, batches);
+        embedder_free(e);
+        return rc;
+    }
     const clip_model *m = e->clip;
     const clip_vision *v = &m->vision;
     const double fl = vision_flops(m);

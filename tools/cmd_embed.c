@@ -1,4 +1,4 @@
-/* tools/cmd_embed.c — `seer embed`: CLIP embeddings as JSON lines. */
+/* tools/cmd_embed.c — `seer embed`: CLIP / BLIP-2 embeddings as JSON lines. */
 #include "cmd.h"
 #include "embed.h"
 #include "log.h"
@@ -16,21 +16,37 @@ static void embed_usage(FILE *f) {
             "\n"
             "Print one JSON line per input, in the order given:\n"
             "  {\"input\": \"<file or text>\", \"embedding\": [floats]}   (L2-normalised)\n"
+            "With a BLIP-2 model an image's embedding is one vector per query token,\n"
+            "  {\"input\": \"<file>\", \"embedding\": [[floats], ...]}\n"
+            "and a text's is one vector.\n"
             "A failed input is reported on stderr; the others still print and the\n"
             "exit status is 1.\n"
             "\n"
             "options:\n"
-            "  --model DIR        Hugging Face CLIP model directory\n"
+            "  --model DIR        Hugging Face CLIP or BLIP-2 (blip2-itm-vit-g) model directory\n"
             "  --image FILE       an image (JPEG, PNG, BMP, GIF, TGA, PNM); repeatable\n"
             "  --text STR         a text; repeatable\n"
             "  --batch N          images per forward pass (default 32)\n"
             "  --no-exif-rotate   do not apply JPEG EXIF orientation\n");
 }
 
-/* One line of output: {"input": s, "embedding": v}. */
-static void print_line(const char *input, const float *v, int dim) {
-    json_t *o = json_object(), *a = json_array();
+static json_t *vec_json(const float *v, int dim) {
+    json_t *a = json_array();
     for (int i = 0; i < dim; i++) json_array_append_new(a, json_real(v[i]));
+    return a;
+}
+
+/* One line of output: {"input": s, "embedding": v}; v (n_vec, dim), printed
+ * flat when n_vec is 0 (one vector, CLIP and every text) and as a list of
+ * n_vec vectors otherwise. */
+static void print_line(const char *input, const float *v, int n_vec, int dim) {
+    json_t *o = json_object(), *a;
+    if (n_vec == 0) {
+        a = vec_json(v, dim);
+    } else {
+        a = json_array();
+        for (int k = 0; k < n_vec; k++) json_array_append_new(a, vec_json(v + (size_t)k * dim, dim));
+    }
     json_object_set_new(o, "input", json_string(input));
     json_object_set_new(o, "embedding", a);
     char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(9) | JSON_PRESERVE_ORDER);
@@ -88,13 +104,13 @@ static int parse_embed_args(int argc, char **argv, embed_args *a) {
  * runs; a batch is flushed before any text that follows it. A failed input
  * is reported and the others still print. 1 when any failed. */
 static int embed_inputs(const embedder *e, const embed_args *a) {
-    const int dim = e->dim;
+    const int dim = e->dim, nv = e->n_vec, img_nv = nv > 1 ? nv : 0;
     const size_t plen = embedder_pixels_len(e);
     const long batch = a->batch;
     const input *in = a->in;
     int failed = 0;
     float *pix = a->n_img ? malloc((size_t)batch * plen * sizeof(float)) : NULL;
-    float *emb = malloc((size_t)(batch > 1 ? batch : 1) * dim * sizeof(float));
+    float *emb = malloc((size_t)(batch > 1 ? batch : 1) * nv * dim * sizeof(float));
     int *slot = malloc((size_t)batch * sizeof(int)); /* input index of each batch row */
     if ((a->n_img && !pix) || !emb || !slot) {
         cli_error("out of memory");
@@ -109,7 +125,7 @@ static int embed_inputs(const embedder *e, const embed_args *a) {
                 for (int k = 0; k < nb; k++) cli_error("%s: %s", in[slot[k]].value, status_message());
                 failed = 1;
             } else {
-                for (int k = 0; k < nb; k++) print_line(in[slot[k]].value, emb + (size_t)k * dim, dim);
+                for (int k = 0; k < nb; k++) print_line(in[slot[k]].value, emb + (size_t)k * nv * dim, img_nv, dim);
             }
             fflush(stdout);
             nb = 0;
@@ -128,7 +144,7 @@ static int embed_inputs(const embedder *e, const embed_args *a) {
                 failed = 1;
                 continue;
             }
-            print_line(in[i].value, emb, dim);
+            print_line(in[i].value, emb, 0, dim);
         }
     }
 out:
