@@ -62,6 +62,39 @@ static int lookup(const searcher *sr, const float *v, int nq, int k, vindex_hit 
     return st ? status_wrap(st, "search failed") : ST_OK;
 }
 
+static int hit_cmp_desc(const void *a, const void *b) {
+    const search_hit *x = a, *y = b;
+    int rx = x->itm >= 0, ry = y->itm >= 0;   /* re-ranked hits first */
+    if (rx != ry) return ry - rx;
+    return x->score < y->score ? 1 : x->score > y->score ? -1 : 0;
+}
+
+/* BLIP-2's ITM on each found hit's image file with the text: score = match
+ * logit + ITC score (LAVIS), itm = match probability; then re-sorted. */
+static int rerank_itm(const embedder *e, const search_query *q, search_hit *hits, int n) {
+    if (e->family != EMBED_BLIP2)
+        return status_fail(ST_UNSUPPORTED, "search: --rerank itm needs a BLIP-2 model (%s has no ITM head)", e->name);
+    if (!q->text) return status_fail(ST_ARG, "search: ITM re-ranking is for text queries");
+    size_t plen = embedder_pixels_len(e);
+    float *pix = malloc(plen * sizeof *pix);
+    if (!pix) return status_fail(ST_NOMEM, "out of memory");
+    int st = ST_OK;
+    for (int i = 0; i < n && !st; i++) {
+        if (!hits[i].found || embedder_pixels_file(e, hits[i].image.path, &q->image, pix, NULL)) {
+            status_clear();            /* unreadable now: keeps its ITC score, after the re-ranked */
+            continue;
+        }
+        float logits[2], prob;
+        const char *t = q->text;
+        if ((st = embedder_itm(e, pix, 1, &t, 1, logits, &prob))) break;
+        hits[i].score += logits[1];
+        hits[i].itm = prob;
+    }
+    free(pix);
+    if (!st) qsort(hits, (size_t)n, sizeof *hits, hit_cmp_desc);
+    return st;
+}
+
 /* Each hit's path and metadata from the store. */
 static void resolve(store *st, const vindex_hit *vh, int n, search_hit *hits) {
     for (int i = 0; i < n; i++) {
@@ -69,6 +102,7 @@ static void resolve(store *st, const vindex_hit *vh, int n, search_hit *hits) {
         memset(h, 0, sizeof *h);
         h->id = vh[i].id;
         h->score = vh[i].score;
+        h->itm = -1;
         h->found = store_get_image(st, vh[i].id, &h->image) == ST_OK;
         if (!h->found) memset(&h->image, 0, sizeof h->image);
     }
@@ -89,6 +123,8 @@ int search_run(const searcher *sr, const search_query *q, search_result *out) {
     if (!st) st = lookup(sr, v, nq, q->k, vh, &n);
     double took = timer_now() - t0;
     if (!st) resolve(sr->st, vh, n, hits);
+    if (!st && q->rerank == SEARCH_RERANK_ITM) st = rerank_itm(sr->emb, q, hits, n);
+    else if (!st && q->rerank) st = status_fail(ST_ARG, "search: unknown re-ranking %d", q->rerank);
     free(v);
     free(vh);
     if (st) {

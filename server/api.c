@@ -106,6 +106,21 @@ static int parse_k(server *s, struct mg_connection *c, const char *qs, int *k) {
     return 0;
 }
 
+/* rerank: absent → none; "itm" → SEARCH_RERANK_ITM (BLIP-2 stores). */
+static int parse_rerank(server *s, struct mg_connection *c, const char *qs, int *rerank) {
+    *rerank = SEARCH_RERANK_NONE;
+    if (!qs) return 0;
+    char buf[16];
+    int r = mg_get_var(qs, strlen(qs), "rerank", buf, sizeof buf);
+    if (r == -1) return 0;
+    if (r < 0 || strcmp(buf, "itm")) {
+        http_send_error(s, c, 400, NULL, "rerank must be itm");
+        return -1;
+    }
+    *rerank = SEARCH_RERANK_ITM;
+    return 0;
+}
+
 static const char *content_type_of(const char *format) {
     static const char *const map[][2] = {
         {"jpeg", "image/jpeg"}, {"png", "image/png"},  {"gif", "image/gif"},
@@ -144,9 +159,11 @@ static json_t *hit_json(const search_hit *h) {
     snprintf(iu, sizeof iu, "/api/images/%llu", (unsigned long long)h->id);
     snprintf(tu, sizeof tu, "/api/images/%llu/thumbnail", (unsigned long long)h->id);
     json_t *path = json_string(h->image.path);
-    return json_pack("{s:I, s:f, s:o, s:i, s:i, s:s, s:s}", "id", (json_int_t)h->id, "score", (double)h->score,
-                     "path", path ? path : json_string("(not UTF-8)"), "width", (int)h->image.width, "height",
-                     (int)h->image.height, "thumbnail_url", tu, "image_url", iu);
+    json_t *o = json_pack("{s:I, s:f, s:o, s:i, s:i, s:s, s:s}", "id", (json_int_t)h->id, "score", (double)h->score,
+                          "path", path ? path : json_string("(not UTF-8)"), "width", (int)h->image.width, "height",
+                          (int)h->image.height, "thumbnail_url", tu, "image_url", iu);
+    if (o && h->itm >= 0) json_object_set_new(o, "itm", json_real(h->itm));   /* re-ranked by ITM */
+    return o;
 }
 
 /* Queue the job and reply: {"query", ["image",] "took_ms", "results"}. query
@@ -181,7 +198,7 @@ static int search_run_reply(server *s, struct mg_connection *c, queue *q, search
     return http_send_json(c, 200, o, NULL);
 }
 
-static int search_text(server *s, struct mg_connection *c, const char *q, size_t qn, int k) {
+static int search_text(server *s, struct mg_connection *c, const char *q, size_t qn, int k, int rerank) {
     if (qn > (size_t)s->o.max_query)
         return http_send_error(s, c, 400, NULL, "q is longer than %d bytes", s->o.max_query);
     if (memchr(q, 0, qn)) return http_send_error(s, c, 400, NULL, "q contains a NUL byte");
@@ -191,7 +208,7 @@ static int search_text(server *s, struct mg_connection *c, const char *q, size_t
     json_t *jq = json_stringn(q, qn);
     if (!jq) return http_send_error(s, c, 400, NULL, "q is not valid UTF-8");
     search_job j = {.q = search_query_default()};
-    j.q.text = json_string_value(jq), j.q.k = k;
+    j.q.text = json_string_value(jq), j.q.k = k, j.q.rerank = rerank;
     int r = search_run_reply(s, c, s->text_q, &j, json_incref(jq));
     json_decref(jq);
     return r;
@@ -210,9 +227,9 @@ static int search_image(server *s, struct mg_connection *c, const char *bytes, s
 static int handle_search(server *s, struct mg_connection *c) {
     const struct mg_request_info *ri = mg_get_request_info(c);
     const char *qs = ri->query_string;
-    int k;
+    int k, rerank;
     if (method_is(c, "GET") || method_is(c, "HEAD")) {
-        if (parse_k(s, c, qs, &k)) return 400;
+        if (parse_k(s, c, qs, &k) || parse_rerank(s, c, qs, &rerank)) return 400;
         size_t cap = (size_t)s->o.max_query * 3 + 2;   /* room to tell "too long" from "fits" */
         char *q = malloc(cap);
         if (!q) return http_send_error(s, c, 500, NULL, "out of memory");
@@ -220,12 +237,12 @@ static int handle_search(server *s, struct mg_connection *c) {
         int out;
         if (r == -1) out = http_send_error(s, c, 400, NULL, "missing q: GET /api/search?q=TEXT&k=15");
         else if (r < 0) out = http_send_error(s, c, 400, NULL, "q is longer than %d bytes", s->o.max_query);
-        else out = search_text(s, c, q, (size_t)r, k);
+        else out = search_text(s, c, q, (size_t)r, k, rerank);
         free(q);
         return out;
     }
     if (!method_is(c, "POST")) return not_allowed(s, c, "GET, POST");
-    if (parse_k(s, c, qs, &k)) return 400;
+    if (parse_k(s, c, qs, &k) || parse_rerank(s, c, qs, &rerank)) return 400;
     const char *ct = mg_get_header(c, "Content-Type");
     int is_json = ct && !strncasecmp(ct, "application/json", 16);
     int is_multi = ct && !strncasecmp(ct, "multipart/form-data", 19);
@@ -239,12 +256,16 @@ static int handle_search(server *s, struct mg_connection *c) {
         json_t *j;
         jsonx_loadb_limited(body, n, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &j);
         json_t *jq = j ? json_object_get(j, "q") : NULL, *jk = j ? json_object_get(j, "k") : NULL;
+        json_t *jr = j ? json_object_get(j, "rerank") : NULL;
         if (!j) out = http_send_error(s, c, 400, NULL, "%s", status_message());
         else if (!json_is_object(j)) out = http_send_error(s, c, 400, NULL, "the JSON body must be an object {\"q\": TEXT, \"k\": N}");
         else if (!json_is_string(jq)) out = http_send_error(s, c, 400, NULL, "the JSON body needs \"q\": a string");
         else if (jk && (!json_is_integer(jk) || json_integer_value(jk) < 1 || json_integer_value(jk) > s->o.max_k))
             out = http_send_error(s, c, 400, NULL, "k must be an integer from 1 to %d", s->o.max_k);
-        else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k);
+        else if (jr && (!json_is_string(jr) || strcmp(json_string_value(jr), "itm")))
+            out = http_send_error(s, c, 400, NULL, "rerank must be \"itm\"");
+        else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k,
+                               jr ? SEARCH_RERANK_ITM : rerank);
         json_decref(j);
     } else if (is_multi) {
         const char *data;

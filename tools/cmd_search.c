@@ -16,19 +16,23 @@
 
 static void search_usage(FILE *f) {
     fprintf(f,
-            "usage: seer search --db DIR [--k N] [--json] [--index auto|flat|hnsw] TEXT\n"
+            "usage: seer search --db DIR [--k N] [--json] [--index auto|flat|hnsw] [--rerank itm] TEXT\n"
             "       seer search --db DIR [--k N] [--json] --image FILE\n"
             "\n"
-            "The k (default 15) stored images most similar to TEXT (CLIP text tower) or\n"
-            "to an example image, best first, with cosine similarity scores.\n"
+            "The k (default 15) stored images most similar to TEXT (the model's text side) or\n"
+            "to an example image, best first, with cosine similarity scores (BLIP-2: the\n"
+            "maximum over an image's 32 query vectors).\n"
             "\n"
             "options:\n"
             "  --db DIR        the store made by seer ingest\n"
-            "  --model DIR     the CLIP model (default: the one the store was built with)\n"
+            "  --model DIR     the CLIP or BLIP-2 model (default: the one the store was built with)\n"
             "  --k N           how many results (1..1000, default 15)\n"
             "  --json          one JSON object: {\"query\", \"results\": [{\"id\", \"path\", \"score\"}]}\n"
             "  --index KIND    auto (hnsw when the store has one, else exact), flat, hnsw\n"
-            "  --image FILE    search by example image instead of text\n");
+            "  --image FILE    search by example image instead of text\n"
+            "  --rerank itm    BLIP-2: re-rank the k hits with the ITM head (reads their image\n"
+            "                  files); score = ITM match logit + cosine, and \"itm\" (match\n"
+            "                  probability) in --json\n");
 }
 
 
@@ -36,7 +40,7 @@ static void search_usage(FILE *f) {
 typedef struct {
     const char *db, *model, *index, *image, *text;
     long k;
-    int json;
+    int json, rerank;
 } search_args;
 
 /* argv → *a; 0, or the exit status to return (usage printed). */
@@ -45,7 +49,7 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         {"db", required_argument, 0, 'd'},    {"model", required_argument, 0, 'm'},
         {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
         {"index", required_argument, 0, 'x'}, {"image", required_argument, 0, 'i'},
-        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+        {"rerank", required_argument, 0, 'r'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *a = (search_args){.index = "auto", .k = 15};
     int c;
     optind = 1;
@@ -57,6 +61,10 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         case 'j': a->json = 1; break;
         case 'x': a->index = optarg; break;
         case 'i': a->image = optarg; break;
+        case 'r':
+            if (strcmp(optarg, "itm")) { cli_error("--rerank: expected itm, got '%s'", optarg); return 2; }
+            a->rerank = SEARCH_RERANK_ITM;
+            break;
         case 'h': search_usage(stdout); return -1;
         default: search_usage(stderr); return 2;
         }
@@ -83,7 +91,8 @@ static int open_search(const search_args *a, store *st, embedder **e, vindex **v
         if (store_get_model_path(st, mpath, sizeof mpath)) return 1;
         model = mpath;
     }
-    if (embedder_load(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || ingest_check_model(st, *e))
+    int parts = a->rerank ? EMBED_IMAGE | EMBED_TEXT : a->image ? EMBED_IMAGE : EMBED_TEXT;
+    if (embedder_load(model, parts, e) || ingest_check_model(st, *e))
         return 1;
     vindex_params p;
     if (search_index_params(st, a->index, &p) || vindex_load(st, &p, vi, NULL)) return 1;
@@ -105,6 +114,7 @@ static void print_hits(const search_args *a, const search_result *r) {
         json_object_set_new(j, "id", json_integer((json_int_t)h->id));
         json_object_set_new(j, "path", json_string(h->found ? h->image.path : ""));
         json_object_set_new(j, "score", json_real(h->score));
+        if (h->itm >= 0) json_object_set_new(j, "itm", json_real(h->itm));
         json_array_append_new(arr, j);
     }
     json_object_set_new(o, "took_ms", json_real(r->took_s * 1e3));
@@ -129,7 +139,7 @@ int cmd_search(int argc, char **argv) {
     search_result r = {0};
     searcher sr = {.st = st, .vi = &vi};
     search_query q = search_query_default();
-    q.text = a.text, q.image_path = a.image, q.k = (int)a.k;
+    q.text = a.text, q.image_path = a.image, q.k = (int)a.k, q.rerank = a.rerank;
     rc = open_search(&a, st, &e, &vi);
     sr.emb = e;
     if (!rc) rc = search_run(&sr, &q, &r) ? 1 : 0;
