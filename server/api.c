@@ -267,6 +267,8 @@ static int handle_search(server *s, struct mg_connection *c) {
         else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k,
                                jr ? SEARCH_RERANK_ITM : rerank);
         json_decref(j);
+    } else if (rerank) {
+        out = http_send_error(s, c, 400, NULL, "rerank=itm is for text queries, not an example image");
     } else if (is_multi) {
         const char *data;
         size_t len;
