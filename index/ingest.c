@@ -442,7 +442,7 @@ typedef struct {
     size_t n, cap;
     size_t n_images;
     float *pixels;       /* (batch, plen) staging for the forward pass */
-    float *vectors;      /* (batch, dim) */
+    float *vectors;      /* (batch, n_vec, dim) */
     store_record *recs;
     store_result *res;
 } batch;
@@ -450,7 +450,7 @@ typedef struct {
 static int flush(pipeline *p, batch *b, ingest_stats *s) {
     if (!b->n) return ST_OK;
     const size_t plen = embedder_pixels_len(p->e);
-    const int dim = p->e->dim;
+    const size_t per = (size_t)p->e->n_vec * (size_t)p->e->dim;   /* floats per image */
     int st = ST_OK;
     if (b->n_images) {
         size_t k = 0;
@@ -474,7 +474,7 @@ static int flush(pipeline *p, batch *b, ingest_stats *s) {
         rec->format = r->format ? r->format : "";
         record_meta(r, rec);
         if (r->kind == R_IMAGE) {
-            rec->vector = b->vectors + (size_t)dim * k++;
+            rec->vector = b->vectors + per * k++;
             rec->thumb = r->thumb, rec->thumb_len = r->thumb_len;
         }
     }
@@ -587,7 +587,7 @@ static int run_files(pipeline *p, ingest_stats *s, double t_start) {
     b.recs = calloc(b.cap, sizeof *b.recs);
     b.res = calloc(b.cap, sizeof *b.res);
     b.pixels = malloc((size_t)o->batch * plen * sizeof(float));
-    b.vectors = malloc((size_t)o->batch * e->dim * sizeof(float));
+    b.vectors = malloc((size_t)o->batch * (size_t)e->n_vec * (size_t)e->dim * sizeof(float));
     p->cap = (size_t)o->batch * 2;
     p->q = calloc(p->cap, sizeof *p->q);
     pthread_t *tid = calloc((size_t)o->threads, sizeof *tid);
@@ -773,4 +773,9 @@ out:
     pathlist_free(&gone);
     pathlist_free(&p.files);
     return rc;
+}
+
+int ingest_check_model(store *st, const embedder *e) {
+    const char *family = e->family == EMBED_BLIP2 ? "blip2" : "clip";
+    return store_check_model_vec(st, e->identity, family, e->dim, e->n_vec);
 }

@@ -122,4 +122,9 @@ int ingest_paths(store *st, const embedder *e, const ingest_opts *o, const char 
  * (static). */
 const char *ingest_not_image_reason(const void *bytes, size_t n);
 
+/* Record the embedder's model in the store (identity, family, dim, vectors
+ * per image: store_check_model_vec), or check that the store's is the same;
+ * ST_MISMATCH names both. Ingest, search and the server call it. */
+int ingest_check_model(store *st, const embedder *e);
+
 #endif

@@ -16,7 +16,18 @@
  * Steps: the query becomes a vector through the embedder (model/pipeline/
  * embed.h: text tower, or decode once + preprocess + image tower), the vindex
  * gives the top-k ids by cosine, and each id is looked up in the store for
- * its path and metadata.
+ * its path and metadata. With several vectors per image (BLIP-2) an image's
+ * score is the max over its vectors; a picture query (n_vec vectors) scores
+ * an image by its best pair.
+ *
+ * Re-ranking (q.rerank = SEARCH_RERANK_ITM, BLIP-2 text queries only): the
+ * top-k hits' image files are decoded and run through BLIP-2's ITM head with
+ * the text; they are re-ordered by ITM match logit + ITC score, as BLIP-2's
+ * retrieval evaluation (LAVIS compute_sim_matrix) does, and each gets its
+ * ITM match probability in hit.itm. Only the k hits are re-ranked (the
+ * caller asks a larger k to re-rank more). A hit whose file cannot be read
+ * keeps its ITC score and goes after the re-ranked ones. The embedder needs
+ * both sides (EMBED_TEXT | EMBED_IMAGE); a CLIP embedder is ST_UNSUPPORTED.
  *
  * Ownership and lifetimes: a searcher only borrows. emb, st, *vi and lock
  * belong to the caller and must outlive every search_run on them; nothing of
@@ -74,12 +85,18 @@ typedef struct {
                                 at most 4096 */
     const filter *filter;    /* NULL, or which images may be hits (applied before
                                 ranking: min(k, matches after offset) come back) */
+    int         rerank;      /* SEARCH_RERANK_NONE (default) or SEARCH_RERANK_ITM */
 } search_query;
+
+enum { SEARCH_RERANK_NONE = 0, SEARCH_RERANK_ITM = 1 };
 
 typedef struct {
     uint64_t    id;          /* store image id */
     float       score;       /* cosine similarity, best first */
     float       z;           /* (score - mean) / std of the scanned set; 0 when std is 0 */
+    float       score;       /* cosine similarity (max over the image's vectors), best
+                                first; re-ranked: ITM match logit + that cosine */
+    float       itm;         /* ITM match probability when re-ranked, else -1 */
     int         found;       /* 1 when the store holds the id (else image is zeroed: */
                              /* removed since the index was built, or unreadable) */
     store_image image;       /* path, size, width/height, format, ... (a copy) */

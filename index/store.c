@@ -10,13 +10,13 @@
  *
  * Tables (named LMDB databases), ids big-endian in keys so cursors walk in id
  * order; values little-endian:
- *   meta      ascii name → value (schema_version, model, model_dim, next_id,
- *             generation, created_ns, feedback_seq)
+ *   meta      ascii name → value (schema_version, model, model_dim, model_family,
+ *             model_n_vec, next_id, generation, created_ns, feedback_seq)
  *   images    id → image record (hash, size, dims, format, n_paths, primary path)
  *   paths     path → (id, size, mtime_ns)
  *   idpaths   id ‖ path → ""   (reverse of paths: every path of an id)
  *   hashes    xxh3-128 → id
- *   vectors   id → float32[dim]
+ *   vectors   id → float32[n_vec × dim] (n_vec = 1 for CLIP, 32 for BLIP-2)
  *   thumbs    id → JPEG
  *   index     name → derived-index blob (vindex.c)
  *   feedback  time_ns ‖ seq → JSON
@@ -25,7 +25,7 @@
  * from one state satisfying them to another, so a crash at any point leaves
  * them true — LMDB commits are atomic and durable):
  *   I1  paths[p] = (id, ..)  ⇔  idpaths[id‖p] exists.
- *   I2  images[id] exists ⇔ vectors[id] exists (dim*4 bytes) ⇔ hashes[images[id].hash] = id.
+ *   I2  images[id] exists ⇔ vectors[id] exists (n_vec*dim*4 bytes) ⇔ hashes[images[id].hash] = id.
  *   I3  images[id].n_paths = |{p : idpaths[id‖p]}| ≥ 1, and images[id].path is one of them.
  *   I4  thumbs[id] exists ⇒ images[id] exists.
  *   I5  every id < next_id; ids are never reused; vectors[id] never changes.
@@ -343,6 +343,25 @@ static int meta_dim(store *st, MDB_txn *txn, int *dim) {
     return 0;
 }
 
+/* Vectors per image recorded in meta ("model_n_vec", u32): 1 when absent
+ * (stores written before multi-vector models), and *floats = n_vec × dim,
+ * the floats of one vectors value (0 when no model is recorded). */
+static int meta_n_vec(store *st, MDB_txn *txn, int *n_vec, int *floats) {
+    int dim = 0, rc;
+    if ((rc = meta_dim(st, txn, &dim))) return rc;
+    MDB_val k = {11, "model_n_vec"}, d;
+    rc = mdb_get(txn, st->dbi[T_META], &k, &d);
+    *n_vec = 1;
+    if (rc && rc != MDB_NOTFOUND) return rc;
+    if (!rc) {
+        if (d.mv_size != 4 || le32_get(d.mv_data) < 1 || le32_get(d.mv_data) > 4096)
+            return status_fail(ST_FORMAT, "%s: meta 'model_n_vec' is malformed", st->dir);
+        *n_vec = (int)le32_get(d.mv_data);
+    }
+    if (floats) *floats = dim * *n_vec;
+    return 0;
+}
+
 /* Run body in a write transaction, growing the map on MDB_MAP_FULL. With
  * bump, the generation is incremented in the same transaction. */
 static int store_write(store *st, txn_body body, void *ctx, int bump, const char *what) {
@@ -591,52 +610,94 @@ static int need_writer(const store *st, const char *what) {
 
 /* ---------------------------------------------------------------- model */
 
-typedef struct { const char *identity; int dim; char *buf; size_t cap; int *dim_out; } model_ctx;
+typedef struct {
+    const char *identity, *family;
+    int dim, n_vec;
+    char *buf;
+    size_t cap;
+    int *dim_out;
+    store_model *info;      /* store_get_model_info */
+} model_ctx;
 
 static int model_body(store *st, MDB_txn *txn, void *vctx) {
     model_ctx *c = vctx;
     MDB_val k = {5, "model"}, d;
     int rc = mdb_get(txn, st->dbi[T_META], &k, &d);
     if (rc == MDB_NOTFOUND) {
-        if (c->buf) return status_fail(ST_NOT_FOUND, "database %s has no embedding model yet", st->dir);
+        if (c->buf || c->info) return status_fail(ST_NOT_FOUND, "database %s has no embedding model yet", st->dir);
         if (!store_writable(st)) return 0;   /* an empty db opened read-only accepts any model */
         d.mv_size = strlen(c->identity); d.mv_data = (void *)c->identity;
         if ((rc = mdb_put(txn, st->dbi[T_META], &k, &d, 0))) return rc;
-        uint8_t v[4];
+        uint8_t v[4], nv[4];
         le32_put(v, (uint32_t)c->dim);
         MDB_val k2 = {9, "model_dim"}, d2 = {4, v};
-        return mdb_put(txn, st->dbi[T_META], &k2, &d2, 0);
+        if ((rc = mdb_put(txn, st->dbi[T_META], &k2, &d2, 0))) return rc;
+        MDB_val k3 = {12, "model_family"}, d3 = {strlen(c->family), (void *)c->family};
+        if ((rc = mdb_put(txn, st->dbi[T_META], &k3, &d3, 0))) return rc;
+        le32_put(nv, (uint32_t)c->n_vec);
+        MDB_val k4 = {11, "model_n_vec"}, d4 = {4, nv};
+        return mdb_put(txn, st->dbi[T_META], &k4, &d4, 0);
     }
     if (rc) return rc;
     char have[STORE_MODEL_MAX];
     size_t n = d.mv_size < sizeof have - 1 ? d.mv_size : sizeof have - 1;
     memcpy(have, d.mv_data, n);
     have[n] = 0;
-    int have_dim = 0;
+    int have_dim = 0, have_nv = 1;
     if ((rc = meta_dim(st, txn, &have_dim))) return rc;
+    if ((rc = meta_n_vec(st, txn, &have_nv, NULL))) return rc;
+    /* the family: "clip" when absent (stores written before BLIP-2) */
+    char fam[STORE_FAMILY_MAX] = "clip";
+    MDB_val kf = {12, "model_family"}, df;
+    if ((rc = mdb_get(txn, st->dbi[T_META], &kf, &df)) && rc != MDB_NOTFOUND) return rc;
+    if (!rc) {
+        if (df.mv_size == 0 || df.mv_size >= sizeof fam) return status_fail(ST_FORMAT, "%s: meta 'model_family' is malformed", st->dir);
+        memcpy(fam, df.mv_data, df.mv_size);
+        fam[df.mv_size] = 0;
+    }
+    if (c->info) {
+        snprintf(c->info->identity, sizeof c->info->identity, "%s", have);
+        snprintf(c->info->family, sizeof c->info->family, "%s", fam);
+        c->info->dim = have_dim;
+        c->info->n_vec = have_nv;
+        return 0;
+    }
     if (c->buf) {
         snprintf(c->buf, c->cap, "%s", have);
         *c->dim_out = have_dim;
         return 0;
     }
-    if (strcmp(have, c->identity) != 0 || have_dim != c->dim)
+    if (strcmp(have, c->identity) != 0 || have_dim != c->dim || have_nv != c->n_vec || strcmp(fam, c->family) != 0)
         return status_fail(ST_MISMATCH,
-                           "database %s was built with embedding model '%s' (dim %d), not '%s' (dim %d): "
-                           "use that model, or ingest into a new --db",
-                           st->dir, have, have_dim, c->identity, c->dim);
+                           "database %s was built with embedding model '%s' (%s, dim %d, %d vector%s per image), "
+                           "not '%s' (%s, dim %d, %d vector%s per image): use that model, or ingest into a new --db",
+                           st->dir, have, fam, have_dim, have_nv, have_nv == 1 ? "" : "s", c->identity, c->family,
+                           c->dim, c->n_vec, c->n_vec == 1 ? "" : "s");
     return 0;
 }
 
-int store_check_model(store *st, const char *identity, int dim) {
+int store_check_model_vec(store *st, const char *identity, const char *family, int dim, int n_vec) {
     if (!identity || !*identity || strlen(identity) >= STORE_MODEL_MAX || dim <= 0)
         return status_fail(ST_ARG, "store_check_model: bad model identity or dim");
-    model_ctx c = {identity, dim, NULL, 0, NULL};
+    if (!family || !*family || strlen(family) >= STORE_FAMILY_MAX || n_vec < 1 || n_vec > 4096)
+        return status_fail(ST_ARG, "store_check_model: bad model family or vectors per image");
+    model_ctx c = {.identity = identity, .family = family, .dim = dim, .n_vec = n_vec};
     return store_writable(st) ? store_write(st, model_body, &c, 0, "recording the model")
                               : store_read(st, model_body, &c, "reading the model");
 }
 
+int store_check_model(store *st, const char *identity, int dim) {
+    return store_check_model_vec(st, identity, "clip", dim, 1);
+}
+
 int store_get_model(store *st, char *buf, size_t cap, int *dim) {
-    model_ctx c = {NULL, 0, buf, cap, dim};
+    model_ctx c = {.buf = buf, .cap = cap, .dim_out = dim};
+    return store_read(st, model_body, &c, "reading the model");
+}
+
+int store_get_model_info(store *st, store_model *out) {
+    memset(out, 0, sizeof *out);
+    model_ctx c = {.info = out};
     return store_read(st, model_body, &c, "reading the model");
 }
 
@@ -862,7 +923,7 @@ typedef struct {
     store_result *res;
 } commit_ctx;
 
-static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim, uint64_t *next_id,
+static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int floats, uint64_t *next_id,
                       store_result *res) {
     size_t plen = rec->path ? strlen(rec->path) : 0;
     size_t flen = rec->format ? strlen(rec->format) : 0;
@@ -937,7 +998,7 @@ static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim,
     memcpy(nr.hash, rec->hash, 16);
     img_meta_from(&nr, rec);
     if ((rc = put_image(st, txn, id, &nr))) return rc;
-    MDB_val k = {8, kb}, v = {(size_t)dim * sizeof(float), (void *)rec->vector};
+    MDB_val k = {8, kb}, v = {(size_t)floats * sizeof(float), (void *)rec->vector};
     if ((rc = mdb_put(txn, st->dbi[T_VECTORS], &k, &v, 0))) return rc;
     if (rec->thumb && rec->thumb_len) {
         MDB_val tv = {rec->thumb_len, (void *)rec->thumb};
@@ -953,14 +1014,14 @@ static int commit_one(store *st, MDB_txn *txn, const store_record *rec, int dim,
 
 static int commit_body(store *st, MDB_txn *txn, void *vctx) {
     commit_ctx *c = vctx;
-    int dim = 0, rc;
+    int floats = 0, n_vec, rc;
     uint64_t next_id = 0;
-    if ((rc = meta_dim(st, txn, &dim))) return rc;
-    if (dim <= 0) return status_fail(ST_ARG, "%s: store_commit before store_check_model (the vector dim is unknown)", st->dir);
+    if ((rc = meta_n_vec(st, txn, &n_vec, &floats))) return rc;
+    if (floats <= 0) return status_fail(ST_ARG, "%s: store_commit before store_check_model (the vector dim is unknown)", st->dir);
     if ((rc = meta_get_u64(st, txn, "next_id", &next_id))) return rc;
     for (size_t i = 0; i < c->n; i++) {
         store_result tmp;
-        if ((rc = commit_one(st, txn, &c->recs[i], dim, &next_id, c->res ? &c->res[i] : &tmp))) return rc;
+        if ((rc = commit_one(st, txn, &c->recs[i], floats, &next_id, c->res ? &c->res[i] : &tmp))) return rc;
     }
     return meta_put_u64(st, txn, "next_id", next_id);
 }
@@ -1141,8 +1202,8 @@ static int get_blob_body(store *st, MDB_txn *txn, void *vctx) {
     }
     if (rc) return rc;
     if (t == T_VECTORS) {
-        int dim = 0;
-        if ((rc = meta_dim(st, txn, &dim))) return rc;
+        int dim = 0, n_vec;
+        if ((rc = meta_n_vec(st, txn, &n_vec, &dim))) return rc;
         if (v.mv_size != (size_t)dim * sizeof(float))
             return status_fail(ST_FORMAT, "%s: vector %llu has %zu bytes, expected %d floats", st->dir,
                                (unsigned long long)c->id, v.mv_size, dim);
@@ -1221,8 +1282,9 @@ typedef struct { uint64_t after; store_vector_fn fn; void *ctx; uint64_t *gen; i
 
 static int foreach_vector_body(store *st, MDB_txn *txn, void *vctx) {
     vec_iter *c = vctx;
-    int dim = 0, rc;
+    int dim = 0, n_vec, floats = 0, rc;
     if ((rc = meta_dim(st, txn, &dim))) return rc;
+    if ((rc = meta_n_vec(st, txn, &n_vec, &floats))) return rc;
     if (c->dim) *c->dim = dim;
     if (c->gen && (rc = meta_get_u64(st, txn, "generation", c->gen))) return rc;
     MDB_cursor *cur;
@@ -1232,8 +1294,9 @@ static int foreach_vector_body(store *st, MDB_txn *txn, void *vctx) {
     MDB_val k = {8, kb}, v;
     if (c->after == UINT64_MAX) { mdb_cursor_close(cur); return 0; }
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !rc; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        if (k.mv_size != 8 || v.mv_size != (size_t)dim * sizeof(float)) {
-            rc = status_fail(ST_FORMAT, "%s: a vectors entry is malformed (%zu bytes, dim %d)", st->dir, v.mv_size, dim);
+        if (k.mv_size != 8 || v.mv_size != (size_t)floats * sizeof(float)) {
+            rc = status_fail(ST_FORMAT, "%s: a vectors entry is malformed (%zu bytes, dim %d × %d)", st->dir, v.mv_size,
+                             dim, n_vec);
             break;
         }
         if ((rc = c->fn(be64_get(k.mv_data), v.mv_data, c->ctx))) break;
@@ -1345,7 +1408,8 @@ static int verify_body(store *st, MDB_txn *txn, void *vctx) {
     MDB_val k, v, d;
     img_rec r;
     MDB_stat s_img, s_vec, s_hash, s_paths, s_idp;
-    if ((rc = meta_dim(st, txn, &dim))) return rc;
+    int n_vec;
+    if ((rc = meta_n_vec(st, txn, &n_vec, &dim))) return rc;   /* dim = floats per image */
     if ((rc = meta_get_u64(st, txn, "next_id", &next_id))) return rc;
     if ((rc = meta_get_u64(st, txn, "generation", &gen))) return rc;
     mdb_stat(txn, st->dbi[T_IMAGES], &s_img);  mdb_stat(txn, st->dbi[T_VECTORS], &s_vec);

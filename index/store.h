@@ -63,6 +63,7 @@
 #define STORE_FORMAT_MAX     16         /* "jpeg", "png", ... including the NUL */
 #define STORE_TAKEN_NONE     INT64_MIN  /* taken_ns of an image without a date */
 #define STORE_MODEL_MAX      256        /* model identity string, including the NUL */
+#define STORE_FAMILY_MAX     16         /* model family ("clip", "blip2"), including the NUL */
 #define STORE_MAX_READERS    2048       /* LMDB reader slots: above seer serve's 1024 HTTP
                                            threads plus its worker pools */
 
@@ -98,8 +99,8 @@ typedef struct {
     int64_t        mtime_ns;   /* file modification time, ns since the epoch */
     uint32_t       width, height;
     const char    *format;     /* "jpeg", "png", ... (< STORE_FORMAT_MAX) */
-    const float   *vector;     /* (dim) the embedding; may be NULL only when the
-                                  hash is already stored (a duplicate) */
+    const float   *vector;     /* (n_vec, dim) the embedding(s); may be NULL only
+                                  when the hash is already stored (a duplicate) */
     const uint8_t *thumb;      /* JPEG bytes, may be NULL */
     size_t         thumb_len;
     int64_t  taken_ns;          /* date taken, UTC ns; local time read as UTC when the
@@ -189,12 +190,28 @@ const char *store_dir(const store *st);
 int  store_writable(const store *st);    /* 1 for CREATE/WRITE (lock held) */
 
 /* Model identity. If the db has none yet and st is a writer, record
- * (identity, dim); if it has one, ST_MISMATCH unless both match, with a
- * message naming both models. A read-only empty db accepts any model. */
+ * (identity, family, dim, n_vec); if it has one, ST_MISMATCH unless all
+ * match, with a message naming both models. A read-only empty db accepts any
+ * model. family is "clip" or "blip2" (< STORE_FAMILY_MAX); n_vec is the
+ * number of vectors per image (1 for CLIP, 32 for BLIP-2's query tokens):
+ * every image's stored vector value is then n_vec × dim floats. A store
+ * written before these were recorded reads as ("clip", n_vec 1). */
+int  store_check_model_vec(store *st, const char *identity, const char *family, int dim, int n_vec);
+/* = store_check_model_vec(st, identity, "clip", dim, 1). */
 int  store_check_model(store *st, const char *identity, int dim);
 /* The recorded model: identity copied into buf (cap bytes), *dim; ST_NOT_FOUND
  * when none is recorded. */
 int  store_get_model(store *st, char *buf, size_t cap, int *dim);
+
+/* Everything recorded about the model (a copy). */
+typedef struct {
+    char identity[STORE_MODEL_MAX];
+    char family[STORE_FAMILY_MAX];  /* "clip" when the store predates families */
+    int  dim;                       /* floats per vector */
+    int  n_vec;                     /* vectors per image (1 when not recorded) */
+} store_model;
+/* ST_NOT_FOUND when no model is recorded. */
+int  store_get_model_info(store *st, store_model *out);
 /* The model directory seer ingest used (meta "model_path"), so search and
  * serve need no --model. Writers only for set; does not bump the generation.
  * get: ST_NOT_FOUND (message says to give --model) when none is recorded. */
@@ -254,7 +271,7 @@ int  store_get_image(store *st, uint64_t id, store_image *out);
  * it) into *out, the way store_get_image does. ST_FORMAT when the bytes are
  * not a well-formed record. Needs no store (the fuzz target uses it). */
 int  store_image_decode(uint64_t id, const void *val, size_t n, store_image *out);
-/* Copy the vector (dim floats) of id into out. */
+/* Copy the vector value (n_vec × dim floats) of id into out. */
 int  store_get_vector(store *st, uint64_t id, float *out);
 /* The thumbnail of id as a malloc'd copy (caller frees); ST_NOT_FOUND if none. */
 int  store_get_thumb(store *st, uint64_t id, uint8_t **jpeg, size_t *len);
@@ -262,10 +279,10 @@ int  store_counts_get(store *st, store_counts *out);
 int  store_generation(store *st, uint64_t *gen);
 
 /* Call fn(id, vec, ctx) for every stored vector with id > after_id (0 = all),
- * in increasing id order, from one read snapshot. vec (dim floats) points
+ * in increasing id order, from one read snapshot. vec (n_vec × dim floats) points
  * into the map and is valid only during the call. A nonzero return from fn
  * stops the walk and is returned. *generation (may be NULL) receives the
- * generation of the snapshot walked; *dim the vector dim. */
+ * generation of the snapshot walked; *dim the dim of one vector. */
 typedef int (*store_vector_fn)(uint64_t id, const float *vec, void *ctx);
 int  store_foreach_vector(store *st, uint64_t after_id, store_vector_fn fn, void *ctx,
                           uint64_t *generation, int *dim);

@@ -20,10 +20,21 @@
  * than it saves (and stalls when the other core is busy). Cost: one pass over the matrix —
  * memory-bound, so the floor is n*dim*4 bytes / memory bandwidth.
  *
+ * Several vectors per image (n_vec > 1, BLIP-2's 32 query tokens): an
+ * image's score is the maximum over its n_vec dot products. FLAT: row
+ * img*n_vec + q of mat is vector q of image img; a block holds whole images,
+ * its dot products are folded to one score per image (scan_group_max, in
+ * place) before the heap, so the heap sees images, never vectors. HNSW and
+ * the FAISS flat scan: FAISS holds every vector, label img*n_vec + q; a
+ * search over-fetches kf vectors, keeps the first (= best) hit of each image,
+ * and doubles kf for the queries still short of k distinct images, until
+ * they have k or kf covers the whole index. n_vec = 1 takes the old paths
+ * untouched (no grouping, no over-fetch).
+ *
  * Invariants:
  *   V1  ids[] is strictly increasing (vindex_add checks), so the largest id
  *       is ids[n-1] and the generation rule of vindex.h holds.
- *   V2  HNSW: faiss ntotal == n.
+ *   V2  HNSW: faiss ntotal == n * n_vec (n counts images).
  *
  * Persisted blob (store index table, name "hnsw"), little-endian:
  *   0  "SVIX"          4  u32 blob version (1)   8  u32 kind   12 u32 dim
@@ -61,7 +72,8 @@ struct vindex {
     vindex_params p;
     int dim;
     size_t n, cap;
-    float *mat;             /* FLAT: (cap, dim), rows [0, n) valid */
+    float *mat;             /* FLAT: (cap, n_vec, dim), images [0, n) valid */
+    int n_vec;              /* vectors per image (>= 1) */
     uint64_t *ids;          /* (cap) */
     FaissIndex *faiss;      /* HNSW graph, or the FAISS flat copy for VINDEX_SCAN_FAISS */
     uint64_t generation;
@@ -75,6 +87,7 @@ void vindex_params_default(vindex_params *p) {
     p->hnsw_m = 32;
     p->ef_construction = 64;
     p->ef_search = 64;
+    p->n_vec = 1;
 }
 
 static int faiss_fail(const char *what) {
@@ -100,7 +113,7 @@ static int reserve(vindex *vi, size_t need) {
     if (!ids) return status_fail(ST_NOMEM, "vindex: out of memory for %zu ids", cap);
     vi->ids = ids;
     if (vi->p.kind == VINDEX_FLAT) {
-        float *m = realloc(vi->mat, cap * (size_t)vi->dim * sizeof(float));
+        float *m = realloc(vi->mat, cap * (size_t)vi->n_vec * (size_t)vi->dim * sizeof(float));
         if (!m) return status_fail(ST_NOMEM, "vindex: out of memory for %zu × %d vectors", cap, vi->dim);
         vi->mat = m;
     }
@@ -138,6 +151,9 @@ static int vindex_new(const vindex_params *p, int dim, vindex **out) {
     if (vi->p.hnsw_m <= 0) vi->p.hnsw_m = 32;
     if (vi->p.ef_construction <= 0) vi->p.ef_construction = 64;
     if (vi->p.ef_search <= 0) vi->p.ef_search = 64;
+    if (vi->p.n_vec <= 0) vi->p.n_vec = 1;
+    if (vi->p.n_vec > 4096) { free(vi); return status_fail(ST_ARG, "vindex: bad vectors per image %d", p->n_vec); }
+    vi->n_vec = vi->p.n_vec;
     vi->dim = dim;
     int rc = create_faiss(vi);
     if (rc) { vindex_free(vi); return rc; }
@@ -153,8 +169,9 @@ int vindex_add(vindex *vi, size_t n, const float *vecs, const uint64_t *ids) {
             return status_fail(ST_ARG, "vindex_add: ids must be strictly increasing (id %llu)", (unsigned long long)ids[i]);
     int rc = reserve(vi, vi->n + n);
     if (rc) return rc;
-    if (vi->faiss && faiss_Index_add(vi->faiss, (idx_t)n, vecs)) return faiss_fail("add");
-    if (vi->mat) memcpy(vi->mat + vi->n * (size_t)vi->dim, vecs, n * (size_t)vi->dim * sizeof(float));
+    const size_t per = (size_t)vi->n_vec * (size_t)vi->dim;   /* floats per image */
+    if (vi->faiss && faiss_Index_add(vi->faiss, (idx_t)(n * (size_t)vi->n_vec), vecs)) return faiss_fail("add");
+    if (vi->mat) memcpy(vi->mat + vi->n * per, vecs, n * per * sizeof(float));
     memcpy(vi->ids + vi->n, ids, n * sizeof *ids);
     vi->n += n;
     return 0;
@@ -180,6 +197,7 @@ void vindex_free(vindex *vi) {
 
 size_t vindex_size(const vindex *vi) { return vi->n; }
 int vindex_dim(const vindex *vi) { return vi->dim; }
+int vindex_n_vec(const vindex *vi) { return vi->n_vec; }
 vindex_kind vindex_kind_of(const vindex *vi) { return vi->p.kind; }
 uint64_t vindex_generation(const vindex *vi) { return vi->generation; }
 
@@ -194,12 +212,16 @@ int vindex_set_ef_search(vindex *vi, int ef) {
 
 static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_hit *hits, int kk) {
     /* a thread is worth waking for at least SCAN_MIN_BYTES of matrix */
-    size_t bytes = vi->n * (size_t)vi->dim * sizeof(float);
+    const int nv = vi->n_vec;
+    size_t bytes = vi->n * (size_t)nv * (size_t)vi->dim * sizeof(float);
     int T = vi->p.threads;
     if ((size_t)T > bytes / SCAN_MIN_BYTES + 1) T = (int)(bytes / SCAN_MIN_BYTES + 1);
+    /* a block is BI whole images = BI * nv rows (SCAN_BLOCK rows for nv = 1) */
+    const size_t BI = nv < SCAN_BLOCK ? (size_t)(SCAN_BLOCK / nv) : 1;
+    const size_t BR = BI * (size_t)nv;
     topk_entry *heaps = malloc((size_t)T * nq * (size_t)k * sizeof *heaps);
     int *lens = calloc((size_t)T * nq, sizeof *lens);
-    float *scores = malloc((size_t)T * nq * SCAN_BLOCK * sizeof *scores);
+    float *scores = malloc((size_t)T * nq * BR * sizeof *scores);
     if (!heaps || !lens || !scores) {
         free(heaps); free(lens); free(scores);
         return status_fail(ST_NOMEM, "vindex_search: out of memory");
@@ -213,10 +235,11 @@ static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_h
         size_t r0 = (size_t)t * per, r1 = r0 + per < n ? r0 + per : n;
         topk_entry *H = heaps + (size_t)t * nq * (size_t)k;
         int *L = lens + (size_t)t * nq;
-        float *S = scores + (size_t)t * nq * SCAN_BLOCK;
-        for (size_t b = r0; b < r1; b += SCAN_BLOCK) {
-            int rows = (int)(r1 - b < SCAN_BLOCK ? r1 - b : SCAN_BLOCK);
-            const float *M = vi->mat + b * (size_t)dim;
+        float *S = scores + (size_t)t * nq * BR;
+        for (size_t b = r0; b < r1; b += BI) {
+            int imgs = (int)(r1 - b < BI ? r1 - b : BI);
+            int rows = imgs * nv;
+            const float *M = vi->mat + b * (size_t)nv * (size_t)dim;
             if (nq == 1 && getenv("SEER_SCAN_SGEMV"))   /* kept to re-measure */
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, rows, dim, 1.0f, M, dim, q, 1, 0.0f, S, 1);
             else if (nq == 1)
@@ -227,8 +250,9 @@ static int scan_own(const vindex *vi, size_t nq, const float *q, int k, vindex_h
             for (size_t qi = 0; qi < nq; qi++) {
                 topk_entry *h = H + qi * (size_t)k;
                 int *len = &L[qi];
-                const float *s = S + qi * (size_t)rows;
-                for (int i = 0; i < rows; i++)
+                float *s = S + qi * (size_t)rows;
+                if (nv > 1) scan_group_max(s, imgs, nv, s);   /* one score per image */
+                for (int i = 0; i < imgs; i++)
                     if (*len < k || s[i] > h[0].s) topk_push(h, len, k, s[i], (int64_t)(b + (size_t)i));
             }
         }
@@ -280,6 +304,72 @@ static int scan_faiss(const vindex *vi, size_t nq, const float *q, int k, vindex
     return rc;
 }
 
+/* Set of image indices (open addressing, cap a power of two): the images a
+ * query's grouped FAISS hits already hold. */
+static int seen_add(int64_t *tab, size_t cap, int64_t v) {
+    size_t h = (size_t)((uint64_t)v * 0x9E3779B97F4A7C15ull >> 17) & (cap - 1);
+    while (tab[h] >= 0) {
+        if (tab[h] == v) return 0;
+        h = (h + 1) & (cap - 1);
+    }
+    tab[h] = v;
+    return 1;
+}
+
+/* n_vec > 1 through FAISS (HNSW, or the FAISS flat scan): over-fetch kf
+ * vectors, keep each image's first (best) hit, widen kf for the queries short
+ * of kk distinct images until the index is exhausted. */
+static int scan_faiss_grouped(const vindex *vi, size_t nq, const float *q, int k, vindex_hit *hits, int kk) {
+    const int nv = vi->n_vec, dim = vi->dim;
+    const size_t total = vi->n * (size_t)nv;
+    size_t kf = (size_t)k * (size_t)(nv < 4 ? nv : 4);
+    if (vi->p.kind != VINDEX_HNSW) kf = (size_t)k * (size_t)nv;   /* exact: k*nv vectors always hold k images */
+    if (kf > total) kf = total;
+    size_t scap = 16;
+    while (scap < 2 * (size_t)kk) scap *= 2;
+    size_t *pend = malloc(nq * sizeof *pend);
+    float *qb = malloc(nq * (size_t)dim * sizeof *qb);
+    int64_t *seen = malloc(scap * sizeof *seen);
+    if (!pend || !qb || !seen) { free(pend); free(qb); free(seen); return status_fail(ST_NOMEM, "vindex_search: out of memory"); }
+    for (size_t i = 0; i < nq; i++) pend[i] = i;
+    size_t np = nq;
+    int rc = 0;
+    int saved = omp_get_max_threads();
+    while (np && !rc) {
+        float *D = malloc(np * kf * sizeof *D);
+        idx_t *lab = malloc(np * kf * sizeof *lab);
+        if (!D || !lab) { free(D); free(lab); rc = status_fail(ST_NOMEM, "vindex_search: out of memory"); break; }
+        for (size_t i = 0; i < np; i++) memcpy(qb + i * (size_t)dim, q + pend[i] * (size_t)dim, (size_t)dim * sizeof *qb);
+        int fewer = vi->p.kind == VINDEX_HNSW && np < (size_t)saved;
+        if (fewer) omp_set_num_threads((int)np);
+        if (faiss_Index_search(vi->faiss, (idx_t)np, qb, (idx_t)kf, D, lab)) rc = faiss_fail("search");
+        if (fewer) omp_set_num_threads(saved);
+        size_t still = 0;
+        for (size_t i = 0; !rc && i < np; i++) {
+            size_t qi = pend[i];
+            vindex_hit *h = hits + qi * (size_t)k;
+            for (size_t j = 0; j < scap; j++) seen[j] = -1;
+            int m = 0;
+            for (size_t j = 0; j < kf && m < kk; j++) {
+                idx_t r = lab[i * kf + j];
+                if (r < 0 || (size_t)r >= total) continue;
+                int64_t img = (int64_t)(r / nv);
+                if (!seen_add(seen, scap, img)) continue;
+                h[m].id = vi->ids[img];
+                h[m].score = D[i * kf + j];
+                m++;
+            }
+            if (m < kk && kf < total) { pend[still++] = qi; continue; }   /* widen */
+            for (; m < kk; m++) { h[m].id = 0; h[m].score = -INFINITY; }
+        }
+        free(D); free(lab);
+        np = still;
+        kf = kf * 2 < total ? kf * 2 : total;
+    }
+    free(pend); free(qb); free(seen);
+    return rc;
+}
+
 int vindex_search_batch(const vindex *vi, size_t nq, const float *queries, int k, vindex_hit *hits, int *n_hits) {
     *n_hits = 0;
     if (k <= 0 || k > 4096) return status_fail(ST_ARG, "vindex_search: k must be in [1, 4096], got %d", k);
@@ -299,7 +389,8 @@ int vindex_search_batch(const vindex *vi, size_t nq, const float *queries, int k
         for (int j = 0; j < vi->dim; j++) q[i * (size_t)vi->dim + j] = src[j] * inv;
     }
     int rc = (vi->p.kind == VINDEX_FLAT && vi->p.scan == VINDEX_SCAN_OWN) ? scan_own(vi, nq, q, k, hits, kk)
-                                                                          : scan_faiss(vi, nq, q, k, hits, kk);
+             : vi->n_vec > 1 ? scan_faiss_grouped(vi, nq, q, k, hits, kk)
+                             : scan_faiss(vi, nq, q, k, hits, kk);
     free(q);
     if (!rc) *n_hits = kk;
     return rc;
@@ -371,7 +462,7 @@ static int load_blob(const vindex_params *p, int dim, const uint8_t *b, size_t l
     if (faiss_read_index(f, 0, &vi->faiss)) rc = faiss_fail("read_index");
     fclose(f);
     if (rc) goto fail;
-    if ((uint64_t)faiss_Index_ntotal(vi->faiss) != n || faiss_Index_d(vi->faiss) != dim) {
+    if ((uint64_t)faiss_Index_ntotal(vi->faiss) != n * (uint64_t)vi->n_vec || faiss_Index_d(vi->faiss) != dim) {
         rc = status_fail(ST_FORMAT, "the persisted HNSW index disagrees with its header");
         goto fail;
     }
@@ -386,7 +477,7 @@ fail:
 
 /* Collects vectors (and counts ids <= max_id) during a store walk. */
 typedef struct {
-    int dim;
+    int dim;                /* floats per image: n_vec × vector dim */
     uint64_t max_id, n_old;
     size_t n, cap;
     float *vecs;
@@ -414,14 +505,18 @@ static int collect_vec(uint64_t id, const float *vec, void *ctx) {
 int vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how) {
     *out = NULL;
     if (how) *how = 0;
-    char model[STORE_MODEL_MAX];
-    int dim = 0, rc = store_get_model(st, model, sizeof model, &dim);
+    store_model model;
+    int rc = store_get_model_info(st, &model);
     if (rc == ST_NOT_FOUND) {
         status_clear();
         if (how) *how = VINDEX_BUILT;
         return vindex_new(p, 0, out);     /* empty store: empty index */
     }
     if (rc) return rc;
+    const int dim = model.dim;
+    vindex_params pp = *p;
+    pp.n_vec = model.n_vec;                /* the store's, whatever the caller said */
+    p = &pp;
 
     vindex *old = NULL;
     if (p->kind == VINDEX_HNSW) {
@@ -443,7 +538,7 @@ int vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how
         }
     }
 
-    collect c = {.dim = dim, .max_id = old && old->n ? old->ids[old->n - 1] : 0};
+    collect c = {.dim = dim * model.n_vec, .max_id = old && old->n ? old->ids[old->n - 1] : 0};
     uint64_t gen = 0;
     double t0 = timer_now();
     rc = store_foreach_vector(st, 0, collect_vec, &c, &gen, NULL);
@@ -463,7 +558,7 @@ int vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how
         old = NULL;
         free(c.vecs); free(c.ids);
         memset(&c, 0, sizeof c);
-        c.dim = dim;
+        c.dim = dim * model.n_vec;
         rc = store_foreach_vector(st, 0, collect_vec, &c, &gen, NULL);
         if (how) *how = VINDEX_REBUILT;
     } else if (how) {
@@ -475,7 +570,8 @@ int vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *how
             /* adopt the walk's arrays: no second copy of the matrix */
             vi->mat = c.vecs; vi->ids = c.ids; vi->n = c.n; vi->cap = c.cap;
             c.vecs = NULL; c.ids = NULL;
-            if (vi->faiss && vi->n && faiss_Index_add(vi->faiss, (idx_t)vi->n, vi->mat)) rc = faiss_fail("add");
+            if (vi->faiss && vi->n && faiss_Index_add(vi->faiss, (idx_t)(vi->n * (size_t)vi->n_vec), vi->mat))
+                rc = faiss_fail("add");
             vi->generation = gen;
             if (rc) vindex_free(vi); else *out = vi;
         } else if (p->kind == VINDEX_HNSW && !(rc = vindex_build(p, dim, c.n, c.vecs, c.ids, &vi))) {
@@ -506,8 +602,21 @@ typedef struct {
 /* Row r's vector: a pointer into mat (FLAT), or read back from FAISS's
  * storage into buf (HNSW). NULL when FAISS cannot give it. */
 static const float *among_row(const vindex *vi, int64_t r, float *buf) {
-    if (vi->mat) return vi->mat + (size_t)r * (size_t)vi->dim;
-    return faiss_Index_reconstruct(vi->faiss, (idx_t)r, buf) ? NULL : buf;
+    const size_t nv = (size_t)vi->n_vec;
+    if (vi->mat) return vi->mat + (size_t)r * nv * (size_t)vi->dim;
+    for (size_t q = 0; q < nv; q++)   /* FAISS holds vector q of row r at r*n_vec + q */
+        if (faiss_Index_reconstruct(vi->faiss, (idx_t)((size_t)r * nv + q), buf + q * (size_t)vi->dim)) return NULL;
+    return buf;
+}
+
+/* Row r's score: the dot product of q with its vector, or the best of its
+ * n_vec vectors' (S: n_vec floats of scratch). */
+static float among_score(const vindex *vi, const float *v, const float *q, float *S) {
+    const int nv = vi->n_vec;
+    scan_dot_rows(v, nv, vi->dim, q, S);
+    float m = S[0];
+    for (int i = 1; i < nv; i++) m = S[i] > m ? S[i] : m;
+    return m;
 }
 
 /* Score q against rows[0, nr) (gather), or against every row of mat in blocks
@@ -517,12 +626,13 @@ static int among_scan(const vindex *vi, const float *q, const int64_t *rows, siz
                       int64_t ex_row, int k, among_part *parts, int *T_out) {
     const int dim = vi->dim;
     size_t work = rows ? nr : vi->n;
-    size_t bytes = work * (size_t)dim * sizeof(float);
+    size_t bytes = work * (size_t)vi->n_vec * (size_t)dim * sizeof(float);
     int T = vi->p.threads;
     if ((size_t)T > bytes / SCAN_MIN_BYTES + 1) T = (int)(bytes / SCAN_MIN_BYTES + 1);
     *T_out = T;
     topk_entry *heaps = malloc((size_t)T * (size_t)k * sizeof *heaps);
-    float *scratch = malloc((size_t)T * (SCAN_BLOCK + (size_t)dim) * sizeof *scratch);
+    const size_t nv = (size_t)vi->n_vec, sblock = SCAN_BLOCK > nv ? SCAN_BLOCK : nv;
+    float *scratch = malloc((size_t)T * (sblock + nv * (size_t)dim) * sizeof *scratch);
     if (!heaps || !scratch) {
         free(heaps); free(scratch);
         return status_fail(ST_NOMEM, "vindex_search: out of memory");
@@ -533,20 +643,26 @@ static int among_scan(const vindex *vi, const float *q, const int64_t *rows, siz
         int t = omp_get_thread_num(), nt = omp_get_num_threads();
         among_part *P = &parts[t];
         P->h = heaps + (size_t)t * (size_t)k;
-        float *S = scratch + (size_t)t * (SCAN_BLOCK + (size_t)dim), *buf = S + SCAN_BLOCK;
+        float *S = scratch + (size_t)t * (sblock + nv * (size_t)dim), *buf = S + sblock;
         size_t per = (work + (size_t)nt - 1) / (size_t)nt;
         size_t r0 = (size_t)t * per, r1 = r0 + per < work ? r0 + per : work;
         if (rows) {
             for (size_t i = r0; i < r1; i++) {
                 const float *v = among_row(vi, rows[i], buf);
                 if (!v) { failed = 1; break; }
-                float s;
-                scan_dot_rows(v, 1, dim, q, &s);
+                float s = among_score(vi, v, q, S);
                 P->sum += s, P->sumsq += (double)s * s, P->cnt++;
                 if (P->len < k || s > P->h[0].s) topk_push(P->h, &P->len, k, s, rows[i]);
             }
         } else {
-            for (size_t b = r0; b < r1; b += SCAN_BLOCK) {
+            for (size_t b = r0; nv > 1 && b < r1; b++) {   /* several vectors per image: one image at a time */
+                int64_t r = (int64_t)b;
+                if ((bits && !(bits[r >> 3] >> (r & 7) & 1)) || r == ex_row) continue;
+                float s = among_score(vi, vi->mat + b * nv * (size_t)dim, q, S);
+                P->sum += s, P->sumsq += (double)s * s, P->cnt++;
+                if (P->len < k || s > P->h[0].s) topk_push(P->h, &P->len, k, s, r);
+            }
+            for (size_t b = r0; nv == 1 && b < r1; b += SCAN_BLOCK) {
                 int n = (int)(r1 - b < SCAN_BLOCK ? r1 - b : SCAN_BLOCK);
                 scan_dot_rows(vi->mat + b * (size_t)dim, n, dim, q, S);
                 for (int i = 0; i < n; i++) {

@@ -38,6 +38,12 @@
  * Scores are cosine similarities: the stored vectors are L2-normalised by the
  * encoder, and queries are normalised here (a zero query is ST_ARG).
  *
+ * Several vectors per image (p.n_vec > 1; vindex_load takes it from the
+ * store): an image's score is the maximum cosine over its n_vec vectors
+ * (BLIP-2's ITC), and searches return distinct images ranked by it. FLAT is
+ * exact; HNSW indexes every vector (label = row * n_vec + q), over-fetches
+ * and groups, widening until k distinct images or the index is exhausted.
+ *
  * Thread-safety: searches on one vindex may run concurrently from many
  * threads. vindex_add, vindex_set_ef_search and vindex_free need exclusive
  * access. Ownership: a vindex owns copies of everything it was given; it keeps
@@ -61,6 +67,7 @@ typedef struct {
     int hnsw_m;            /* graph degree (default 32) */
     int ef_construction;   /* default 64 */
     int ef_search;         /* default 64 */
+    int n_vec;             /* vectors per image (default 1); vindex_load takes the store's */
 } vindex_params;
 
 typedef struct {
@@ -75,7 +82,8 @@ typedef struct vindex vindex;
 
 void vindex_params_default(vindex_params *p);
 
-/* Build from n vectors (row-major [n, dim]) with their ids; both copied. */
+/* Build from n images' vectors (row-major [n, p->n_vec, dim]) with their ids;
+ * both copied. */
 int  vindex_build(const vindex_params *p, int dim, size_t n, const float *vecs, const uint64_t *ids,
                   vindex **out);
 
@@ -87,7 +95,8 @@ int  vindex_load(store *st, const vindex_params *p, vindex **out, vindex_how *ho
  * The store must be writable. */
 int  vindex_save(const vindex *vi, store *st);
 
-/* Append n vectors with ids (all > the ids already in the index). */
+/* Append n images' vectors ([n, n_vec, dim]) with ids (all > the ids already
+ * in the index). */
 int  vindex_add(vindex *vi, size_t n, const float *vecs, const uint64_t *ids);
 
 /* Top-k by cosine for one query (dim floats). hits holds k entries;
@@ -130,8 +139,9 @@ int  vindex_search_among(const vindex *vi, const float *query, const uint64_t *a
 /* HNSW only: the search breadth (recall/latency knob). */
 int  vindex_set_ef_search(vindex *vi, int ef);
 
-size_t   vindex_size(const vindex *vi);
-int      vindex_dim(const vindex *vi);
+size_t   vindex_size(const vindex *vi);    /* images */
+int      vindex_dim(const vindex *vi);     /* floats per vector */
+int      vindex_n_vec(const vindex *vi);   /* vectors per image */
 vindex_kind vindex_kind_of(const vindex *vi);
 /* The store generation the index reflects (0 for vindex_build). */
 uint64_t vindex_generation(const vindex *vi);

@@ -40,3 +40,12 @@ void scan_dot_rows(const float *M, int rows, int dim, const float *q, float *out
         out[r] = s;
     }
 }
+
+void scan_group_max(const float *s, int groups, int g, float *out) {
+    for (int i = 0; i < groups; i++) {
+        const float *a = s + (size_t)i * g;
+        float m = a[0];
+        for (int j = 1; j < g; j++) m = a[j] > m ? a[j] : m;
+        out[i] = m;
+    }
+}

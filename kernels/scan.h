@@ -10,4 +10,9 @@
 
 void scan_dot_rows(const float *M, int rows, int dim, const float *q, float *out);
 
+/* scan_group_max: out[i] = max(s[i*g .. i*g + g)) for i in [0, groups): the
+ * score of an image with g vectors (BLIP-2's max over query tokens). out may
+ * be s (in place: out[i] is written after s[i*g..] is read). g >= 1. */
+void scan_group_max(const float *s, int groups, int g, float *out);
+
 #endif

@@ -173,6 +173,22 @@ static json_t *image_meta_json(uint64_t id, const store_image *im) {
     return o;
 }
 
+
+/* rerank: absent → none; "itm" → SEARCH_RERANK_ITM (BLIP-2 stores). */
+static int parse_rerank(server *s, struct mg_connection *c, const char *qs, int *rerank) {
+    *rerank = SEARCH_RERANK_NONE;
+    if (!qs) return 0;
+    char buf[16];
+    int r = mg_get_var(qs, strlen(qs), "rerank", buf, sizeof buf);
+    if (r == -1) return 0;
+    if (r < 0 || strcmp(buf, "itm")) {
+        http_send_error(s, c, 400, NULL, "rerank must be itm");
+        return -1;
+    }
+    *rerank = SEARCH_RERANK_ITM;
+    return 0;
+}
+
 static const char *content_type_of(const char *format) {
     static const char *const map[][2] = {
         {"jpeg", "image/jpeg"}, {"png", "image/png"},  {"gif", "image/gif"},
@@ -210,6 +226,7 @@ static json_t *hit_json(const search_hit *h) {
     json_t *o = image_meta_json(h->id, &h->image);
     json_object_set_new(o, "score", json_real(h->score));
     json_object_set_new(o, "z", json_real(h->z));
+    if (o && h->itm >= 0) json_object_set_new(o, "itm", json_real(h->itm));   /* re-ranked by ITM */
     return o;
 }
 
@@ -257,13 +274,14 @@ static int search_run_reply(server *s, struct mg_connection *c, queue *q, search
 typedef struct {
     int    offset;
     filter f;
+    int    rerank;   /* SEARCH_RERANK_NONE or _ITM (rerank=itm) */
 } search_opts;
 
 static int parse_search_opts(server *s, struct mg_connection *c, const char *qs, int k, search_opts *o) {
     long long off = 0;
     if (parse_long_param(s, c, qs, "offset", 0, 4096 - k, &off)) return -1;
     o->offset = (int)off;
-    return parse_filter(s, c, qs, &o->f);
+    return parse_rerank(s, c, qs, &o->rerank) || parse_filter(s, c, qs, &o->f) ? -1 : 0;
 }
 
 static int search_text(server *s, struct mg_connection *c, const char *q, size_t qn, int k, const search_opts *so) {
@@ -276,7 +294,7 @@ static int search_text(server *s, struct mg_connection *c, const char *q, size_t
     json_t *jq = json_stringn(q, qn);
     if (!jq) return http_send_error(s, c, 400, NULL, "q is not valid UTF-8");
     search_job j = {.q = search_query_default()};
-    j.q.text = json_string_value(jq), j.q.k = k;
+    j.q.text = json_string_value(jq), j.q.k = k, j.q.rerank = so->rerank;
     j.q.offset = so->offset, j.q.filter = &so->f;
     int r = search_run_reply(s, c, s->text_q, &j, json_incref(jq));
     json_decref(jq);
@@ -311,6 +329,7 @@ static int handle_search(server *s, struct mg_connection *c) {
                 return http_send_error(s, c, 400, NULL, "give q=TEXT or like=ID, not both");
             search_job j = {.q = search_query_default()};
             j.q.like = like, j.q.k = k, j.q.offset = so.offset, j.q.filter = &so.f;
+            if (so.rerank) return http_send_error(s, c, 400, NULL, "rerank=itm is for text queries, not like=");
             return search_run_reply(s, c, s->text_q, &j, json_null());
         }
         size_t cap = (size_t)s->o.max_query * 3 + 2;   /* room to tell "too long" from "fits" */
@@ -339,6 +358,7 @@ static int handle_search(server *s, struct mg_connection *c) {
         json_t *j;
         jsonx_loadb_limited(body, n, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &j);
         json_t *jq = j ? json_object_get(j, "q") : NULL, *jk = j ? json_object_get(j, "k") : NULL;
+        json_t *jr = j ? json_object_get(j, "rerank") : NULL;
         if (!j) out = http_send_error(s, c, 400, NULL, "%s", status_message());
         else if (!json_is_object(j)) out = http_send_error(s, c, 400, NULL, "the JSON body must be an object {\"q\": TEXT, \"k\": N}");
         else if (!json_is_string(jq)) out = http_send_error(s, c, 400, NULL, "the JSON body needs \"q\": a string");
@@ -346,8 +366,15 @@ static int handle_search(server *s, struct mg_connection *c) {
             out = http_send_error(s, c, 400, NULL, "k must be an integer from 1 to %d", s->o.max_k);
         else if (jk && so.offset > 4096 - json_integer_value(jk))
             out = http_send_error(s, c, 400, NULL, "offset must be an integer from 0 to %d", 4096 - (int)json_integer_value(jk));
-        else out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k, &so);
+        else if (jr && (!json_is_string(jr) || strcmp(json_string_value(jr), "itm")))
+            out = http_send_error(s, c, 400, NULL, "rerank must be \"itm\"");
+        else {
+            if (jr) so.rerank = SEARCH_RERANK_ITM;
+            out = search_text(s, c, json_string_value(jq), json_string_length(jq), jk ? (int)json_integer_value(jk) : k, &so);
+        }
         json_decref(j);
+    } else if (so.rerank) {
+        out = http_send_error(s, c, 400, NULL, "rerank=itm is for text queries, not an example image");
     } else if (is_multi) {
         const char *data;
         size_t len;

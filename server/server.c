@@ -13,6 +13,7 @@
 #include "server_impl.h"
 
 #include "log.h"
+#include "ingest.h"
 #include "search.h"
 #include "status.h"
 #include "timer.h"
@@ -248,7 +249,7 @@ int server_start(const server_opts *o, server **out) {
     if (o->model) snprintf(s->model_path, sizeof s->model_path, "%s", o->model);
     else if ((rc = store_get_model_path(s->st, s->model_path, sizeof s->model_path))) goto fail;
     if ((rc = embedder_load(s->model_path, EMBED_TEXT | EMBED_IMAGE, &s->emb))) goto fail;
-    if ((rc = store_check_model(s->st, s->emb->identity, s->emb->dim))) goto fail;
+    if ((rc = ingest_check_model(s->st, s->emb))) goto fail;
     if ((rc = search_index_params(s->st, o->index, &s->vp))) goto fail;
     /* the worker pools search concurrently: one OpenMP thread per scan */
     s->vp.threads = 1;

@@ -70,6 +70,41 @@ import json; a = json.load(open('$tmp/larger_csv.json')); b = json.load(open('$t
 assert a['images_missing'] == 1 and a['texts_dropped'] == 1, a
 assert a['t2i'] == b['t2i'] and a['i2t'] == b['i2t'], (a, b)"
 
+# ---- retrieval on a BLIP-2 store (the tiny checkpoint of tests/data, 4
+# vectors per image): the figures equal the protocol computed here from
+# `seer similarity --json`'s ITC matrix (the max over each image's vectors)
+blip2=$src/tests/data/blip2-tiny
+"$seer" ingest --quiet --db "$tmp/blip2.db" --model "$blip2" "$larger"; rc=$?
+run blip2_ingest test $rc -eq 0
+"$seer" eval retrieval --db "$tmp/blip2.db" --model "$blip2" --captions "$q/samples_larger_captions.json" --json \
+    --quiet >"$tmp/blip2.json" 2>"$tmp/err"; rc=$?
+run blip2_rc test $rc -eq 0
+python3 - "$q/samples_larger_captions.json" "$larger" >"$tmp/sim_args" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+for im in c["images"]: print("--image"); print(sys.argv[2] + "/" + im["file_name"])
+for a in c["annotations"]: print("--text"); print(a["caption"])
+PY
+mapfile -t sim_args <"$tmp/sim_args"
+"$seer" similarity --model "$blip2" --json "${sim_args[@]}" >"$tmp/blip2_sim.json"
+run blip2_equals_similarity python3 - "$tmp/blip2.json" "$tmp/blip2_sim.json" "$q/samples_larger_captions.json" <<'PY'
+import json, sys
+o, S, c = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))["scores"], json.load(open(sys.argv[3]))
+idx = {im["id"]: i for i, im in enumerate(c["images"])}
+of = [idx[a["image_id"]] for a in c["annotations"]]
+ni, nt = len(S), len(of)
+t2i = [1 + sum(S[j][t] > S[of[t]][t] for j in range(ni)) for t in range(nt)]
+i2t = []
+for i in range(ni):
+    best = max((S[i][t], -t) for t in range(nt) if of[t] == i)
+    i2t.append(1 + sum(S[i][t] > best[0] for t in range(nt)))
+assert o["images"] == ni and o["texts"] == nt, o
+for name, ranks, got in (("t2i", t2i, o["t2i"]), ("i2t", i2t, o["i2t"])):
+    for k in (1, 5, 10):
+        assert abs(got["r%d" % k] - sum(r <= k for r in ranks) / len(ranks)) < 1e-5, (name, k, got, ranks)
+    assert abs(got["mean_rank"] - sum(ranks) / len(ranks)) < 1e-4, (name, got, ranks)  # JSON keeps 6 digits
+PY
+
 if [ -n "$shared" ] && [ -d "$shared/fixtures/clip" ] && [ -d "$shared/data/coco-mini" ]; then
 clip=$shared/fixtures/clip/clip-tiny-b32
 coco=$shared/data/coco-mini

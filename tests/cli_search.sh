@@ -5,7 +5,10 @@
 # --json agree), by example
 # image (a stored photo finds itself first, score 1, scores descending), the
 # same top hits with every --index kind, and the usage and input errors with
-# their exit statuses and messages.
+# their exit statuses and messages; `seer info` shows the family; a store
+# made with the tiny BLIP-2 of tests/data (4 vectors per image): info, text
+# search, --rerank itm (the same hits re-ordered, each with its ITM
+# probability), an image finds itself, CLIP refused on it.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 set -u
 seer=${SEER_BIN:?}
@@ -82,6 +85,37 @@ check no_text_rc test $? -eq 2
 check no_db_rc test $? -eq 1
 "$seer" search --help >"$tmp/help"
 check help bash -c "test \$? -eq 0 && grep -q -- '--image FILE' '$tmp/help'"
+
+# --rerank itm needs BLIP-2: refused on this CLIP store, bad values are usage errors
+"$seer" search --db "$tmp/db" --rerank itm dog >/dev/null 2>"$tmp/err"
+check rerank_clip_rc bash -c "test $? -eq 1 && grep -q 'needs a BLIP-2 model' '$tmp/err'"
+"$seer" search --db "$tmp/db" --rerank bogus dog >/dev/null 2>"$tmp/err"
+check rerank_bad_rc bash -c "test $? -eq 2 && grep -q 'expected itm' '$tmp/err'"
+"$seer" info --db "$tmp/db" >"$tmp/info"
+check info_clip grep -q '^family      clip, 1 vector per image' "$tmp/info"
+
+# a BLIP-2 store (the tiny checkpoint of tests/data: 4 vectors per image)
+blip2=$src/tests/data/blip2-tiny
+"$seer" ingest --db "$tmp/b2" --model "$blip2" --quiet "$tmp/photos"
+check blip2_ingest test $? -eq 0
+"$seer" info --db "$tmp/b2" --json >"$tmp/b2info"
+check blip2_info python3 -c "
+import json; o = json.load(open('$tmp/b2info'))
+assert o['family'] == 'blip2' and o['vectors_per_image'] == 4 and o['images'] == 30, o"
+"$seer" search --db "$tmp/b2" --k 5 --json "a photo of a horse" >"$tmp/b2plain"
+check blip2_search test $? -eq 0
+"$seer" search --db "$tmp/b2" --k 5 --json --rerank itm "a photo of a horse" >"$tmp/b2itm"
+check blip2_rerank python3 -c "
+import json; p = json.load(open('$tmp/b2plain'))['results']; r = json.load(open('$tmp/b2itm'))['results']
+assert len(r) == 5 and sorted(h['id'] for h in r) == sorted(h['id'] for h in p), (p, r)
+assert all(0 <= h['itm'] <= 1 for h in r) and all('itm' not in h for h in p)
+assert all(r[i]['score'] >= r[i + 1]['score'] for i in range(4)), r"
+"$seer" search --db "$tmp/b2" --k 3 --json --image "$photo" >"$tmp/b2img"
+check blip2_image_finds_itself python3 -c "
+import json; r = json.load(open('$tmp/b2img'))['results']
+assert r[0]['path'].endswith('$(basename "$photo")') and abs(r[0]['score'] - 1) < 1e-5, r"
+"$seer" search --db "$tmp/b2" --model "$model" dog >/dev/null 2>"$tmp/err"
+check blip2_store_refuses_clip bash -c "test $? -eq 1 && grep -q 'blip2' '$tmp/err'"
 
 echo "$((total - fail)) passed, $fail failed"
 [ $fail -eq 0 ]

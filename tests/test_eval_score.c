@@ -254,6 +254,61 @@ TEST(retrieval_big_blocks) {
     free(img), free(txt), free(of);
 }
 
+/* Several vectors per image: the protocol on the max over each image's
+ * vectors equals a brute-force computation (in double) of the same ranks,
+ * over more images than a block; and one vector per image (n_vec = 1) gives
+ * eval_retrieval_score's result. */
+TEST(retrieval_multi_vector) {
+    enum { NI = 150, NV = 4, D = 8, NT = 300 };
+    float *img = malloc(NI * NV * D * sizeof *img), *txt = malloc(NT * D * sizeof *txt);
+    size_t of[NT];
+    uint64_t r = 12345;
+    for (int i = 0; i < NI * NV * D; i++) { r = r * 6364136223846793005ull + 1442695040888963407ull; img[i] = (float)((r >> 40) % 2001) / 1000.0f - 1; }
+    for (int i = 0; i < NT * D; i++) { r = r * 6364136223846793005ull + 1442695040888963407ull; txt[i] = (float)((r >> 40) % 2001) / 1000.0f - 1; }
+    for (int c = 0; c < NT; c++) of[c] = (size_t)(c % NI);
+    /* brute force: S[c][i] = max_q cos(t_c, v_iq) */
+    static double S[NT][NI];
+    for (int c = 0; c < NT; c++)
+        for (int i = 0; i < NI; i++) {
+            double best = -1e30, tn = 0;
+            for (int d = 0; d < D; d++) tn += (double)txt[c * D + d] * txt[c * D + d];
+            for (int q = 0; q < NV; q++) {
+                const float *v = img + (i * NV + q) * D;
+                double dot = 0, vn = 0;
+                for (int d = 0; d < D; d++) dot += (double)v[d] * txt[c * D + d], vn += (double)v[d] * v[d];
+                dot /= sqrt(tn * vn);
+                if (dot > best) best = dot;
+            }
+            S[c][i] = best;
+        }
+    double t_r1 = 0, t_mean = 0, i_r5 = 0, i_mean = 0;
+    for (int c = 0; c < NT; c++) {
+        int rank = 1;
+        for (int i = 0; i < NI; i++) rank += S[c][i] > S[c][of[c]];
+        t_r1 += rank <= 1, t_mean += rank;
+    }
+    for (int i = 0; i < NI; i++) {
+        int best = -1;
+        for (int c = 0; c < NT; c++)
+            if (of[c] == (size_t)i && (best < 0 || S[c][i] > S[best][i])) best = c;
+        int rank = 1;
+        for (int c = 0; c < NT; c++) rank += S[c][i] > S[best][i];
+        i_r5 += rank <= 5, i_mean += rank;
+    }
+    eval_retrieval_result res;
+    CHECK_MSG(eval_retrieval_score_multi(txt, NT, img, NI, NV, D, of, &res) == 0, "%s", status_message());
+    CHECK_NEAR(res.t2i.r1, t_r1 / NT, 1e-12);
+    CHECK_NEAR(res.t2i.mean_rank, t_mean / NT, 1e-9);
+    CHECK_NEAR(res.i2t.r5, i_r5 / NI, 1e-12);
+    CHECK_NEAR(res.i2t.mean_rank, i_mean / NI, 1e-9);
+    CHECK(res.t2i.mean_rank > 1.5);   /* random data: the ranks are not all trivially 1 */
+    eval_retrieval_result one, multi1;
+    CHECK(eval_retrieval_score(txt, NT, img, NI, D, of, &one) == 0);
+    CHECK(eval_retrieval_score_multi(txt, NT, img, NI, 1, D, of, &multi1) == 0);
+    CHECK(memcmp(&one, &multi1, sizeof one) == 0);
+    free(img), free(txt);
+}
+
 /* ---------------------------------------------------------------- caption files */
 
 TEST(captions_csv_tsv_coco) {
@@ -468,6 +523,7 @@ int main(void) {
     RUN(pope);
     RUN(retrieval_ranks);
     RUN(retrieval_big_blocks);
+    RUN(retrieval_multi_vector);
     RUN(captions_csv_tsv_coco);
     RUN(questions_formats);
     RUN(run_resume_rescore);

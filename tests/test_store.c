@@ -297,6 +297,80 @@ TEST(model_mismatch_names_both) {
     rmdir_all(dir);
 }
 
+/* A store of 4 vectors per image: the family and n_vec are recorded, each
+ * value is 4 × DIM floats, and a CLIP model (1 vector) is refused by name. */
+TEST(multivec_model_recorded) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    store *st;
+    CHECK(store_open(dir, STORE_CREATE, &st) == 0);
+    if (!st) return;
+    CHECK(store_check_model_vec(st, "blip2-tiny@00", "blip2", DIM, 4) == 0);
+    CHECK(store_check_model_vec(st, "blip2-tiny@00", "blip2", DIM, 4) == 0);
+    CHECK(store_check_model_vec(st, "blip2-tiny@00", "blip2", DIM, 32) == ST_MISMATCH);
+    CHECK(store_check_model(st, "blip2-tiny@00", DIM) == ST_MISMATCH);
+    CHECK_MSG(strstr(status_message(), "blip2") && strstr(status_message(), "4 vectors per image"), "%s", status_message());
+    CHECK(store_check_model_vec(st, "x", "a-family-name-too-long", DIM, 4) == ST_ARG);
+    rec_buf b;
+    static float v4[4 * DIM], back[4 * DIM];
+    for (int i = 0; i < 4 * DIM; i++) v4[i] = (float)i / 100.0f;
+    make_rec(&b, "/m/a.jpg", 1, 5);
+    b.rec.vector = v4;
+    store_result r;
+    CHECK(store_commit(st, 1, &b.rec, &r) == 0 && r.outcome == STORE_ADDED);
+    CHECK(store_get_vector(st, r.id, back) == 0 && memcmp(back, v4, sizeof v4) == 0);
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+    CHECK(store_open(dir, STORE_RDONLY, &st) == 0);
+    store_model m;
+    CHECK(store_get_model_info(st, &m) == 0);
+    CHECK(strcmp(m.identity, "blip2-tiny@00") == 0 && strcmp(m.family, "blip2") == 0 && m.dim == DIM && m.n_vec == 4);
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+    rmdir_all(dir);
+}
+
+/* A store written before families and n_vec were recorded (meta holds only
+ * model and model_dim) reads as clip, one vector per image, and keeps working. */
+TEST(old_store_reads_as_clip) {
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    store *st = open_new(dir, 0);
+    if (!st) return;
+    rec_buf b;
+    make_rec(&b, "/o/a.jpg", 1, 5);
+    CHECK(store_commit(st, 1, &b.rec, NULL) == 0);
+    store_close(st);
+    /* remove what this version adds, as an older seer never wrote it */
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    mdb_env_create(&env);
+    mdb_env_set_maxdbs(env, 16);
+    CHECK(mdb_env_open(env, dir, 0, 0644) == 0);
+    CHECK(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    CHECK(mdb_dbi_open(txn, "meta", 0, &dbi) == 0);
+    MDB_val k1 = {12, "model_family"}, k2 = {11, "model_n_vec"};
+    CHECK(mdb_del(txn, dbi, &k1, NULL) == 0 && mdb_del(txn, dbi, &k2, NULL) == 0);
+    CHECK(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+    CHECK(store_open(dir, STORE_WRITE, &st) == 0);
+    if (!st) return;
+    store_model m;
+    CHECK(store_get_model_info(st, &m) == 0 && strcmp(m.family, "clip") == 0 && m.n_vec == 1 && m.dim == DIM);
+    CHECK(store_check_model(st, "test-model", DIM) == 0);
+    CHECK(store_check_model_vec(st, "test-model", "blip2", DIM, 32) == ST_MISMATCH);
+    rec_buf c;
+    make_rec(&c, "/o/b.jpg", 2, 5);
+    store_result r;
+    CHECK(store_commit(st, 1, &c.rec, &r) == 0);
+    float v[DIM];
+    CHECK(store_get_vector(st, r.id, v) == 0 && memcmp(v, c.vec, sizeof v) == 0);
+    CHECK_MSG(store_verify(st) == 0, "%s", status_message());
+    store_close(st);
+    rmdir_all(dir);
+}
+
 static void set_schema(const char *dir, uint32_t ver) {
     MDB_env *env;
     MDB_txn *txn;
@@ -373,10 +447,14 @@ TEST(second_writer_busy) {
 
 /* The child of crash_safety: commit batches of 20 new contents + 5 duplicate
  * paths, forever, on a small map (so growth happens under the kill too). */
+static int crash_nvec = 1;   /* vectors per image the crash child commits */
+
 static void crash_child(const char *dir, int ready_fd) {
     store *st;
     if (store_open_with(dir, STORE_CREATE, 1 << 20, &st)) _exit(3);
-    if (store_check_model(st, "test-model", DIM)) _exit(4);
+    if (crash_nvec == 1 ? store_check_model(st, "test-model", DIM)
+                        : store_check_model_vec(st, "test-blip2", "blip2", DIM, crash_nvec)) _exit(4);
+    static float multi[25][8 * DIM];
     uint64_t gen;
     if (store_generation(st, &gen)) _exit(5);
     static rec_buf b[25];
@@ -390,6 +468,10 @@ static void crash_child(const char *dir, int ready_fd) {
             make_rec(&b[i], p, content, (int64_t)g);
             b[i].rec.thumb = thumb;
             b[i].rec.thumb_len = sizeof thumb;
+            if (crash_nvec > 1) {   /* vector v of content c: make_vec(c * 8 + v) */
+                for (int v = 0; v < crash_nvec; v++) make_vec(content * 8 + (uint64_t)v, multi[i] + v * DIM);
+                b[i].rec.vector = multi[i];
+            }
             recs[i] = b[i].rec;
         }
         if (store_commit(st, 25, recs, NULL)) _exit(6);
@@ -550,12 +632,32 @@ TEST(disk_full_reported) {
  * 0-250 ms after the child reports its first commit in this round, so each
  * round tests a kill during commits (not one before the store exists, which
  * half_created_store tests on its own). */
-TEST(crash_safety_kill9) {
+static void crash_rounds(int rounds);
+
+TEST(crash_safety_kill9) { crash_nvec = 1; crash_rounds(4); }
+
+/* The same with 8 vectors per image (BLIP-2-like values of 8 × DIM floats):
+ * every committed image keeps all of its vectors, in order. */
+TEST(crash_safety_kill9_multivec) { crash_nvec = 8; crash_rounds(2); crash_nvec = 1; }
+
+static int check_multi(uint64_t id, const float *vec, void *ctx) {
+    (void)id;
+    int *bad = ctx;
+    /* content of id: ids are allocated in commit order, 20 new contents per batch */
+    float want[DIM];
+    for (int v = 0; v < 8; v++) {
+        make_vec((id - 1) * 8 + (uint64_t)v, want);
+        if (memcmp(want, vec + v * DIM, sizeof want) != 0) { (*bad)++; break; }
+    }
+    return 0;
+}
+
+static void crash_rounds(int rounds) {
     char dir[64];
     tmpdir(dir, sizeof dir);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     uint64_t last_gen = 0;
-    for (int round = 0; round < 4; round++) {
+    for (int round = 0; round < rounds; round++) {
         int up[2];
         CHECK(pipe(up) == 0);
         pid_t pid = fork();
@@ -584,6 +686,13 @@ TEST(crash_safety_kill9) {
                   (unsigned long long)c.n_images, (unsigned long long)c.n_paths);
         CHECK(c.generation >= last_gen);
         CHECK(c.next_id == c.n_images + 1);
+        if (crash_nvec > 1) {
+            store_model m;
+            CHECK(store_get_model_info(st, &m) == 0 && m.n_vec == crash_nvec && strcmp(m.family, "blip2") == 0);
+            int bad = 0, dim = 0;
+            CHECK(store_foreach_vector(st, 0, check_multi, &bad, NULL, &dim) == 0 && dim == DIM);
+            CHECK_MSG(bad == 0, "round %d: %d images with wrong vectors", round, bad);
+        }
         printf("  round %d: killed at generation %llu (%llu images, map %llu MiB)\n", round,
                (unsigned long long)c.generation, (unsigned long long)c.n_images, (unsigned long long)(c.map_bytes >> 20));
         last_gen = c.generation;
@@ -893,6 +1002,9 @@ int main(void) {
     RUN(schema_version_refused);
     RUN(second_writer_busy);
     RUN(crash_safety_kill9);
+    RUN(crash_safety_kill9_multivec);
+    RUN(multivec_model_recorded);
+    RUN(old_store_reads_as_clip);
     RUN(half_created_store);
     RUN(dead_readers_cleared);
     RUN(disk_full_reported);

@@ -169,6 +169,204 @@ TEST(hnsw_recall_clustered) {
     free(x); free(ids); free(q);
 }
 
+/* ---------------------------------------------------------------- several vectors per image */
+
+/* Brute-force top-k images by the max over each image's nv vectors, in double. */
+static void brute_max(const float *x, size_t n, int nv, int dim, const float *q, int k, size_t *imgs, double *scores) {
+    for (int i = 0; i < k; i++) { imgs[i] = SIZE_MAX; scores[i] = -1e30; }
+    for (size_t r = 0; r < n; r++) {
+        double s = -1e30;
+        for (int v = 0; v < nv; v++) {
+            double d = 0;
+            const float *a = x + (r * (size_t)nv + (size_t)v) * (size_t)dim;
+            for (int j = 0; j < dim; j++) d += (double)a[j] * q[j];
+            if (d > s) s = d;
+        }
+        if (s <= scores[k - 1]) continue;
+        int i = k - 1;
+        while (i > 0 && scores[i - 1] < s) { scores[i] = scores[i - 1]; imgs[i] = imgs[i - 1]; i--; }
+        scores[i] = s; imgs[i] = r;
+    }
+}
+
+/* Exact search over n_vec vectors per image = the brute-force max over
+ * each image's vectors, for the own scan (one query and a batch, a block
+ * boundary that does not divide n_vec, an index grown by vindex_add) and the
+ * FAISS flat scan. */
+TEST(multivec_exact_equals_brute_force) {
+    enum { N = 1500, D = 32, K = 15, NQ = 6 };
+    const int nvs[] = {5, 32};
+    for (int t = 0; t < 2; t++) {
+        const int NV = nvs[t];
+        float *x = clustered((size_t)N * NV, D, 60, 0.6f);
+        uint64_t *ids = malloc(N * sizeof *ids);
+        for (size_t i = 0; i < N; i++) ids[i] = 7 + 2 * i;
+        float *q = clustered(NQ, D, 5, 0.6f);
+        for (int mode = 0; mode < 3; mode++) {   /* own scan, own scan built in two adds, FAISS flat */
+            vindex_params p;
+            vindex_params_default(&p);
+            p.n_vec = NV;
+            p.scan = mode == 2 ? VINDEX_SCAN_FAISS : VINDEX_SCAN_OWN;
+            vindex *vi = NULL;
+            if (mode == 1) {
+                CHECK(vindex_build(&p, D, 333, x, ids, &vi) == 0);
+                if (vi) CHECK(vindex_add(vi, N - 333, x + (size_t)333 * NV * D, ids + 333) == 0);
+            } else {
+                CHECK_MSG(vindex_build(&p, D, N, x, ids, &vi) == 0, "%s", status_message());
+            }
+            if (!vi) continue;
+            CHECK(vindex_size(vi) == N && vindex_n_vec(vi) == NV && vindex_dim(vi) == D);
+            vindex_hit hits[NQ * K], one[K];
+            int nh, n1;
+            CHECK(vindex_search_batch(vi, NQ, q, K, hits, &nh) == 0 && nh == K);
+            for (int qi = 0; qi < NQ; qi++) {
+                size_t im[K];
+                double sc[K];
+                brute_max(x, N, NV, D, q + qi * D, K, im, sc);
+                CHECK(vindex_search(vi, q + qi * D, K, one, &n1) == 0 && n1 == K);
+                for (int i = 0; i < K; i++) {
+                    CHECK_MSG(hits[qi * K + i].id == ids[im[i]], "nv %d mode %d query %d rank %d: %llu vs %llu", NV, mode,
+                              qi, i, (unsigned long long)hits[qi * K + i].id, (unsigned long long)ids[im[i]]);
+                    CHECK_NEAR(hits[qi * K + i].score, sc[i], 1e-4);
+                    CHECK(one[i].id == ids[im[i]]);
+                    CHECK_NEAR(one[i].score, sc[i], 1e-4);
+                }
+            }
+            /* k above the image count: every image once */
+            vindex_hit *all = malloc(4096 * sizeof *all);
+            vindex *small;
+            CHECK(vindex_build(&p, D, 40, x, ids, &small) == 0);
+            if (small) {
+                CHECK(vindex_search(small, q, 100, all, &nh) == 0 && nh == 40);
+                int distinct = 1;
+                for (int i = 0; i < nh; i++)
+                    for (int j = 0; j < i; j++) distinct &= all[i].id != all[j].id;
+                CHECK_MSG(distinct, "nv %d mode %d: an image returned twice", NV, mode);
+                vindex_free(small);
+            }
+            free(all);
+            vindex_free(vi);
+        }
+        free(x); free(ids); free(q);
+    }
+}
+
+/* HNSW over every vector, grouped to distinct images: recall against the
+ * exact max, never a score above the exact one, and widening returns all
+ * images when k covers them (the index exhausted). */
+TEST(multivec_hnsw_recall) {
+    enum { N = 2000, NV = 8, D = 32, K = 15, NQ = 60 };
+    float *x = clustered((size_t)N * NV, D, 100, 0.4f);
+    uint64_t *ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++) ids[i] = i + 1;
+    float *q = clustered(NQ, D, 100, 0.4f);
+    vindex_params p;
+    vindex_params_default(&p);
+    p.kind = VINDEX_HNSW;
+    p.n_vec = NV;
+    p.hnsw_m = 16;
+    vindex *vi;
+    CHECK_MSG(vindex_build(&p, D, N, x, ids, &vi) == 0, "%s", status_message());
+    if (!vi) return;
+    int found = 0;
+    for (int qi = 0; qi < NQ; qi++) {
+        size_t im[K];
+        double sc[K];
+        brute_max(x, N, NV, D, q + qi * D, K, im, sc);
+        vindex_hit h[K];
+        int nh;
+        CHECK(vindex_search(vi, q + qi * D, K, h, &nh) == 0 && nh == K);
+        for (int i = 0; i < K; i++) {
+            for (int j = 0; j < i; j++) CHECK(h[i].id != h[j].id);
+            for (int j = 0; j < K; j++) found += h[i].id == ids[im[j]];
+        }
+        CHECK(h[0].score <= sc[0] + 1e-4);
+    }
+    double recall = (double)found / (NQ * K);
+    printf("  HNSW recall@%d on %d images × %d vectors: %.3f\n", K, N, NV, recall);
+    CHECK(recall >= 0.9);
+    vindex_free(vi);
+
+    /* 50 images, k = 50: widening until every image is found */
+    CHECK(vindex_build(&p, D, 50, x, ids, &vi) == 0);
+    if (vi) {
+        vindex_hit h[2 * 50];      /* [2, 50]: the first query's row is checked */
+        int nh;
+        CHECK(vindex_search_batch(vi, 2, q, 50, h, &nh) == 0 && nh == 50);
+        int seen[51] = {0}, all = 1;
+        for (int i = 0; i < 50; i++) { if (h[i].id >= 1 && h[i].id <= 50) seen[h[i].id]++; else all = 0; }
+        for (int i = 1; i <= 50; i++) all &= seen[i] == 1;
+        CHECK_MSG(all, "widening did not return each of the 50 images once");
+        vindex_free(vi);
+    }
+    free(x); free(ids); free(q);
+}
+
+/* A store holding 6 vectors per image: flat and HNSW from the store (built,
+ * persisted, loaded, caught up) equal the brute-force max. */
+TEST(multivec_from_store) {
+    enum { D = 16, NV = 6, N = 300, K = 10 };
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/seer_test_vindex_XXXXXX");
+    if (!mkdtemp(dir)) { CHECK(0); return; }
+    float *x = clustered((size_t)N * NV, D, 20, 0.5f);
+    float *q = clustered(4, D, 4, 0.5f);
+    store *st;
+    CHECK(store_open(dir, STORE_CREATE, &st) == 0);
+    if (!st) return;
+    CHECK(store_check_model_vec(st, "tiny-blip2", "blip2", D, NV) == 0);
+    static store_record recs[N];
+    static char paths[N][32];
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "/m/%04d", i);
+        memset(&recs[i], 0, sizeof recs[i]);
+        recs[i].path = paths[i];
+        store_hash_bytes(paths[i], strlen(paths[i]), recs[i].hash);
+        recs[i].vector = x + (size_t)i * NV * D;
+        recs[i].format = "png";
+    }
+    CHECK(store_commit(st, 200, recs, NULL) == 0);
+    vindex_params p;
+    vindex_params_default(&p);
+    p.kind = VINDEX_HNSW;
+    vindex *vi;
+    vindex_how how;
+    CHECK_MSG(vindex_load(st, &p, &vi, &how) == 0, "%s", status_message());
+    CHECK(how == VINDEX_REBUILT && vindex_size(vi) == 200 && vindex_n_vec(vi) == NV);
+    vindex_free(vi);
+    CHECK(store_commit(st, N - 200, recs + 200, NULL) == 0);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_CAUGHT_UP && vindex_size(vi) == N);
+    vindex_free(vi);
+    CHECK(vindex_load(st, &p, &vi, &how) == 0 && how == VINDEX_LOADED && vindex_size(vi) == N);
+    vindex_params f;
+    vindex_params_default(&f);     /* n_vec 1 asked: the store's 6 wins */
+    vindex *fl;
+    CHECK(vindex_load(st, &f, &fl, &how) == 0 && how == VINDEX_BUILT && vindex_n_vec(fl) == NV);
+    int found = 0;
+    for (int qi = 0; qi < 4; qi++) {
+        size_t im[K];
+        double sc[K];
+        brute_max(x, N, NV, D, q + qi * D, K, im, sc);
+        vindex_hit h[K], g[K];
+        int nh, ng;
+        CHECK(vindex_search(fl, q + qi * D, K, h, &nh) == 0 && nh == K);
+        CHECK(vindex_search(vi, q + qi * D, K, g, &ng) == 0 && ng == K);
+        for (int i = 0; i < K; i++) {
+            CHECK(h[i].id == (uint64_t)im[i] + 1);
+            CHECK_NEAR(h[i].score, sc[i], 1e-4);
+            for (int j = 0; j < K; j++) found += g[i].id == (uint64_t)im[j] + 1;
+        }
+    }
+    CHECK_MSG(found >= 4 * K * 9 / 10, "HNSW from the store found %d of %d", found, 4 * K);
+    vindex_free(fl);
+    vindex_free(vi);
+    store_close(st);
+    free(x); free(q);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0);
+}
+
 static int gone_first(const char *path, void *ctx) { return strcmp(path, (const char *)ctx) == 0; }
 
 TEST(persisted_caught_up_rebuilt) {
@@ -252,5 +450,8 @@ int main(void) {
     RUN(exact_add_keeps_order);
     RUN(hnsw_recall_clustered);
     RUN(persisted_caught_up_rebuilt);
+    RUN(multivec_exact_equals_brute_force);
+    RUN(multivec_hnsw_recall);
+    RUN(multivec_from_store);
     return test_summary();
 }

@@ -245,11 +245,6 @@ static int bench_ingest(int argc, char **argv) {
     embedder *e;
     int brc = bench_model(model, geom, EMBED_IMAGE, &e);
     if (brc) return brc;
-    if (e->n_vec != 1) {
-        cli_error("bench ingest: %s has %d vectors per image; this build's store holds one", e->name, e->n_vec);
-        embedder_free(e);
-        return 2;
-    }
     char dir[] = "/tmp/seer-bench-ingest-XXXXXX";
     if (!mkdtemp(dir)) {
         cli_error("cannot make a temporary directory");
@@ -258,7 +253,7 @@ static int bench_ingest(int argc, char **argv) {
     }
     store *st;
     int rc = 1;
-    if (store_open(dir, STORE_CREATE, &st) || store_check_model(st, e->identity, e->dim)) {
+    if (store_open(dir, STORE_CREATE, &st) || ingest_check_model(st, e)) {
         cli_error("%s", status_message());
         embedder_free(e);
         return 1;

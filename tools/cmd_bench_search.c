@@ -5,7 +5,12 @@
  *
  *     seer bench search --n 10000,100000,1000000 [--dim 512] [--queries 200]
  *                       [--k 15] [--clusters 1000] [--ef-construction 64]
- *                       [--hnsw-max-n N] [--no-faiss] [--no-hnsw]
+ *                       [--hnsw-max-n N] [--hnsw-m M] [--vectors-per-image V]
+ *                       [--no-faiss] [--no-hnsw]
+ *
+ * --vectors-per-image V (BLIP-2: 32): every image holds V vectors and its
+ * score is the max over them (vindex n_vec); n counts images, so the scan
+ * reads n*V*dim*4 bytes, and HNSW indexes n*V vectors grouped to images.
  *
  * The exact scan reads every vector once, so its floor is n*dim*4 bytes
  * divided by the read bandwidth (a 2-thread sum over 512 MiB, best of 5).
@@ -55,13 +60,15 @@ static float gauss(uint64_t *s) { return (float)(sqrt(-2.0 * log(u01(s))) * cos(
 
 /* Row i of x (n × dim): a unit vector near one of nc unit centres; noise
  * sigma per coordinate (0.035 × sqrt(512) ≈ 0.8 of the centre's norm, so
- * in-cluster cosines are around 0.6, like real image embeddings). */
-static void gen_clustered(float *x, size_t n, int dim, const float *centres, int nc, uint64_t seed, int threads) {
+ * in-cluster cosines are around 0.6, like real image embeddings). Rows in
+ * one group of `group` (an image's vectors) share their centre. */
+static void gen_clustered(float *x, size_t n, int dim, const float *centres, int nc, uint64_t seed, int threads,
+                          int group) {
     const float sigma = 0.035f;
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        uint64_t s = seed ^ (i * 0x2545f4914f6cdd1dull);
-        const float *c = centres + (splitmix(&s) % (uint64_t)nc) * (size_t)dim;
+        uint64_t cs = seed ^ ((i / (size_t)group) * 0x2545f4914f6cdd1dull), s = seed ^ (i * 0x9e3779b97f4a7c15ull);
+        const float *c = centres + (splitmix(&cs) % (uint64_t)nc) * (size_t)dim;
         float *v = x + i * (size_t)dim;
         double ss = 0;
         for (int j = 0; j < dim; j++) { v[j] = c[j] + sigma * gauss(&s); ss += (double)v[j] * v[j]; }
@@ -110,22 +117,23 @@ static double recall(const vindex_hit *got, const vindex_hit *truth, int nq, int
 static void usage(void) {
     fprintf(stderr,
             "usage: seer bench search [--n N[,N...]] [--dim D] [--queries Q] [--k K] [--clusters C]\n"
-            "                         [--ef-construction E] [--hnsw-max-n N] [--threads T] [--no-faiss] [--no-hnsw]\n"
-            "                         [--filter]\n");
+            "                         [--ef-construction E] [--hnsw-max-n N] [--hnsw-m M] [--threads T]\n"
+            "                         [--vectors-per-image V] [--no-faiss] [--no-hnsw] [--filter]\n");
 }
 
 /* The options of one `seer bench search`. */
 typedef struct {
     long ns[8];
     int n_ns;
-    long dim, nq, k, nc, efc, threads, hnsw_max;
+    long dim, nq, k, nc, efc, threads, hnsw_max, hnsw_m, nv;
     int do_faiss, do_hnsw, do_filter;
 } search_args;
 
 /* argv → *a; 0, -1 after --help, or the exit status of a usage error. */
 static int parse_args(int argc, char **argv, search_args *a) {
     *a = (search_args){.ns = {10000, 100000, 1000000}, .n_ns = 3, .dim = 512, .nq = 200, .k = 15, .nc = 1000,
-                       .efc = 64, .threads = 2, .hnsw_max = 1000000000, .do_faiss = 1, .do_hnsw = 1};
+                       .efc = 64, .threads = 2, .hnsw_max = 1000000000, .hnsw_m = 32, .nv = 1, .do_faiss = 1,
+                       .do_hnsw = 1};
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long *dst = NULL, lo = 1, hi = 1L << 40;
@@ -149,6 +157,8 @@ static int parse_args(int argc, char **argv, search_args *a) {
         else if (!strcmp(o, "--clusters")) { dst = &a->nc; hi = 1000000; }
         else if (!strcmp(o, "--ef-construction")) { dst = &a->efc; hi = 4096; }
         else if (!strcmp(o, "--hnsw-max-n")) { dst = &a->hnsw_max; }
+        else if (!strcmp(o, "--hnsw-m")) { dst = &a->hnsw_m; lo = 4; hi = 256; }
+        else if (!strcmp(o, "--vectors-per-image")) { dst = &a->nv; hi = 4096; }
         else if (!strcmp(o, "--threads")) { dst = &a->threads; hi = 256; }
         else { cli_error("unknown option %s", o); usage(); return 2; }
         if (cli_parse_int(o, v, lo, hi, dst)) return 2;
@@ -175,7 +185,7 @@ static float *make_centres(long nc, long dim) {
 typedef struct {
     const search_args *a;
     size_t n;
-    const float *x, *q;         /* (n, dim) vectors, (nq, dim) queries */
+    const float *x, *q;         /* (n, nv, dim) vectors, (nq, dim) queries */
     const uint64_t *ids;
     vindex_hit *truth, *hits;   /* (nq, k) each: the exact own scan's, the method's */
     double floor_ms, floor_triad;
@@ -201,7 +211,7 @@ static int sweep_ef(vindex *vi, const bench_case *b, double build) {
     }
     if (!rc) {
         char name[32];
-        snprintf(name, sizeof name, "hnsw32 ef%d", chosen);
+        snprintf(name, sizeof name, "hnsw%ld ef%d", a->hnsw_m, chosen);
         printf("%9zu  %-14s %9.2f %9.3f %9.3f %10.3f %9s %7s %7s\n", b->n, name, build, chosen_l.p50, chosen_l.p99,
                chosen_r, "-", "-", "-");
     }
@@ -256,6 +266,8 @@ static int bench_method(const bench_case *b, int m) {
     p.scan = m == 1 ? VINDEX_SCAN_FAISS : VINDEX_SCAN_OWN;
     p.kind = m == 2 ? VINDEX_HNSW : VINDEX_FLAT;
     p.ef_construction = (int)a->efc;
+    p.hnsw_m = (int)a->hnsw_m;
+    p.n_vec = (int)a->nv;
     vindex *vi;
     double t0 = timer_now();
     int rc = vindex_build(&p, (int)a->dim, b->n, b->x, b->ids, &vi);
@@ -285,7 +297,8 @@ int cmd_bench_search(int argc, char **argv) {
     if (rc) return rc < 0 ? 0 : rc;
     const long dim = a.dim, nq = a.nq, k = a.k, threads = a.threads;
     omp_set_num_threads((int)threads);
-    printf("seer bench search: dim %ld, %ld clusters, %ld queries, top-%ld, %ld threads\n", dim, a.nc, nq, k, threads);
+    printf("seer bench search: dim %ld, %ld vector%s per image, %ld clusters, %ld queries, top-%ld, %ld threads, "
+           "HNSW M %ld efConstruction %ld\n", dim, a.nv, a.nv == 1 ? "" : "s", a.nc, nq, k, threads, a.hnsw_m, a.efc);
     bandwidth bw = measure_bandwidth();
     printf("memory bandwidth (%ld threads): read %.1f GB/s, triad %.1f GB/s\n\n", threads, bw.read_gbs, bw.triad_gbs);
     printf("%9s  %-14s %9s %9s %9s %10s %9s %7s %7s\n", "n", "method", "build_s", "p50_ms", "p99_ms", "recall@k",
@@ -299,22 +312,23 @@ int cmd_bench_search(int argc, char **argv) {
         free(centres); free(q); free(truth); free(hits);
         return 1;
     }
-    gen_clustered(q, (size_t)nq, (int)dim, centres, (int)a.nc, 0xfeedull, (int)threads);
+    gen_clustered(q, (size_t)nq, (int)dim, centres, (int)a.nc, 0xfeedull, (int)threads, 1);
 
     for (int ni = 0; ni < a.n_ns && !rc; ni++) {
         size_t n = (size_t)a.ns[ni];
-        float *x = malloc(n * (size_t)dim * sizeof *x);
+        const size_t rows = n * (size_t)a.nv;
+        float *x = malloc(rows * (size_t)dim * sizeof *x);
         uint64_t *ids = malloc(n * sizeof *ids);
-        if (!x || !ids) { cli_error("out of memory for %zu vectors", n); free(x); free(ids); rc = 1; break; }
-        gen_clustered(x, n, (int)dim, centres, (int)a.nc, 0xabcdefull + n, (int)threads);
+        if (!x || !ids) { cli_error("out of memory for %zu vectors", rows); free(x); free(ids); rc = 1; break; }
+        gen_clustered(x, rows, (int)dim, centres, (int)a.nc, 0xabcdefull + n, (int)threads, (int)a.nv);
         for (size_t i = 0; i < n; i++) ids[i] = i + 1;
         /* bandwidth again right before this n's scans: other load on the
          * machine moves it, and the ratio must compare like with like */
         if (ni > 0) bw = measure_bandwidth();
         fprintf(stderr, "  n=%zu: read %.1f GB/s, triad %.1f GB/s\n", n, bw.read_gbs, bw.triad_gbs);
         bench_case b = {.a = &a, .n = n, .x = x, .q = q, .ids = ids, .truth = truth, .hits = hits,
-                        .floor_ms = (double)n * dim * 4 / (bw.read_gbs * 1e9) * 1e3,
-                        .floor_triad = (double)n * dim * 4 / (bw.triad_gbs * 1e9) * 1e3};
+                        .floor_ms = (double)rows * dim * 4 / (bw.read_gbs * 1e9) * 1e3,
+                        .floor_triad = (double)rows * dim * 4 / (bw.triad_gbs * 1e9) * 1e3};
         for (int m = 0; m < 3 && !rc; m++) {
             if (m == 1 && !a.do_faiss) continue;
             if (m == 2 && (!a.do_hnsw || (long)n > a.hnsw_max)) continue;

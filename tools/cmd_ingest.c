@@ -301,7 +301,7 @@ static int ingest_pass(ingest_args *a, const embedder *e, ui *u, char **paths, s
     }
     int rc = 1;
     char real[4096];
-    if (store_check_model(st, e->identity, e->dim) || store_set_model_path(st, realpath(a->model, real) ? real : a->model)) {
+    if (ingest_check_model(st, e) || store_set_model_path(st, realpath(a->model, real) ? real : a->model)) {
         cli_error("%s", status_message());
         goto out;
     }
@@ -373,12 +373,6 @@ int cmd_ingest(int argc, char **argv) {
             cli_error("the model %s was built with cannot be loaded (%s); give --model DIR", a.db, status_message());
         else
             cli_error("%s", status_message());
-        if (u.report) fclose(u.report);
-        return 1;
-    }
-    if (e->n_vec != 1) { /* the store holds one vector per image until the multi-vector store lands */
-        cli_error("%s: %d vectors per image (BLIP-2): this build's store holds one per image", a.model, e->n_vec);
-        embedder_free(e);
         if (u.report) fclose(u.report);
         return 1;
     }

@@ -3,6 +3,7 @@
 #include "cli_image.h"
 #include "cmd.h"
 #include "embed.h"
+#include "ingest.h"
 #include "search.h"
 #include "status.h"
 #include "store.h"
@@ -18,24 +19,28 @@
 static void search_usage(FILE *f) {
     fprintf(f,
             "usage: seer search --db DIR [--k N] [--offset N] [--json] [--index auto|flat|hnsw]\n"
-            "                   [FILTERS] TEXT\n"
+            "                   [--rerank itm] [FILTERS] TEXT\n"
             "       seer search --db DIR ... --image FILE\n"
             "       seer search --db DIR ... --like ID\n"
             "\n"
-            "The k (default 15) stored images most similar to TEXT (CLIP text tower), to\n"
-            "an example image or to a stored image, best first, with cosine similarity\n"
-            "scores and z (standard deviations above the mean score of the images\n"
-            "scanned; z >= 3 is a strong match). Filters apply before ranking.\n"
+            "The k (default 15) stored images most similar to TEXT (the model's text side),\n"
+            "to an example image or to a stored image, best first, with cosine similarity\n"
+            "scores (BLIP-2: the maximum over an image's 32 query vectors) and z (standard\n"
+            "deviations above the mean score of the images scanned; z >= 3 is a strong\n"
+            "match). Filters apply before ranking.\n"
             "\n"
             "options:\n"
             "  --db DIR        the store made by seer ingest\n"
-            "  --model DIR     the CLIP model (default: the one the store was built with)\n"
+            "  --model DIR     the CLIP or BLIP-2 model (default: the one the store was built with)\n"
             "  --k N           how many results (1..1000, default 15)\n"
             "  --json          one JSON object: {\"query\", \"results\": [{\"id\", \"path\", \"score\"}]}\n"
             "  --index KIND    auto (hnsw when the store has one, else exact), flat, hnsw\n"
             "  --image FILE    search by example image instead of text\n"
             "  --like ID       search by a stored image (its id; never a hit itself)\n"
             "  --offset N      skip the first N hits (paging; k + offset <= 4096)\n"
+            "  --rerank itm    BLIP-2: re-rank the k hits with the ITM head (reads their image\n"
+            "                  files); score = ITM match logit + cosine, and \"itm\" (match\n"
+            "                  probability) in --json\n"
             CLI_FILTER_HELP);
 }
 
@@ -44,7 +49,7 @@ static void search_usage(FILE *f) {
 typedef struct {
     const char *db, *model, *index, *image, *text;
     long k, offset, like;
-    int json;
+    int json, rerank;
     filter f;
 } search_args;
 
@@ -55,7 +60,8 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         {"k", required_argument, 0, 'k'},     {"json", no_argument, 0, 'j'},
         {"index", required_argument, 0, 'x'}, {"image", required_argument, 0, 'i'},
         {"help", no_argument, 0, 'h'},        {"offset", required_argument, 0, 'o'},
-        {"like", required_argument, 0, 'l'},  CLI_FILTER_OPTIONS, {0, 0, 0, 0}};
+        {"like", required_argument, 0, 'l'},  {"rerank", required_argument, 0, 'r'},
+        CLI_FILTER_OPTIONS, {0, 0, 0, 0}};
     *a = (search_args){.index = "auto", .k = 15};
     filter_init(&a->f);
     int c;
@@ -70,6 +76,10 @@ static int parse_search_args(int argc, char **argv, search_args *a) {
         case 'i': a->image = optarg; break;
         case 'o': if (cli_parse_int("--offset", optarg, 0, 4095, &a->offset)) return 2; break;
         case 'l': if (cli_parse_int("--like", optarg, 1, 0x7fffffffffffffffL, &a->like)) return 2; break;
+        case 'r':
+            if (strcmp(optarg, "itm")) { cli_error("--rerank: expected itm, got '%s'", optarg); return 2; }
+            a->rerank = SEARCH_RERANK_ITM;
+            break;
         case 'h': search_usage(stdout); return -1;
         default: {
             int r = cli_filter_option(&a->f, c, optarg);
@@ -110,7 +120,8 @@ static int open_search(const search_args *a, store *st, embedder **e, vindex **v
         if (store_get_model_path(st, mpath, sizeof mpath)) return 1;
         model = mpath;
     }
-    if (embedder_load(model, a->image ? EMBED_IMAGE : EMBED_TEXT, e) || store_check_model(st, (*e)->identity, (*e)->dim))
+    int parts = a->rerank ? EMBED_IMAGE | EMBED_TEXT : a->image ? EMBED_IMAGE : EMBED_TEXT;
+    if (embedder_load(model, parts, e) || ingest_check_model(st, *e))
         return 1;
     vindex_params p;
     if (search_index_params(st, a->index, &p) || vindex_load(st, &p, vi, NULL)) return 1;
@@ -134,6 +145,7 @@ static void print_hits(const search_args *a, const search_result *r) {
         json_t *j = h->found ? cli_image_json(h->id, &h->image) : json_pack("{s:I, s:s}", "id", (json_int_t)h->id, "path", "");
         json_object_set_new(j, "score", json_real(h->score));
         json_object_set_new(j, "z", json_real(h->z));
+        if (h->itm >= 0) json_object_set_new(j, "itm", json_real(h->itm));
         json_array_append_new(arr, j);
     }
     json_object_set_new(o, "took_ms", json_real(r->took_s * 1e3));
@@ -161,7 +173,7 @@ int cmd_search(int argc, char **argv) {
     catalog *cat = NULL;
     searcher sr = {.st = st, .vi = &vi, .cat = &cat};
     search_query q = search_query_default();
-    q.text = a.text, q.image_path = a.image, q.k = (int)a.k;
+    q.text = a.text, q.image_path = a.image, q.k = (int)a.k, q.rerank = a.rerank;
     q.like = (uint64_t)a.like, q.offset = (int)a.offset, q.filter = &a.f;
     rc = open_search(&a, st, &e, &vi);
     if (!rc && filter_active(&a.f) && catalog_load(st, &cat)) rc = 1;
@@ -225,7 +237,14 @@ int cmd_info(int argc, char **argv) {
         store_close(st);
         return 1;
     }
-    store_get_model(st, model, sizeof model, &dim);
+    store_model mi;
+    const char *family = "";
+    int n_vec = 1;
+    if (store_get_model_info(st, &mi) == ST_OK) {
+        snprintf(model, sizeof model, "%s", mi.identity);
+        dim = mi.dim, n_vec = mi.n_vec;
+        family = mi.family;
+    }
     store_get_model_path(st, mpath, sizeof mpath);
     void *blob = NULL;
     size_t hlen = 0;
@@ -236,9 +255,9 @@ int cmd_info(int argc, char **argv) {
     snprintf(file, sizeof file, "%s/data.mdb", db);
     long long disk = stat(file, &sb) == 0 ? (long long)sb.st_blocks * 512 : -1;
     if (json) {
-        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "images",
+        json_t *o = json_pack("{s:I, s:I, s:s, s:s, s:s, s:i, s:i, s:s, s:I, s:I, s:I, s:I, s:I}", "images",
                               (json_int_t)cn.n_images, "paths", (json_int_t)cn.n_paths, "model", model,
-                              "model_path", mpath, "dim", dim, "index", hnsw ? "hnsw" : "flat", "hnsw_bytes",
+                              "model_path", mpath, "family", family, "dim", dim, "vectors_per_image", n_vec, "index", hnsw ? "hnsw" : "flat", "hnsw_bytes",
                               (json_int_t)hlen, "thumbnails", (json_int_t)cn.n_thumbs, "disk_bytes",
                               (json_int_t)disk, "map_bytes", (json_int_t)cn.map_bytes, "generation",
                               (json_int_t)cn.generation);
@@ -250,6 +269,7 @@ int cmd_info(int argc, char **argv) {
         printf("store       %s\n", db);
         printf("images      %llu (%llu paths)\n", (unsigned long long)cn.n_images, (unsigned long long)cn.n_paths);
         printf("model       %s (dim %d)%s%s\n", model[0] ? model : "(none yet)", dim, mpath[0] ? " from " : "", mpath);
+        if (model[0]) printf("family      %s, %d vector%s per image\n", family, n_vec, n_vec == 1 ? "" : "s");
         printf("index       %s%s\n", hnsw ? "hnsw + exact" : "exact (flat)", "");
         printf("thumbnails  %llu\n", (unsigned long long)cn.n_thumbs);
         printf("disk        %.1f MB (map %.1f MB)\n", disk / 1e6, cn.map_bytes / 1e6);

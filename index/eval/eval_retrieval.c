@@ -56,16 +56,49 @@ static size_t rank_in_row(const float *row, size_t n, size_t target) {
     return r;
 }
 
+/* rows groups of g consecutive columns: out[r][i] = max(in[r][i*g .. i*g+g))
+ * for row-major in (rows, n*g) → out (rows, n); in place is fine. */
+static void group_max_cols(const float *in, size_t rows, size_t n, int g, float *out) {
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < n; i++) {
+            const float *a = in + (r * n + i) * (size_t)g;
+            float m = a[0];
+            for (int j = 1; j < g; j++) m = a[j] > m ? a[j] : m;
+            out[r * n + i] = m;
+        }
+}
+
+/* rows of g consecutive rows: out[i][c] = max over in[i*g .. i*g+g)[c], in
+ * (n*g, cols) → out (n, cols); in place is fine. */
+static void group_max_rows(const float *in, size_t n, int g, size_t cols, float *out) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t c = 0; c < cols; c++) {
+            float m = in[i * (size_t)g * cols + c];
+            for (int j = 1; j < g; j++) {
+                float v = in[(i * (size_t)g + (size_t)j) * cols + c];
+                m = v > m ? v : m;
+            }
+            out[i * cols + c] = m;
+        }
+}
+
 int eval_retrieval_score(const float *text, size_t nt, const float *img, size_t ni, int dim,
                          const size_t *image_of, eval_retrieval_result *out) {
+    return eval_retrieval_score_multi(text, nt, img, ni, 1, dim, image_of, out);
+}
+
+int eval_retrieval_score_multi(const float *text, size_t nt, const float *img, size_t ni, int nv, int dim,
+                               const size_t *image_of, eval_retrieval_result *out) {
     memset(out, 0, sizeof *out);
-    if (!nt || !ni || dim < 1) return status_fail(ST_ARG, "retrieval: nothing to score (%zu captions, %zu images)", nt, ni);
+    if (!nt || !ni || dim < 1 || nv < 1)
+        return status_fail(ST_ARG, "retrieval: nothing to score (%zu captions, %zu images)", nt, ni);
     /* captions of each image, as a CSR list */
     size_t *start = calloc(ni + 1, sizeof *start), *list = malloc(nt * sizeof *list);
     size_t *t2i = malloc(nt * sizeof *t2i), *i2t = malloc(ni * sizeof *i2t);
-    float *TX = normalised(text, nt, dim), *IM = normalised(img, ni, dim);
-    size_t bmax = EVAL_RETRIEVAL_BLOCK;
-    float *S = malloc(bmax * (nt > ni ? nt : ni) * sizeof *S);
+    float *TX = normalised(text, nt, dim), *IM = normalised(img, ni * (size_t)nv, dim);
+    /* a block of bmax captions (or images) scores bmax * nv * max(nt, ni) floats */
+    size_t bmax = nv < EVAL_RETRIEVAL_BLOCK ? EVAL_RETRIEVAL_BLOCK / (size_t)nv : 1;
+    float *S = malloc(bmax * (size_t)nv * (nt > ni ? nt : ni) * sizeof *S);
     int rc = ST_OK;
     if (!start || !list || !t2i || !i2t || !TX || !IM || !S) {
         rc = status_fail(ST_NOMEM, "retrieval: out of memory (%zu captions x %zu images)", nt, ni);
@@ -97,15 +130,17 @@ int eval_retrieval_score(const float *text, size_t nt, const float *img, size_t 
     /* text → image: S = T[block] · I^T */
     for (size_t c0 = 0; c0 < nt; c0 += bmax) {
         size_t b = nt - c0 < bmax ? nt - c0 : bmax;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)ni, dim, 1.0f, TX + c0 * dim, dim, IM, dim,
-                    0.0f, S, (int)ni);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)(ni * (size_t)nv), dim, 1.0f, TX + c0 * dim,
+                    dim, IM, dim, 0.0f, S, (int)(ni * (size_t)nv));
+        if (nv > 1) group_max_cols(S, b, ni, nv, S);
         for (size_t k = 0; k < b; k++) t2i[c0 + k] = rank_in_row(S + k * ni, ni, image_of[c0 + k]);
     }
     /* image → text: S = I[block] · T^T; the best-ranked relevant caption */
     for (size_t i0 = 0; i0 < ni; i0 += bmax) {
         size_t b = ni - i0 < bmax ? ni - i0 : bmax;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)b, (int)nt, dim, 1.0f, IM + i0 * dim, dim, TX, dim,
-                    0.0f, S, (int)nt);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(b * (size_t)nv), (int)nt, dim, 1.0f,
+                    IM + i0 * (size_t)nv * dim, dim, TX, dim, 0.0f, S, (int)nt);
+        if (nv > 1) group_max_rows(S, b, nv, nt, S);
         for (size_t k = 0; k < b; k++) {
             const float *row = S + k * nt;
             size_t i = i0 + k, best = list[start[i]]; /* the relevant caption ranked first */

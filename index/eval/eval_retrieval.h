@@ -46,4 +46,11 @@ typedef struct {
 int eval_retrieval_score(const float *text, size_t nt, const float *img, size_t ni, int dim,
                          const size_t *image_of, eval_retrieval_result *out);
 
+/* The same with n_vec vectors per image (BLIP-2's 32 query tokens): img is
+ * (ni, n_vec, dim), every vector normalised here, and the similarity of a
+ * caption and an image is the maximum over the image's vectors (BLIP-2's
+ * ITC, in both directions). n_vec = 1 is eval_retrieval_score. */
+int eval_retrieval_score_multi(const float *text, size_t nt, const float *img, size_t ni, int n_vec, int dim,
+                               const size_t *image_of, eval_retrieval_result *out);
+
 #endif

@@ -5,6 +5,7 @@
 #include "captions.h"
 #include "embed.h"
 #include "file.h"
+#include "ingest.h"
 #include "status.h"
 #include "store.h"
 #include "timer.h"
@@ -109,7 +110,7 @@ int retrieval_run(const retrieval_run_opts *o, retrieval_run_result *x) {
         model = mpath;
     }
     if ((rc = captions_load(o->captions, &c)) || (rc = limit_captions(&c, o->limit))) goto out;
-    if ((rc = embedder_load(model, EMBED_TEXT, &e)) || (rc = store_check_model(st, e->identity, e->dim))) goto out;
+    if ((rc = embedder_load(model, EMBED_TEXT, &e)) || (rc = ingest_check_model(st, e))) goto out;
     snprintf(x->identity, sizeof x->identity, "%s", e->identity);
     x->n_images_file = c.n_images, x->n_captions_file = c.n_captions;
     if ((rc = match_images(o, st, &c, &ids, &x->n_missing, &x->n_dup_names))) goto out;
@@ -118,20 +119,20 @@ int retrieval_run(const retrieval_run_opts *o, retrieval_run_result *x) {
                          o->db);
         goto out;
     }
-    const int dim = e->dim;
-    img = malloc(c.n_images * (size_t)dim * sizeof *img);
+    const int dim = e->dim, nv = e->n_vec;   /* the store's, checked above */
+    img = malloc(c.n_images * (size_t)nv * (size_t)dim * sizeof *img);
     txt = malloc(c.n_captions * (size_t)dim * sizeof *txt);
     if (!img || !txt) {
         rc = status_fail(ST_NOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < c.n_images; i++)
-        if ((rc = store_get_vector(st, ids[i], img + i * dim))) goto out;
+        if ((rc = store_get_vector(st, ids[i], img + i * (size_t)nv * dim))) goto out;
     double t0 = timer_now();
     if ((rc = embed_captions(o, e, &c, txt))) goto out;
     x->t_embed = timer_now() - t0;
     t0 = timer_now();
-    if ((rc = eval_retrieval_score(txt, c.n_captions, img, c.n_images, dim, c.image_of, &x->r))) goto out;
+    if ((rc = eval_retrieval_score_multi(txt, c.n_captions, img, c.n_images, nv, dim, c.image_of, &x->r))) goto out;
     x->t_score = timer_now() - t0;
     x->n_images = c.n_images, x->n_captions = c.n_captions, x->n_dropped = x->n_captions_file - c.n_captions;
 out:
