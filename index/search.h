@@ -92,10 +92,9 @@ enum { SEARCH_RERANK_NONE = 0, SEARCH_RERANK_ITM = 1 };
 
 typedef struct {
     uint64_t    id;          /* store image id */
-    float       score;       /* cosine similarity, best first */
-    float       z;           /* (score - mean) / std of the scanned set; 0 when std is 0 */
     float       score;       /* cosine similarity (max over the image's vectors), best
                                 first; re-ranked: ITM match logit + that cosine */
+    float       z;           /* (score - mean) / std of the scanned set; 0 when std is 0 */
     float       itm;         /* ITM match probability when re-ranked, else -1 */
     int         found;       /* 1 when the store holds the id (else image is zeroed: */
                              /* removed since the index was built, or unreadable) */

@@ -251,6 +251,53 @@ TEST(multivec_exact_equals_brute_force) {
     }
 }
 
+/* vindex_search_among on n_vec > 1: a filter (sparse: a row-by-row gather;
+ * dense: the bitmap over the matrix) and an excluded image give the
+ * brute-force max over the allowed images' vectors, for the own scan and
+ * HNSW (whose filtered search reads the vectors back from FAISS). */
+TEST(multivec_among_equals_brute_force) {
+    enum { N = 700, NV = 4, D = 16, K = 10 };
+    float *x = clustered((size_t)N * NV, D, 30, 0.6f);
+    uint64_t *ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++) ids[i] = 3 + 5 * i;
+    float *q = clustered(1, D, 1, 0.6f);
+    for (int kind = 0; kind < 2; kind++) {
+        vindex_params p;
+        vindex_params_default(&p);
+        p.n_vec = NV;
+        if (kind) p.kind = VINDEX_HNSW;
+        vindex *vi = NULL;
+        CHECK_MSG(vindex_build(&p, D, N, x, ids, &vi) == 0, "%s", status_message());
+        if (!vi) continue;
+        for (int dense = 0; dense < 2; dense++) {
+            /* keep every 7th image (sparse) or all but every 3rd (dense); exclude the best */
+            uint64_t *allow = malloc(N * sizeof *allow);
+            float *xa = malloc((size_t)N * NV * D * sizeof *xa);
+            size_t *rows = malloc(N * sizeof *rows), na = 0;
+            for (size_t i = 0; i < N; i++)
+                if (dense ? i % 3 != 0 : i % 7 == 0) rows[na] = i, allow[na++] = ids[i];
+            size_t im[K + 1];
+            double sc[K + 1];
+            for (size_t i = 0; i < na; i++) memcpy(xa + i * NV * D, x + rows[i] * NV * D, (size_t)NV * D * sizeof *xa);
+            brute_max(xa, na, NV, D, q, K + 1, im, sc);
+            uint64_t ex = allow[im[0]];
+            vindex_hit hits[K];
+            int nh = 0;
+            vindex_scan_stats ss;
+            CHECK_MSG(vindex_search_among(vi, q, allow, na, ex, K, hits, &nh, &ss) == 0, "%s", status_message());
+            CHECK(nh == K && ss.scanned == na - 1);
+            for (int i = 0; i < nh && i < K; i++) {
+                CHECK_MSG(hits[i].id == allow[im[i + 1]], "kind %d dense %d rank %d: %llu vs %llu", kind, dense, i,
+                          (unsigned long long)hits[i].id, (unsigned long long)allow[im[i + 1]]);
+                CHECK_NEAR(hits[i].score, sc[i + 1], 1e-4);
+            }
+            free(allow); free(xa); free(rows);
+        }
+        vindex_free(vi);
+    }
+    free(x); free(ids); free(q);
+}
+
 /* HNSW over every vector, grouped to distinct images: recall against the
  * exact max, never a score above the exact one, and widening returns all
  * images when k covers them (the index exhausted). */
@@ -453,5 +500,6 @@ int main(void) {
     RUN(multivec_exact_equals_brute_force);
     RUN(multivec_hnsw_recall);
     RUN(multivec_from_store);
+    RUN(multivec_among_equals_brute_force);
     return test_summary();
 }
