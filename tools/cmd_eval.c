@@ -39,7 +39,7 @@ static void eval_usage(FILE *f) {
             "           with columns image,caption); images are matched by file name.\n"
             "vqa        ask every question greedily with the MoE-LLaVA short-answer prompt\n"
             "           (question + \"\\nAnswer the question using a single word or phrase.\") and\n"
-            "           score: VQAv2 soft accuracy (human answers), exact match (one answer, GQA).\n"
+            "           score: VQA soft accuracy (human answers: VQAv2, OK-VQA), exact match (one answer, GQA).\n"
             "pope       the same for yes/no questions with labels: accuracy, precision, recall,\n"
             "           F1 and yes-ratio per split (\"category\": random / popular / adversarial).\n"
             "router     expert load per MoE layer for image and text tokens, and the modality\n"
@@ -262,7 +262,7 @@ static void print_results(const char *mode, const eval_run_result *r, const char
            r->n_failed);
     if (r->n_bad_lines) printf(", %zu unreadable prediction lines", r->n_bad_lines);
     putchar('\n');
-    if (r->n_vqa) printf("VQAv2 soft accuracy  %6.2f  (%zu questions)\n", 100 * r->vqa_accuracy, r->n_vqa);
+    if (r->n_vqa) printf("VQA soft accuracy    %6.2f  (%zu questions)\n", 100 * r->vqa_accuracy, r->n_vqa);
     if (r->n_exact) printf("exact match          %6.2f  (%zu questions)\n", 100 * r->exact_accuracy, r->n_exact);
     if (r->n_pope_splits) {
         printf("%-12s %6s  %8s  %9s  %6s  %6s  %9s\n", "POPE split", "n", "accuracy", "precision", "recall", "F1",

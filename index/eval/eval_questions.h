@@ -13,7 +13,7 @@
  *      (VQAv2 soft accuracy), "answer": "a" (exact match, GQA), "label":
  *      "yes"|"no" (POPE), and "category" (POPE split: random / popular /
  *      adversarial)}
- *   VQAv2 JSON: {"questions": [{"question_id", "image_id", "question"}],
+ *   VQAv2 / OK-VQA JSON: {"questions": [{"question_id", "image_id", "question"}],
  *     "data_subtype": "val2014" (optional), "annotations": [...] (optional,
  *     as in an annotation file)}. The image is "<image_id as 12 digits>.jpg"
  *     (COCO 2017 names), else "COCO_<data_subtype>_<12 digits>.jpg" (2014
