@@ -310,7 +310,12 @@ int image_decode(const void *bytes, size_t n, const char *what, const image_opts
         const char *why = stbi_failure_reason();
         if (why && strcmp(why, "outofmem") == 0)
             return status_fail(ST_NOMEM, "%s: out of memory decoding a %dx%d %s", what, w, h, fmt);
-        return status_fail(ST_FORMAT, "%s: corrupt or truncated %s (%s)", what, fmt, why ? why : "?");
+        /* stb probes the formats in turn before the right one, and a probe
+         * that fails leaves its own reason ("bad png sig" for a JPEG whose
+         * decoder then failed silently): quote only a reason of this format */
+        if (why && strcmp(fmt, "png") && !strncmp(why, "bad png", 7)) why = NULL;
+        if (!why) return status_fail(ST_FORMAT, "%s: corrupt or truncated %s", what, fmt);
+        return status_fail(ST_FORMAT, "%s: corrupt or truncated %s (%s)", what, fmt, why);
     }
     if (dw != w || dh != h) { /* header and decoder disagree: refuse rather than guess */
         stbi_image_free(px);
