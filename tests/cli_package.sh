@@ -80,7 +80,7 @@ COMP_WORDS=(seer serve --chat-m); COMP_CWORD=2; _seer; [ "${COMPREPLY[*]}" = --c
 check conf_permissions test "$(stat -c '%U:%G %a' /etc/seer/seer.conf)" = "root:seer 640"
 check user_created bash -c "getent passwd seer >/dev/null"
 "$seer" ingest --config /etc/seer/seer.conf >/dev/null 2>"$tmp/conf.err"
-check shipped_conf_parses bash -c "[ $? = 2 ] && grep -q -- '--model DIR is required' '$tmp/conf.err'"
+check shipped_conf_parses bash -c "[ $? = 2 ] && grep -q -- 'give at least one PATH' '$tmp/conf.err'"
 if command -v systemd-analyze >/dev/null; then
     systemd-analyze verify /usr/lib/systemd/system/seer.service /usr/lib/systemd/system/seer-ingest.service >"$tmp/verify" 2>&1
     check unit_verifies test $? -eq 0 -a ! -s "$tmp/verify" || cat "$tmp/verify"
