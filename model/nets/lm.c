@@ -35,6 +35,7 @@
 #include "attention.h"
 #include "checkpoint.h"
 #include "file.h"
+#include "half.h"
 #include "jsonx.h"
 #include "linear.h"
 #include "norm.h"
@@ -98,7 +99,11 @@ struct lm_model {
 struct lm_state {
     const lm_model *m;
     int max_ctx, pos;
-    float *k_cache, *v_cache;   /* (n_layers, max_ctx, kv_dim), keys after RoPE */
+    void *k_cache, *v_cache;    /* (n_layers, max_ctx, kv_dim), keys after RoPE; float32, or
+                                   uint16_t IEEE half when m->opts.kv_f16 */
+    size_t esz;                 /* bytes a cached value: 4 or 2 */
+    float *kv_wide;             /* kv_f16: (2, kv_wide_cap) one layer's K and V widened */
+    size_t kv_wide_cap;         /* floats in each half of kv_wide */
     uint32_t *counts;           /* (n_moe_layers, n_experts, LM_TOK_KINDS) */
     uint64_t rng;               /* xorshift64* state for moe_sampling */
     int32_t *routes;            /* (n_moe_layers, routes_n, 2) of the last call */
@@ -109,7 +114,7 @@ struct lm_state {
 };
 
 lm_opts lm_opts_default(void) {
-    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL, 0};
+    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL, 0, 0};
     return o;
 }
 
@@ -577,8 +582,9 @@ lm_state *lm_state_new(const lm_model *m, int max_ctx) {
     s->m = m;
     s->max_ctx = max_ctx;
     const size_t kv = (size_t)c->n_layers * max_ctx * m->kv_dim;
-    s->k_cache = malloc(kv * sizeof(float));
-    s->v_cache = malloc(kv * sizeof(float));
+    s->esz = m->opts.kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    s->k_cache = malloc(kv * s->esz);
+    s->v_cache = malloc(kv * s->esz);
     s->counts = calloc((size_t)(c->n_moe_layers ? c->n_moe_layers : 1) * (c->n_experts ? c->n_experts : 1) *
                        LM_TOK_KINDS, sizeof(uint32_t));
     if (!s->k_cache || !s->v_cache || !s->counts) goto oom;
@@ -595,10 +601,16 @@ void lm_state_free(lm_state *s) {
     if (!s) return;
     free(s->k_cache);
     free(s->v_cache);
+    free(s->kv_wide);
     free(s->counts);
     free(s->routes);
     free(s->scratch);
     free(s);
+}
+
+size_t lm_kv_bytes(const lm_model *m, int positions) {
+    const size_t esz = m->opts.kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    return 2 * esz * (size_t)m->cfg.n_layers * (size_t)(positions > 0 ? positions : 0) * (size_t)m->kv_dim;
 }
 
 int lm_state_pos(const lm_state *s) { return s->pos; }
@@ -615,10 +627,12 @@ int lm_state_copy(lm_state *dst, const lm_state *src) {
         return status_fail(ST_ARG, "lm_state_copy: states of different models, or %d positions into a context of %d",
                            src->pos, dst->max_ctx);
     const lm_model *m = src->m;
-    const size_t row = (size_t)m->kv_dim, sl = (size_t)src->max_ctx * row, dl = (size_t)dst->max_ctx * row;
+    /* same model, so the same element size (lm_opts.kv_f16 is the model's) */
+    const size_t row = (size_t)m->kv_dim * src->esz, sl = (size_t)src->max_ctx * row,
+                 dl = (size_t)dst->max_ctx * row;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        memcpy(dst->k_cache + l * dl, src->k_cache + l * sl, (size_t)src->pos * row * sizeof(float));
-        memcpy(dst->v_cache + l * dl, src->v_cache + l * sl, (size_t)src->pos * row * sizeof(float));
+        memcpy((char *)dst->k_cache + l * dl, (const char *)src->k_cache + l * sl, (size_t)src->pos * row);
+        memcpy((char *)dst->v_cache + l * dl, (const char *)src->v_cache + l * sl, (size_t)src->pos * row);
     }
     const lm_config *c = &m->cfg;
     memcpy(dst->counts, src->counts,
@@ -829,11 +843,35 @@ static int attention_layer(const lm_model *m, lm_state *s, const lm_layer *ly, i
         rope_apply(sc->qkv + m->q_dim, m->qkv_dim, n, c->n_kv_heads, c->head_dim, c->rope_dims, sc->cs);
     }
     const size_t kvd = (size_t)m->kv_dim, layer = (size_t)s->max_ctx * kvd;
-    float *kc = s->k_cache + l * layer, *vc = s->v_cache + l * layer;
-    for (int i = 0; i < n; i++) {
-        memcpy(kc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd * sizeof(float));
-        memcpy(vc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd,
-               kvd * sizeof(float));
+    const size_t Tk = (size_t)pos0 + n;
+    float *kc, *vc;
+    if (s->esz == sizeof(float)) {
+        kc = (float *)s->k_cache + l * layer, vc = (float *)s->v_cache + l * layer;
+        for (int i = 0; i < n; i++) {
+            memcpy(kc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd * sizeof(float));
+            memcpy(vc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd,
+                   kvd * sizeof(float));
+        }
+    } else {
+        /* F16 cache: round the new rows into it, then widen this layer's Tk
+         * rows (the new ones too, so a prompt split over calls gives the
+         * same numbers) into float32 for attention. */
+        uint16_t *kh = (uint16_t *)s->k_cache + l * layer, *vh = (uint16_t *)s->v_cache + l * layer;
+        for (int i = 0; i < n; i++) {
+            f32_to_f16_n(kh + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd);
+            f32_to_f16_n(vh + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd, kvd);
+        }
+        if (s->kv_wide_cap < Tk * kvd) {
+            size_t cap = (size_t)s->max_ctx * kvd; /* grown once to the whole context */
+            float *w = malloc(2 * cap * sizeof(float));
+            if (!w) return status_fail(ST_NOMEM, "lm_forward: cannot allocate %zu MB to widen the F16 KV cache",
+                                       2 * cap * sizeof(float) >> 20);
+            free(s->kv_wide);
+            s->kv_wide = w, s->kv_wide_cap = cap;
+        }
+        kc = s->kv_wide, vc = s->kv_wide + s->kv_wide_cap;
+        f16_to_f32_n(kc, kh, Tk * kvd);
+        f16_to_f32_n(vc, vh, Tk * kvd);
     }
     attention_shape as = {.Tq = n, .Tk = pos0 + n, .H = c->n_heads, .dh = c->head_dim, .ldq = m->qkv_dim,
                           .ldk = (int)kvd, .ldv = (int)kvd, .ldo = m->q_dim,
