@@ -102,8 +102,6 @@ struct lm_state {
     void *k_cache, *v_cache;    /* (n_layers, max_ctx, kv_dim), keys after RoPE; float32, or
                                    uint16_t IEEE half when m->opts.kv_f16 */
     size_t esz;                 /* bytes a cached value: 4 or 2 */
-    float *kv_wide;             /* kv_f16: (2, kv_wide_cap) one layer's K and V widened */
-    size_t kv_wide_cap;         /* floats in each half of kv_wide */
     uint32_t *counts;           /* (n_moe_layers, n_experts, LM_TOK_KINDS) */
     uint64_t rng;               /* xorshift64* state for moe_sampling */
     int32_t *routes;            /* (n_moe_layers, routes_n, 2) of the last call */
@@ -601,7 +599,6 @@ void lm_state_free(lm_state *s) {
     if (!s) return;
     free(s->k_cache);
     free(s->v_cache);
-    free(s->kv_wide);
     free(s->counts);
     free(s->routes);
     free(s->scratch);
@@ -843,46 +840,33 @@ static int attention_layer(const lm_model *m, lm_state *s, const lm_layer *ly, i
         rope_apply(sc->qkv + m->q_dim, m->qkv_dim, n, c->n_kv_heads, c->head_dim, c->rope_dims, sc->cs);
     }
     const size_t kvd = (size_t)m->kv_dim, layer = (size_t)s->max_ctx * kvd;
-    const size_t Tk = (size_t)pos0 + n;
-    float *kc, *vc;
-    if (s->esz == sizeof(float)) {
-        kc = (float *)s->k_cache + l * layer, vc = (float *)s->v_cache + l * layer;
-        for (int i = 0; i < n; i++) {
-            memcpy(kc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd * sizeof(float));
-            memcpy(vc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd,
-                   kvd * sizeof(float));
+    const int f16 = s->esz == sizeof(uint16_t);
+    /* this layer's K and V: float32, or IEEE half rows that attention widens
+     * per head as it reads them (the new rows too, so a prompt split over
+     * calls reads the same values) */
+    float *kc = (float *)s->k_cache + l * layer, *vc = (float *)s->v_cache + l * layer;
+    uint16_t *kh = (uint16_t *)s->k_cache + l * layer, *vh = (uint16_t *)s->v_cache + l * layer;
+    for (int i = 0; i < n; i++) {
+        const float *k = sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, *v = k + kvd;
+        const size_t at = (size_t)(pos0 + i) * kvd;
+        if (f16) {
+            f32_to_f16_n(kh + at, k, kvd);
+            f32_to_f16_n(vh + at, v, kvd);
+        } else {
+            memcpy(kc + at, k, kvd * sizeof(float));
+            memcpy(vc + at, v, kvd * sizeof(float));
         }
-    } else {
-        /* F16 cache: round the new rows into it, then widen this layer's Tk
-         * rows (the new ones too, so a prompt split over calls gives the
-         * same numbers) into float32 for attention. */
-        uint16_t *kh = (uint16_t *)s->k_cache + l * layer, *vh = (uint16_t *)s->v_cache + l * layer;
-        for (int i = 0; i < n; i++) {
-            f32_to_f16_n(kh + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd);
-            f32_to_f16_n(vh + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd, kvd);
-        }
-        if (s->kv_wide_cap < Tk * kvd) {
-            size_t cap = (size_t)s->max_ctx * kvd; /* grown once to the whole context */
-            float *w = malloc(2 * cap * sizeof(float));
-            if (!w) return status_fail(ST_NOMEM, "lm_forward: cannot allocate %zu MB to widen the F16 KV cache",
-                                       2 * cap * sizeof(float) >> 20);
-            free(s->kv_wide);
-            s->kv_wide = w, s->kv_wide_cap = cap;
-        }
-        kc = s->kv_wide, vc = s->kv_wide + s->kv_wide_cap;
-        f16_to_f32_n(kc, kh, Tk * kvd);
-        f16_to_f32_n(vc, vh, Tk * kvd);
     }
     attention_shape as = {.Tq = n, .Tk = pos0 + n, .H = c->n_heads, .dh = c->head_dim, .ldq = m->qkv_dim,
                           .ldk = (int)kvd, .ldv = (int)kvd, .ldo = m->q_dim,
                           .scale = 1.0f / sqrtf((float)c->head_dim), .causal = 1};
-    if (c->n_kv_heads == c->n_heads) return attention_forward(&as, sc->att, sc->qkv, kc, vc);
     /* grouped-query: head h reads key/value head h / (n_heads / n_kv_heads) */
-    const int rep = c->n_heads / c->n_kv_heads;
-    as.H = 1;
-    for (int h = 0; h < c->n_heads && !st; h++) {
+    const int gqa = c->n_kv_heads != c->n_heads, rep = c->n_heads / c->n_kv_heads;
+    if (gqa) as.H = 1;
+    for (int h = 0; h < (gqa ? c->n_heads : 1) && !st; h++) {
         const size_t qo = (size_t)h * c->head_dim, ko = (size_t)(h / rep) * c->head_dim;
-        st = attention_forward(&as, sc->att + qo, sc->qkv + qo, kc + ko, vc + ko);
+        st = f16 ? attention_forward_f16kv(&as, sc->att + qo, sc->qkv + qo, kh + ko, vh + ko)
+                 : attention_forward(&as, sc->att + qo, sc->qkv + qo, kc + ko, vc + ko);
     }
     return st;
 }
