@@ -63,8 +63,8 @@ typedef struct {
                               float reference path); 0 (default): BF16 dot products
                               (x rounded to bfloat16) where the CPU has AVX512-BF16 */
     int      kv_f16;       /* 1: the KV cache holds IEEE half rows (half the memory); keys and
-                              values are rounded to F16 when stored and widened to float32 per
-                              layer when attention reads them. 0 (default): float32, exact
+                              values are rounded to F16 when stored and widened to float32 head
+                              by head as attention reads them (attention_forward_f16kv). 0 (default): float32, exact
                               against the references (docs/benchmarks.md "F16 KV cache") */
 } lm_opts;
 
