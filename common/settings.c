@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN, KIND_ONOFF, KIND_SECONDS, KIND_MB };
+enum { KIND_PATH, KIND_LISTEN, KIND_TOKEN, KIND_ONOFF, KIND_SECONDS, KIND_MB, KIND_KV };
 
 typedef struct {
     const char *key;
@@ -33,6 +33,7 @@ static const key_spec keys[] = {
     {"watch", KIND_ONOFF, 0},
     {"watch-interval", KIND_SECONDS, 0},
     {"chat-cache-mb", KIND_MB, 0},
+    {"chat-kv", KIND_KV, 0},
 };
 enum { N_KEYS = sizeof keys / sizeof *keys };
 
@@ -86,6 +87,7 @@ static const char *value_problem(int kind, const char *v) {
         long n = strtol(v, &end, 10);
         return errno || end == v || *end || n < 0 || n > 1048576 ? "expected MiB, 0..1048576" : NULL;
     }
+    case KIND_KV: return !strcmp(v, "f16") || !strcmp(v, "f32") ? NULL : "expected f16 or f32";
     }
     return "unknown kind";
 }
@@ -109,19 +111,21 @@ static int parse_line(settings *s, const char *path, int lineno, char *line, int
     if (k == N_KEYS)
         return status_fail(ST_FORMAT,
                            "%s:%d: unknown key '%.80s' (known: db, listen, token, model, chat-model, vision-tower, "
-                           "models-root, photos, watch, watch-interval, chat-cache-mb)", path, lineno, key);
+                           "models-root, photos, watch, watch-interval, chat-cache-mb, chat-kv)", path, lineno, key);
     if (!*val)
         return status_fail(ST_FORMAT, "%s:%d: %s has no value (put a '#' before the line to leave it unset)", path,
                            lineno, key);
     const char *why = value_problem(keys[k].kind, val);
     if (why) return status_fail(ST_FORMAT, "%s:%d: %s = '%.200s': %s", path, lineno, key, val, why);
-    if (keys[k].kind == KIND_ONOFF || keys[k].kind == KIND_SECONDS || keys[k].kind == KIND_MB) {
+    if (keys[k].kind == KIND_ONOFF || keys[k].kind == KIND_SECONDS || keys[k].kind == KIND_MB ||
+        keys[k].kind == KIND_KV) {
         if (seen_line[k])
             return status_fail(ST_FORMAT, "%s:%d: %s is already set on line %d", path, lineno, key, seen_line[k]);
         seen_line[k] = lineno;
         if (keys[k].kind == KIND_ONOFF) s->watch = !strcmp(val, "on") ? SETTINGS_ON : SETTINGS_OFF;
         else if (keys[k].kind == KIND_SECONDS) s->watch_interval = (int)strtol(val, NULL, 10);
-        else s->chat_cache_mb = (int)strtol(val, NULL, 10), s->chat_cache_mb_set = 1;
+        else if (keys[k].kind == KIND_MB) s->chat_cache_mb = (int)strtol(val, NULL, 10), s->chat_cache_mb_set = 1;
+        else s->chat_kv_f16 = !strcmp(val, "f16"), s->chat_kv_set = 1;
         return ST_OK;
     }
     char *copy = strdup(val);
@@ -173,6 +177,8 @@ int settings_load(const char *path, settings *out) {
         st = status_fail(ST_FORMAT, "%s: vision-tower and models-root go with chat-model", path);
     if (!st && !out->chat_model && out->chat_cache_mb_set)
         st = status_fail(ST_FORMAT, "%s: chat-cache-mb goes with chat-model", path);
+    if (!st && !out->chat_model && out->chat_kv_set)
+        st = status_fail(ST_FORMAT, "%s: chat-kv goes with chat-model", path);
     if (!st && !(out->path = strdup(path))) st = status_fail(ST_NOMEM, "out of memory reading %s", path);
     if (st) settings_release(out);
     return st;

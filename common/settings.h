@@ -42,6 +42,8 @@ typedef struct {
     int watch_interval;  /* seconds; 0 = not set */
     int chat_cache_mb;   /* MiB, when chat_cache_mb_set */
     int chat_cache_mb_set;
+    int chat_kv_f16;     /* chat-kv = f16 (1) or f32 (0), when chat_kv_set */
+    int chat_kv_set;
 } settings;
 
 /* Parse the file at path into *out (zeroed first). ST_IO when it cannot be

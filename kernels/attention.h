@@ -9,6 +9,8 @@
 #ifndef SEER_ATTENTION_H
 #define SEER_ATTENTION_H
 
+#include <stdint.h>
+
 typedef struct {
     int   Tq, Tk;     /* query rows, key rows */
     int   H, dh;      /* heads, head dim */
@@ -20,6 +22,14 @@ typedef struct {
 /* One sequence, all heads. Parallel over heads (OpenMP) when not already
  * inside a parallel region. Returns ST_NOMEM if scratch cannot be had. */
 int attention_forward(const attention_shape *s, float *out, const float *q, const float *k, const float *v);
+
+/* attention_forward with k and v in IEEE half (uint16_t; ldk, ldv counted
+ * in halves), as an F16 KV cache holds them: each head's K and V rows are
+ * widened to float32 into per-thread scratch (2·Tk·dh floats) and the float32
+ * path runs on them, so the result is attention_forward's on the widened
+ * values, bit for bit. */
+int attention_forward_f16kv(const attention_shape *s, float *out, const float *q, const uint16_t *k,
+                            const uint16_t *v);
 
 /* B independent sequences laid out back to back (sequence b's rows start at
  * b*Tq for q/out and b*Tk for k/v). Parallel over (sequence, head). */

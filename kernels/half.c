@@ -86,6 +86,21 @@ void f16_to_f32_n(float *dst, const void *src_, size_t n) {
     }
 }
 
+void f32_to_f16_n(void *dst_, const float *src, size_t n) {
+    uint8_t *dst = dst_;
+    size_t i = 0;
+#ifdef __F16C__
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)(dst + 2 * i), h);
+    }
+#endif
+    for (; i < n; i++) {
+        uint16_t h = f32_to_f16(src[i]);
+        memcpy(dst + 2 * i, &h, 2);
+    }
+}
+
 void bf16_to_f32_n(float *dst, const void *src_, size_t n) {
     const uint8_t *src = src_;
     size_t i = 0;

@@ -24,5 +24,9 @@ uint16_t f32_to_bf16(float f);                  /* round to nearest even */
 /* Widen n packed F16 / BF16 values at src (any alignment) into dst (n). */
 void f16_to_f32_n(float *dst, const void *src, size_t n);
 void bf16_to_f32_n(float *dst, const void *src, size_t n);
+/* Narrow n floats to packed F16 at dst (any alignment), round to nearest
+ * even: the same bits as f32_to_f16 on each value (F16C's vcvtps2ph when the
+ * compiler targets it). */
+void f32_to_f16_n(void *dst, const float *src, size_t n);
 
 #endif

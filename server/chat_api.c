@@ -94,6 +94,7 @@ int chat_api_start(server *s) {
     lo.models_root = s->o.models_root;
     lo.max_ctx = s->o.chat_max_ctx;
     if (s->o.chat_quant_q8) lo.lm.quant = LM_QUANT_Q8;
+    lo.lm.kv_f16 = s->o.chat_kv_f16;
     int rc = chat_model_load(s->o.chat_model, &lo, &s->cm);
     if (rc) return status_wrap(rc, "--chat-model %s", s->o.chat_model);
     if ((rc = chat_cache_new((size_t)s->o.chat_cache_mb << 20, &s->chat_cache))) return rc;

@@ -88,6 +88,7 @@ typedef struct {
     const char *vision_tower;  /* its tower; NULL = mm_image_tower under models_root */
     const char *models_root;   /* NULL = $SEER_MODELS or ~/.cache/seer/models */
     int    chat_quant_q8;      /* int8 language-model weights */
+    int    chat_kv_f16;        /* IEEE-half KV cache (lm_opts.kv_f16) */
     int    chat_workers;       /* answers generated at once (one per worker) */
     int    chat_waiting;       /* answers that may wait for a worker before 503 */
     int    chat_sessions;      /* cached image sessions per worker (LRU) */

@@ -52,6 +52,32 @@ assert max(abs(x - y) for x, y in zip(a, b)) <= 1e-3 * m
 "; n=$((n + 1))
 done
 
+# --kv f16: the KV cache in IEEE half gives the reference's greedy answer and
+# logits within 2e-3 of the largest (test_lm: the bound); a bad value is a
+# usage error (exit 2)
+fx=stablelm-clip
+tower=$d/towers/$("$py" -c "import json;print(json.load(open('$d/$fx/reference.json'))['tower'])")
+"$seer" chat --model "$d/$fx" --vision-tower "$tower" --image "$d/image.png" --prompt "$q" --json \
+    --temperature 0 --max-tokens 8 --kv f16 >"$tmp/chat.json" 2>"$tmp/err"; rc=$?
+check kv_f16_chat_rc test $rc -eq 0; n=$((n + 1))
+check kv_f16_chat_greedy "$py" -c "
+import json
+o = json.load(open('$tmp/chat.json'))
+assert o['ids'] == json.load(open('$d/$fx/reference.json'))['greedy']
+"; n=$((n + 1))
+"$seer" logits --model "$d/$fx" --models-root "$d/towers" --image "$d/image.png" --prompt "$q" --kv f16 \
+    >"$tmp/logits.json" 2>"$tmp/err"; rc=$?
+check kv_f16_logits_rc test $rc -eq 0; n=$((n + 1))
+check kv_f16_logits_json "$py" -c "
+import json
+a, b = json.load(open('$tmp/logits.json'))['logits'], json.load(open('$d/$fx/reference.json'))['logits']
+m = max(abs(x) for x in b)
+assert max(abs(x - y) for x, y in zip(a, b)) <= 2e-3 * m
+"; n=$((n + 1))
+"$seer" chat --model "$d/$fx" --image "$d/image.png" --prompt "$q" --kv f8 >/dev/null 2>"$tmp/err"; rc=$?
+check kv_bad_rc test $rc -eq 2; n=$((n + 1))
+check kv_bad_msg grep -q -- "--kv: expected f16 or f32" "$tmp/err"; n=$((n + 1))
+
 # a tower that is nowhere: exit 1, the message names where it looked
 "$seer" chat --model "$d/stablelm-clip" --models-root "$tmp" --image "$d/image.png" --prompt "$q" \
     >/dev/null 2>"$tmp/err"; rc=$?

@@ -61,8 +61,9 @@ static int ref_load(const char *name, reference *r) {
     return 0;
 }
 
-static chat_model *load(const reference *r) {
+static chat_model *load_kv(const reference *r, int kv_f16) {
     chat_load_opts lo = chat_load_opts_default();
+    lo.lm.kv_f16 = kv_f16;
     lo.vision_tower = r->tower;
     lo.max_ctx = 512;
     chat_model *cm = NULL;
@@ -70,6 +71,8 @@ static chat_model *load(const reference *r) {
     CHECK_MSG(st == ST_OK, "%s", status_message());
     return cm;
 }
+
+static chat_model *load(const reference *r) { return load_kv(r, 0); }
 
 static int load_image(image *img) {
     char path[1100];
@@ -201,6 +204,50 @@ out:
     image_release(&img);
     json_decref(r.root);
 }
+
+/* The F16 KV cache (lm_opts.kv_f16) through the prepared-image cache: the
+ * copy answers exactly as the session that computed it, the greedy answer is
+ * still the reference's, and the entry's bytes count the KV at 2 bytes a
+ * value (less than the float32 entry's). */
+static void prepared_f16(const char *name) {
+    reference r;
+    image img = {0};
+    if (ref_load(name, &r) || load_image(&img)) return;
+    chat_model *cm = load_kv(&r, 1), *cm32 = load_kv(&r, 0);
+    chat_cache *cc = NULL, *cc32 = NULL;
+    CHECK(chat_cache_new((size_t)64 << 20, &cc) == ST_OK && chat_cache_new((size_t)64 << 20, &cc32) == ST_OK);
+    if (!cm || !cm32 || !cc || !cc32) goto out;
+    chat_session *b = chat_session_new(cm), *c = chat_session_new(cm), *d = chat_session_new(cm32);
+    answers prep, copy;
+    counted cf = {&img, 0, NULL};
+    int how = -1;
+    CHECK_MSG(chat_prepare(b, cc, KEY1, counted_fn, &cf, NULL, &how) == ST_OK, "%s", status_message());
+    CHECK(how == CHAT_PREP_RAN);
+    if (answer_all(b, &r, &prep)) goto sessions;
+    CHECK_MSG(same_ids(prep.g.ids, prep.g.n, r.greedy, r.n_greedy), "%s f16: greedy is not the reference's", name);
+    CHECK(chat_prepare(c, cc, KEY1, counted_fn, &cf, NULL, &how) == ST_OK);
+    CHECK(how == CHAT_PREP_CACHE);
+    if (!answer_all(c, &r, &copy)) {
+        compare("f16 KV, prepared (from the cache) vs computed", &r, &prep, &copy);
+        answers_free(&copy);
+    }
+    CHECK(chat_prepare(d, cc32, KEY1, counted_fn, &cf, NULL, &how) == ST_OK);
+    chat_cache_stats s16, s32;
+    chat_cache_stats_get(cc, &s16);
+    chat_cache_stats_get(cc32, &s32);
+    printf("  %s: prepared entry %zu bytes with the F16 KV cache, %zu with F32\n", name, s16.bytes, s32.bytes);
+    CHECK(s16.entries == 1 && s32.entries == 1 && s16.bytes < s32.bytes);
+    answers_free(&prep);
+sessions:
+    chat_session_free(b), chat_session_free(c), chat_session_free(d);
+out:
+    chat_cache_free(cc), chat_cache_free(cc32);
+    chat_model_free(cm), chat_model_free(cm32);
+    image_release(&img);
+    json_decref(r.root);
+}
+
+TEST(prepared_f16_stablelm_clip) { prepared_f16("stablelm-clip"); }
 
 TEST(prepared_same_stablelm_clip) { prepared_same("stablelm-clip"); }
 TEST(prepared_same_phi_siglip) { prepared_same("phi-siglip"); }
@@ -367,6 +414,7 @@ out:
 int main(void) {
     RUN(prepared_same_stablelm_clip);
     RUN(prepared_same_phi_siglip);
+    RUN(prepared_f16_stablelm_clip);
     RUN(prepare_races_question);
     RUN(eviction_small_budget);
     RUN(cancel_while_preparing);

@@ -299,6 +299,48 @@ TEST(half_bulk) {
     free(dst);
 }
 
+/* f32_to_f16_n: the bits of f32_to_f16 on every value (checked in
+ * half_scalar against the reference), vector body and tail, at unaligned
+ * destinations, with random floats, every float near the half range's edges
+ * and specials (inf, NaN, subnormal ties). */
+TEST(half_narrow) {
+    seed(3);
+    tally t = {.name = "f32_to_f16_n"};
+    const size_t sizes[] = {0, 1, 7, 8, 9, 16, 17, 33, 1000, 4096 + 5};
+    float *src = fmalloc(4096 + 16);
+    uint8_t *dst = xmalloc((4096 + 16) * 2 + 8);
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
+        for (int off = 0; off < 2; off++) {
+            const size_t n = sizes[si];
+            for (size_t i = 0; i < n; i++) {
+                uint32_t u = (uint32_t)rnd64();
+                /* half of them: exponents around the half range (subnormals, overflow) */
+                if (i & 1) u = (u & 0x807fffffu) | ((uint32_t)(100 + (u >> 3) % 50) << 23);
+                if (i % 97 == 5) u = 0x7f800000u | (u & 0x80000000u);      /* inf */
+                if (i % 89 == 7) u = 0x7fa00000u | (u & 0x803fffffu);      /* NaN, quiet or not */
+                if (i % 83 == 3) u = 0x33000000u;                          /* half the smallest subnormal: a tie */
+                memcpy(&src[i], &u, 4);
+            }
+            CASE("n=%zu offset %d", n, off);
+            memset(dst, 0xa5, (n + 4) * 2 + off);
+            f32_to_f16_n(dst + off, src, n);
+            for (size_t i = 0; i < n; i++) {
+                uint16_t h;
+                memcpy(&h, dst + off + 2 * i, 2);
+                const uint16_t want = f32_to_f16(src[i]);
+                t.n++;
+                if (h != want) fail_at(&t, "[%zu] %.9g -> 0x%04x, want 0x%04x", i, src[i], h, want);
+            }
+            for (size_t i = 2 * n; i < 2 * n + 8; i++) {
+                t.n++;
+                if (dst[off + i] != 0xa5) fail_at(&t, "byte %zu past the end overwritten", i);
+            }
+        }
+    report(&t);
+    free(src);
+    free(dst);
+}
+
 /* ------------------------------------------------------------------ dot products */
 
 /* y (M, N; ldy) reference = x (M, K; ldx) · W (N, K)ᵀ + b, (+ y0 when acc),
@@ -969,6 +1011,33 @@ TEST(attention) {
     report(&t);
 }
 
+/* attention_forward_f16kv = attention_forward on the widened K and V, bit
+ * for bit (padded KV-cache rows, decode and prefill, several heads, and a
+ * case large enough to split heads over threads). */
+TEST(attention_f16kv) {
+    seed(12);
+    tally t = {.name = "attention_f16kv"};
+    const int cases[][5] = {{1, 8, 1, 9, 1}, {3, 17, 1, 20, 1}, {2, 64, 5, 5, 1}, {4, 64, 3, 40, 1},
+                            {2, 9, 4, 6, 0},  {8, 64, 60, 60, 1}};
+    for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+        const int H = cases[ci][0], dh = cases[ci][1], Tq = cases[ci][2], Tk = cases[ci][3], D = H * dh;
+        CASE("attention_f16kv H=%d dh=%d Tq=%d Tk=%d", H, dh, Tq, Tk);
+        attention_shape s = {Tq, Tk, H, dh, D + 1, D + 3, D + 2, D + 2, 1.0f / sqrtf((float)dh), cases[ci][4]};
+        const size_t nq = (size_t)Tq * s.ldq, nk = (size_t)Tk * s.ldk, nv = (size_t)Tk * s.ldv, no = (size_t)Tq * s.ldo;
+        float *q = fmalloc(nq), *k = fmalloc(nk), *v = fmalloc(nv), *o1 = fmalloc(no), *o2 = fmalloc(no);
+        uint16_t *kh = xmalloc(nk * 2), *vh = xmalloc(nv * 2);
+        fill(q, nq, -1.5f, 1.5f), fill(k, nk, -1.5f, 1.5f), fill(v, nv, -1.5f, 1.5f);
+        f32_to_f16_n(kh, k, nk), f32_to_f16_n(vh, v, nv);
+        f16_to_f32_n(k, kh, nk), f16_to_f32_n(v, vh, nv);
+        poison(o1, no), poison(o2, no);
+        CHECK(attention_forward(&s, o1, q, k, v) == 0);
+        CHECK(attention_forward_f16kv(&s, o2, q, kh, vh) == 0);
+        for (size_t i = 0; i < no; i++) same_bits(&t, o2[i], o1[i], (long)i);
+        free(q), free(k), free(v), free(o1), free(o2), free(kh), free(vh);
+    }
+    report(&t);
+}
+
 /* ------------------------------------------------------------------ rope */
 
 TEST(rope) {
@@ -1293,6 +1362,7 @@ int main(void) {
     );
     RUN(half_scalar);
     RUN(half_bulk);
+    RUN(half_narrow);
     RUN(matmul);
     RUN(gemm_small);
     RUN(quant);
@@ -1303,6 +1373,7 @@ int main(void) {
     RUN(act);
     RUN(softmax);
     RUN(attention);
+    RUN(attention_f16kv);
     RUN(rope);
     RUN(topk);
     printf("%.2f s\n", now() - t0);

@@ -58,16 +58,20 @@ static void ref_free(reference *r) {
     free(r->logits);
 }
 
-static lm_model *load(const char *arch, lm_quant q, int sampling, uint64_t seed) {
+static lm_model *load_kv(const char *arch, lm_quant q, int sampling, uint64_t seed, int kv_f16) {
     char dir[1024];
     fixture_dir(dir, sizeof dir, arch);
     lm_opts o = lm_opts_default();
-    o.quant = q, o.moe_sampling = sampling, o.seed = seed;
+    o.quant = q, o.moe_sampling = sampling, o.seed = seed, o.kv_f16 = kv_f16;
     o.exact = 1; /* BF16 weights × float32 x: the path the references check (bf16_dots_agree: the other) */
     lm_model *m = NULL;
     int st = lm_load(dir, &o, &m);
     CHECK_MSG(st == 0, "%s: %s", arch, status_message());
     return m;
+}
+
+static lm_model *load(const char *arch, lm_quant q, int sampling, uint64_t seed) {
+    return load_kv(arch, q, sampling, seed, 0);
 }
 
 static int argmax(const float *x, int n) {
@@ -240,6 +244,113 @@ TEST(truncate_and_copy) {
     lm_state_free(u);
     free(a), free(b);
     lm_state_free(s), lm_state_free(t);
+    lm_free(m);
+    ref_free(&r);
+}
+
+/* ------------------------------------------------------------------ F16 KV cache */
+
+/* lm_opts.kv_f16 against the float32 cache on each fixture: every prompt
+ * position's logits (the prompt's own K/V rows are read back from F16) and
+ * the greedy continuation, which must be the same tokens. Measured max
+ * |logit difference| / max |logit| (docs/benchmarks.md "F16 KV cache"):
+ * stablelm 4.1e-4, qwen 6.4e-4, phi 1.7e-4, phi_dense 1.5e-4; the bound
+ * 2e-3 is 3x the worst. */
+TEST(kv_f16_agrees) {
+    const char *archs[4] = {"stablelm", "qwen", "phi", "phi_dense"};
+    for (int a = 0; a < 4; a++) {
+        reference r;
+        if (ref_load(archs[a], &r)) continue;
+        lm_model *m32 = load_kv(archs[a], LM_QUANT_NONE, 0, 0, 0), *m16 = load_kv(archs[a], LM_QUANT_NONE, 0, 0, 1);
+        if (!m32 || !m16) {
+            lm_free(m32), lm_free(m16);
+            ref_free(&r);
+            continue;
+        }
+        CHECK(lm_kv_bytes(m16, 10) * 2 == lm_kv_bytes(m32, 10));
+        const lm_config *c = lm_get_config(m32);
+        const int V = r.vocab, P = r.n_prompt;
+        lm_state *s32 = lm_state_new(m32, 64), *s16 = lm_state_new(m16, 64);
+        float *a32 = malloc((size_t)P * V * sizeof(float)), *a16 = malloc((size_t)P * V * sizeof(float));
+        CHECK(lm_forward_all(m32, s32, r.prompt, NULL, P, NULL, a32) == 0);
+        CHECK(lm_forward_all(m16, s16, r.prompt, NULL, P, NULL, a16) == 0);
+        double e = rel_err(a16, a32, (size_t)P * V), dmax = 0;
+        for (size_t i = 0; i < (size_t)P * V; i++) dmax = fmax(dmax, fabs((double)a16[i] - a32[i]));
+        /* greedy: each path decodes its own tokens */
+        float *l32 = malloc((size_t)V * sizeof(float)), *l16 = malloc((size_t)V * sizeof(float));
+        memcpy(l32, a32 + (size_t)(P - 1) * V, (size_t)V * sizeof(float));
+        memcpy(l16, a16 + (size_t)(P - 1) * V, (size_t)V * sizeof(float));
+        int same = 0;
+        for (int t = 0; t < r.n_greedy; t++) {
+            int32_t t32 = argmax(l32, V), t16 = argmax(l16, V);
+            same += t32 == t16;
+            double ed = rel_err(l16, l32, V);
+            if (ed > e) e = ed;
+            for (int i = 0; i < V; i++) dmax = fmax(dmax, fabs((double)l16[i] - l32[i]));
+            if (t + 1 == r.n_greedy) break;
+            CHECK(lm_forward(m32, s32, &t32, NULL, 1, NULL, l32) == 0);
+            CHECK(lm_forward(m16, s16, &t16, NULL, 1, NULL, l16) == 0);
+        }
+        printf("  %s kv f16: greedy %d/%d same, max |logit diff| %.3e (rel to max |logit| %.2e), "
+               "KV %zu -> %zu bytes per position (%zu -> %zu per token per layer)\n",
+               archs[a], same, r.n_greedy, dmax, e, lm_kv_bytes(m32, 1), lm_kv_bytes(m16, 1),
+               lm_kv_bytes(m32, 1) / c->n_layers, lm_kv_bytes(m16, 1) / c->n_layers);
+        CHECK_MSG(same == r.n_greedy, "%s: F16 KV greedy tokens differ (%d/%d)", archs[a], same, r.n_greedy);
+        CHECK_MSG(e <= 2e-3, "%s: F16 KV logits rel err %.3g", archs[a], e);
+        CHECK(e > 0); /* the cache really is rounded */
+        free(a32), free(a16), free(l32), free(l16);
+        lm_state_free(s32), lm_state_free(s16);
+        lm_free(m32), lm_free(m16);
+        ref_free(&r);
+    }
+}
+
+/* The cache contract in F16: chunked prefill, truncate-and-refeed and
+ * lm_state_copy give the numbers of one call / of the original. */
+TEST(kv_f16_truncate_and_copy) {
+    reference r;
+    if (ref_load("qwen", &r)) return;
+    lm_model *m = load_kv("qwen", LM_QUANT_NONE, 0, 0, 1);
+    if (!m) {
+        ref_free(&r);
+        return;
+    }
+    const int V = r.vocab, P = r.n_prompt;
+    lm_state *s = lm_state_new(m, 32), *t = lm_state_new(m, 32), *w = lm_state_new(m, 32);
+    float *a = malloc(V * sizeof(float)), *b = malloc(V * sizeof(float));
+    CHECK(lm_forward(m, s, r.prompt, NULL, P, NULL, a) == 0);
+    CHECK(lm_forward(m, w, r.prompt, NULL, 5, NULL, NULL) == 0);
+    CHECK(lm_forward(m, w, r.prompt + 5, NULL, P - 5, NULL, b) == 0);
+    /* the float32 path differs by ~1e-5 between chunkings (summation order);
+     * that flips a few F16 roundings of K/V, so the F16 bound (measured
+     * 1.9e-4 on qwen) is the F16-vs-F32 one */
+    const double ec = rel_err(b, a, V);
+    printf("  qwen kv f16: one call vs 5 + %d chunks %.2e\n", P - 5, ec);
+    CHECK_MSG(ec <= 2e-3, "chunked prefill rel err %.3g", ec);
+    CHECK(lm_state_copy(t, s) == 0);
+    CHECK(lm_state_pos(t) == P);
+    lm_state_truncate(s, P - 4);
+    int32_t other = 5;
+    CHECK(lm_forward(m, s, &other, NULL, 1, NULL, b) == 0);
+    CHECK(rel_err(b, a, V) > 1e-3);
+    lm_state_truncate(s, P - 4);
+    CHECK(lm_forward(m, s, r.prompt + P - 4, NULL, 4, NULL, b) == 0);
+    CHECK(rel_err(b, a, V) <= 2e-3);
+    int32_t next = argmax(a, V);
+    CHECK(lm_forward(m, s, &next, NULL, 1, NULL, a) == 0);
+    CHECK(lm_forward(m, t, &next, NULL, 1, NULL, b) == 0);
+    CHECK(rel_err(b, a, V) <= 1e-6);
+    lm_state *u = lm_state_new(m, P + 1);   /* a smaller state: the per-layer strides differ */
+    CHECK(lm_state_copy(u, s) == 0);
+    CHECK(lm_state_pos(u) == P + 1);
+    lm_state_truncate(u, P);
+    lm_state_truncate(t, P);
+    CHECK(lm_forward(m, u, &next, NULL, 1, NULL, a) == 0);
+    CHECK(lm_forward(m, t, &next, NULL, 1, NULL, b) == 0);
+    CHECK(rel_err(b, a, V) <= 1e-6);
+    lm_state_free(u);
+    free(a), free(b);
+    lm_state_free(s), lm_state_free(t), lm_state_free(w);
     lm_free(m);
     ref_free(&r);
 }
@@ -645,6 +756,8 @@ int main(void) {
     RUN(reference_phi_dense);
     RUN(prefill_equals_decode);
     RUN(truncate_and_copy);
+    RUN(kv_f16_agrees);
+    RUN(kv_f16_truncate_and_copy);
     RUN(router_counts);
     RUN(q8_agrees);
     RUN(bf16_dots_agree);

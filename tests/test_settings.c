@@ -38,7 +38,8 @@ TEST(every_key) {
                                "photos = /srv/photos\n"
                                "photos = /home/a b/Pictures\n"
                                "watch = on\n"
-                               "watch-interval = 60\n");
+                               "watch-interval = 60\n"
+                               "chat-kv = f16\n");
     settings s;
     int st = settings_load(p, &s);
     CHECK_MSG(st == ST_OK, "%s", status_message());
@@ -50,6 +51,7 @@ TEST(every_key) {
     CHECK(!strcmp(s.vision_tower, "/m/tower") && !strcmp(s.models_root, "/m"));
     CHECK(s.n_photos == 2 && !strcmp(s.photos[0], "/srv/photos") && !strcmp(s.photos[1], "/home/a b/Pictures"));
     CHECK(s.watch == SETTINGS_ON && s.watch_interval == 60);
+    CHECK(s.chat_kv_set && s.chat_kv_f16);
     CHECK(!strcmp(s.path, p));
     settings_release(&s);
     CHECK(!s.db && !s.photos && s.n_photos == 0);
@@ -96,6 +98,9 @@ TEST(bad_lines) {
     refused("chat-cache-mb = 512\n", "chat-cache-mb goes with chat-model");
     refused("chat-model = /c\nchat-cache-mb = -1\n", "expected MiB");
     refused("chat-model = /c\nchat-cache-mb = 1\nchat-cache-mb = 2\n", "already set");
+    refused("chat-kv = f16\n", "chat-kv goes with chat-model");
+    refused("chat-model = /c\nchat-kv = f8\n", "expected f16 or f32");
+    refused("chat-model = /c\nchat-kv = f16\nchat-kv = f32\n", "already set");
     refused("photos = ./here\n", "expected an absolute path");
     refused("watch = yes\n", "expected on or off");
     refused("watch = off\nwatch = on\n", ":2: watch is already set on line 1");

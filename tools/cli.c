@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void cli_error(const char *fmt, ...) {
     va_list ap;
@@ -25,4 +26,13 @@ int cli_parse_int(const char *opt, const char *val, long lo, long hi, long *out)
     }
     *out = v;
     return 0;
+}
+
+int cli_parse_kv(const char *val, int *kv_f16) {
+    if (!strcmp(val, "f16") || !strcmp(val, "f32")) {
+        *kv_f16 = !strcmp(val, "f16");
+        return 0;
+    }
+    cli_error("--kv: expected f16 or f32, got '%s'", val);
+    return 2;
 }

@@ -26,5 +26,6 @@ int cli_settings_serve(int argc, char **argv, server_opts *o) {
     if (s->vision_tower) o->vision_tower = s->vision_tower;
     if (s->models_root) o->models_root = s->models_root;
     if (s->chat_cache_mb_set) o->chat_cache_mb = s->chat_cache_mb;
+    if (s->chat_kv_set) o->chat_kv_f16 = s->chat_kv_f16;
     return 0;
 }

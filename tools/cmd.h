@@ -26,6 +26,8 @@ int cmd_feedback(int argc, char **argv);
 /* Shared option helpers (tools/cli.c). */
 /* Parse a positive int option value or print an error naming opt; 0 on success. */
 int cli_parse_int(const char *opt, const char *val, long lo, long hi, long *out);
+/* --kv f16|f32 → *kv_f16 (1/0); 0, or 2 after printing an error. */
+int cli_parse_kv(const char *val, int *kv_f16);
 /* Print "seer: <message>" to stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -76,7 +76,7 @@ static FILE *out_f;
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: seer bench chat [--runs 3] [--decode 32] [--quant q8] [--dir DIR] [--json]\n"
+            "usage: seer bench chat [--runs 3] [--decode 32] [--quant q8] [--kv f32|f16] [--dir DIR] [--json]\n"
             "\n"
             "Time to first token of one chat answer — CLIP-L/336 vision tower + projector,\n"
             "prefill of %d text + 576 image + %d text positions, first token — and the decode\n"
@@ -87,7 +87,8 @@ static void usage(FILE *f) {
             "Each run also times the warm case: the image prepared (the tower's features and\n"
             "the KV cache of the %d + 576 positions before the question copied from the\n"
             "prepared-image cache), then the %d question positions and the first token.\n"
-            "--quant q8: int8 weights for the language model. --json: one JSON object on\n"
+            "--quant q8: int8 weights for the language model. --kv f16: the KV cache in IEEE\n"
+            "half. --json: one JSON object on\n"
             "stdout (ttft_cold_s, ttft_warm_s, decode_tok_s: the best run; sgemm_gflops,\n"
             "read_gbs: the machine's limits measured in the same run; every run).\n",
             TEXT_BEFORE, TEXT_AFTER, TEXT_BEFORE, TEXT_AFTER);
@@ -106,8 +107,10 @@ static int parse_args(int argc, char **argv, chat_args *a) {
     static const struct option opts[] = {{"runs", required_argument, 0, 'r'}, {"decode", required_argument, 0, 'd'},
                                          {"quant", required_argument, 0, 'q'}, {"dir", required_argument, 0, 'D'},
                                          {"json", no_argument, 0, 'j'},
+                                         {"kv", required_argument, 0, 'K'},
                                          {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *quant = "none";
+    int kv_f16 = 0;
     a->runs = 3, a->decode = 32, a->dir = "/tmp/seer-bench-lm/stablelm-1.6b", a->json = 0;
     int c;
     optind = 1;
@@ -116,6 +119,7 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         case 'r': if (cli_parse_int("--runs", optarg, 1, 50, &a->runs)) return 2; break;
         case 'd': if (cli_parse_int("--decode", optarg, 1, 1000, &a->decode)) return 2; break;
         case 'q': quant = optarg; break;
+        case 'K': if (cli_parse_kv(optarg, &kv_f16)) return 2; break;
         case 'D': a->dir = optarg; break;
         case 'j': a->json = 1; break;
         case 'h': usage(stdout); return -1;
@@ -127,6 +131,7 @@ static int parse_args(int argc, char **argv, chat_args *a) {
         return 2;
     }
     a->lo = lm_opts_default();
+    a->lo.kv_f16 = kv_f16;
     if (!strcmp(quant, "q8")) a->lo.quant = LM_QUANT_Q8;
     else if (strcmp(quant, "none")) {
         cli_error("--quant: expected none or q8, got '%s'", quant);
@@ -166,9 +171,10 @@ static int load_models(const chat_args *a, chat_model **cm, const clip_model **t
     const clip_vision *v = &tw->vision;
     const lm_config *cf = lm_get_config(m);
     fprintf(out_f, "models: CLIP-L/336 tower (random, %d layers of %d run, %d tokens, width %d) + mlp2x_gelu projector "
-           "%d→%d→%d; %s (random, %s): %d layers, hidden %d, %d MoE layers x %d experts top-%d; loaded in %.1f s\n",
+           "%d→%d→%d; %s (random, %s, KV %s): %d layers, hidden %d, %d MoE layers x %d experts top-%d; loaded in %.1f s\n",
            v->enc.L - 1, v->enc.L, v->n_pos, v->enc.D, v->enc.D, lm_hidden(m), lm_hidden(m), a->dir,
-           a->lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", cf->n_layers, cf->hidden, cf->n_moe_layers, cf->n_experts,
+           a->lo.quant == LM_QUANT_Q8 ? "Q8" : "BF16", a->lo.kv_f16 ? "F16" : "F32", cf->n_layers, cf->hidden,
+           cf->n_moe_layers, cf->n_experts,
            cf->top_k, timer_now() - t0);
     return 0;
 }
@@ -309,9 +315,9 @@ static json_t *report(const chat_args *a, const chat_work *w, const run_figs *f,
                             w->pre_fl / f[i].prefill / f[i].sgemm, "load", f[i].load));
     char la[64];
     bench_loadavg(la, sizeof la);
-    return json_pack("{s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:f, s:f, "
+    return json_pack("{s:s, s:s, s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i, s:i, s:i, s:f, s:f, "
                      "s:f, s:s, s:o}",
-                     "bench", "chat", "quant", a->lo.quant == LM_QUANT_Q8 ? "q8" : "none", "threads",
+                     "bench", "chat", "quant", a->lo.quant == LM_QUANT_Q8 ? "q8" : "none", "kv", a->lo.kv_f16 ? "f16" : "f32", "threads",
                      omp_get_max_threads(), "ttft_cold_s", f[bc].ttft, "ttft_warm_s", f[bw].ttft_warm,
                      "decode_tok_s", f[bd].decode, "tower_s", f[bc].tower, "prefill_s", f[bc].prefill, "reopen_s",
                      f[bw].reopen, "sgemm_gflops", sg / 1e9, "read_gbs", rd / 1e9, "decode_read_ratio",

@@ -316,7 +316,7 @@ static int ensure_checkpoint(const bench_geom *g, const char *dir) {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: seer bench lm [--geometry stablelm-1.6b|phi2-2.7b|llama2-7b] [--prompt N] [--decode N]\n"
-            "                     [--quant none|q8] [--runs R] [--dir DIR]\n"
+            "                     [--quant none|q8] [--kv f32|f16] [--runs R] [--dir DIR]\n"
             "\n"
             "Prefill tokens/s for an N-token prompt (random ids; default 600) and decode tokens/s\n"
             "(greedy, one token per lm_forward; default 64) of a MoE-LLaVA language model with random\n"
@@ -327,7 +327,7 @@ static void usage(FILE *f) {
             "measured in the same run: prefill FLOPs / sgemm FLOP/s, decode active weight bytes\n"
             "per token / read bandwidth. The checkpoint is written once into DIR (default\n"
             "/tmp/seer-bench-lm/<geometry>: 5.8, 10.6 or 13.5 GB) and reused. R runs (default 3)\n"
-            "of prefill + decode; best and median are printed.\n");
+            "of prefill + decode; best and median are printed. --kv f16: the KV cache in IEEE half.\n");
 }
 
 /* The options of one `seer bench lm`. */
@@ -345,8 +345,10 @@ static int parse_args(int argc, char **argv, lm_args *a) {
         {"geometry", required_argument, 0, 'g'}, {"prompt", required_argument, 0, 'p'},
         {"decode", required_argument, 0, 'd'},   {"quant", required_argument, 0, 'q'},
         {"runs", required_argument, 0, 'r'},     {"dir", required_argument, 0, 'D'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},           {"kv", required_argument, 0, 'K'},
+        {0, 0, 0, 0}};
     const char *geom = "stablelm-1.6b", *quant = "none";
+    int kv_f16 = 0;
     a->dir = NULL, a->prompt = 600, a->decode = 64, a->runs = 3;
     int c;
     optind = 1;
@@ -357,6 +359,7 @@ static int parse_args(int argc, char **argv, lm_args *a) {
         case 'd': if (cli_parse_int("--decode", optarg, 0, 1000, &a->decode)) return 2; break;
         case 'r': if (cli_parse_int("--runs", optarg, 1, 100, &a->runs)) return 2; break;
         case 'q': quant = optarg; break;
+        case 'K': if (cli_parse_kv(optarg, &kv_f16)) return 2; break;
         case 'D': a->dir = optarg; break;
         case 'h': usage(stdout); return -1;
         default: usage(stderr); return 2;
@@ -374,6 +377,7 @@ static int parse_args(int argc, char **argv, lm_args *a) {
         return 2;
     }
     a->o = lm_opts_default();
+    a->o.kv_f16 = kv_f16;
     if (!strcmp(quant, "q8")) a->o.quant = LM_QUANT_Q8;
     else if (strcmp(quant, "none")) {
         cli_error("--quant: expected none or q8, got '%s'", quant);
@@ -412,9 +416,9 @@ static lm_work model_work(const lm_model *m, int T) {
 
 static void print_model(const lm_args *a, const lm_work *w, const limits *L, double t_load) {
     const lm_config *cf = w->cf;
-    printf("model: %s random weights (%s), %s; %d layers, hidden %d, ffn %d, %d MoE layers x %d experts top-%d, "
-           "vocab %d\n", a->g->name, a->dir, a->o.quant == LM_QUANT_Q8 ? "Q8 (quantised at load)" : "BF16 (mmap)",
-           cf->n_layers, cf->hidden, cf->ffn, cf->n_moe_layers, cf->n_experts, cf->top_k, cf->vocab_rows);
+    printf("model: %s random weights (%s), %s, KV cache %s; %d layers, hidden %d, ffn %d, %d MoE layers x %d experts "
+           "top-%d, vocab %d\n", a->g->name, a->dir, a->o.quant == LM_QUANT_Q8 ? "Q8 (quantised at load)" : "BF16 (mmap)",
+           a->o.kv_f16 ? "F16" : "F32", cf->n_layers, cf->hidden, cf->ffn, cf->n_moe_layers, cf->n_experts, cf->top_k, cf->vocab_rows);
     printf("       weights %.2f GB in all, %.2f GB streamed per decoded token; %.2f G active matmul params/token "
            "(+%.2f G lm_head); loaded in %.1f s\n", w->total_b / 1e9, w->tok_b / 1e9, w->act_p / 1e9, w->head_p / 1e9,
            t_load);

@@ -29,6 +29,7 @@ static void chat_usage(FILE *f) {
             "  --max-tokens N      (default 512)  --temperature T (default 0.2)  --top-p P  --top-k K\n"
             "  --beams B           beam search     --seed S\n"
             "  --quant q8          int8 language-model weights   --moe-sampling  Gumbel 2nd expert\n"
+            "  --kv f16|f32        KV cache precision (default f32; f16 halves its memory)\n"
             "  --json              one-shot: print {\"text\", \"ids\", \"router\"}\n");
 }
 
@@ -66,7 +67,8 @@ static int parse_chat_args(int argc, char **argv, chat_args *a) {
         {"top-k", required_argument, 0, 'k'},       {"beams", required_argument, 0, 'b'},
         {"seed", required_argument, 0, 's'},        {"quant", required_argument, 0, 'q'},
         {"moe-sampling", no_argument, 0, 'M'},      {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},              {"kv", required_argument, 0, 'K'},
+        {0, 0, 0, 0}};
     *a = (chat_args){.lo = chat_load_opts_default(), .go = gen_opts_default()};
     a->go.sampling.temperature = 0.2f; /* MoE-LLaVA's cli default */
     int c;
@@ -87,6 +89,7 @@ static int parse_chat_args(int argc, char **argv, chat_args *a) {
         case 's': a->go.sampling.seed = a->lo.lm.seed = strtoull(optarg, NULL, 10); break;
         case 'q': a->lo.lm.quant = !strcmp(optarg, "q8") ? LM_QUANT_Q8 : LM_QUANT_NONE; break;
         case 'M': a->lo.lm.moe_sampling = 1; break;
+        case 'K': if (cli_parse_kv(optarg, &a->lo.lm.kv_f16)) return 2; break;
         case 'j': a->json = 1; break;
         case 'h': chat_usage(stdout); return -1;
         default: chat_usage(stderr); return 2;

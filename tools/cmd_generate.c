@@ -42,7 +42,8 @@ static void generate_usage(FILE *f, const char *cmd) {
                 "  --image FILE        a picture: chat prompt\n"
                 "  --vision-tower DIR  the vision tower (default: mm_image_tower under the models root)\n"
                 "  --models-root DIR   where towers are looked up\n"
-                "  --quant q8          int8 weights, quantised at load\n");
+                "  --quant q8          int8 weights, quantised at load\n"
+                "  --kv f16|f32        KV cache precision (default f32, exact)\n");
         return;
     }
     fprintf(f,
@@ -60,6 +61,7 @@ static void generate_usage(FILE *f, const char *cmd) {
             "  --seed S           sampling seed (default 0)\n"
             "  --stop STR         stop at STR (repeatable)\n"
             "  --quant q8         int8 weights, quantised at load (faster on the CPU)\n"
+            "  --kv f16|f32       KV cache in IEEE half (half the memory) or float32 (default)\n"
             "  --moe-sampling     pick the 2nd expert with Gumbel noise as DeepSpeed does\n"
             "  --json             print {\"text\", \"ids\", \"router\"} instead of streaming\n");
 }
@@ -130,7 +132,8 @@ static int parse_gen_args(int argc, char **argv, int logits_only, gen_args *a) {
         {"quant", required_argument, 0, 'q'},        {"moe-sampling", no_argument, 0, 'M'},
         {"json", no_argument, 0, 'j'},               {"help", no_argument, 0, 'h'},
         {"image", required_argument, 0, 'i'},        {"vision-tower", required_argument, 0, 'V'},
-        {"models-root", required_argument, 0, 'R'},  {0, 0, 0, 0}};
+        {"models-root", required_argument, 0, 'R'},  {"kv", required_argument, 0, 'K'},
+        {0, 0, 0, 0}};
     *a = (gen_args){.cmd = logits_only ? "logits" : "generate", .lo = lm_opts_default(), .go = gen_opts_default()};
     a->lo.exact = logits_only; /* conformance: BF16 weights × float32 activations, as the references */
     a->go.max_tokens = 128;
@@ -159,6 +162,7 @@ static int parse_gen_args(int argc, char **argv, int logits_only, gen_args *a) {
             a->lo.quant = strcmp(optarg, "q8") ? LM_QUANT_NONE : LM_QUANT_Q8;
             break;
         case 'M': a->lo.moe_sampling = 1; break;
+        case 'K': if (cli_parse_kv(optarg, &a->lo.kv_f16)) goto usage; break;
         case 'j': a->json = 1; break;
         case 'i': a->image = optarg; break;
         case 'V': a->tower = optarg; break;

@@ -55,6 +55,7 @@ static void serve_usage(FILE *f) {
             "  --vision-tower DIR  its vision tower (default: mm_image_tower under the models root)\n"
             "  --models-root DIR   where towers are looked up (default $SEER_MODELS or ~/.cache/seer/models)\n"
             "  --quant q8          int8 language-model weights\n"
+            "  --kv f16|f32        KV cache precision (default f32; f16 halves the KV memory)\n"
             "  --chat-workers N    answers generated at once, one per worker (default 1)\n"
             "  --chat-queue N      answers that may wait for a worker before 503 (default 4)\n"
             "  --chat-sessions N   images whose features + KV cache each worker keeps (default 2)\n"
@@ -108,7 +109,8 @@ int cmd_serve(int argc, char **argv) {
         {"chat-cache-mb", required_argument, 0, 'M'},
         {"allow-host", required_argument, 0, 'H'}, {"max-pixels", required_argument, 0, 'P'},
         {"request-timeout", required_argument, 0, 'O'}, {"max-feedback", required_argument, 0, 'F'},
-        {"config", required_argument, 0, 'G'},     {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
+        {"config", required_argument, 0, 'G'},     {"help", no_argument, 0, 'h'},
+        {"kv", required_argument, 0, 1000},        {0, 0, 0, 0}};
     const char *hosts[64];
     int n_hosts = 0;
     server_opts o;
@@ -149,6 +151,7 @@ int cmd_serve(int argc, char **argv) {
             }
             o.chat_quant_q8 = 1;
             break;
+        case 1000: if (cli_parse_kv(optarg, &o.chat_kv_f16)) return 2; break;
         case 'c': if (cli_parse_int("--chat-workers", optarg, 1, 64, &v)) return 2; o.chat_workers = (int)v; break;
         case 'Z': if (cli_parse_int("--chat-queue", optarg, 0, 4096, &v)) return 2; o.chat_waiting = (int)v; break;
         case 'S': if (cli_parse_int("--chat-sessions", optarg, 1, 64, &v)) return 2; o.chat_sessions = (int)v; break;
@@ -184,8 +187,8 @@ int cmd_serve(int argc, char **argv) {
         default: serve_usage(stderr); return 2;
         }
     }
-    if (!o.chat_model && (o.vision_tower || o.models_root || o.chat_quant_q8)) {
-        cli_error("--vision-tower, --models-root and --quant go with --chat-model DIR");
+    if (!o.chat_model && (o.vision_tower || o.models_root || o.chat_quant_q8 || o.chat_kv_f16)) {
+        cli_error("--vision-tower, --models-root, --quant and --kv go with --chat-model DIR");
         return 2;
     }
     if (!o.db || optind != argc) {

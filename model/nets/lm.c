@@ -35,6 +35,7 @@
 #include "attention.h"
 #include "checkpoint.h"
 #include "file.h"
+#include "half.h"
 #include "jsonx.h"
 #include "linear.h"
 #include "norm.h"
@@ -98,7 +99,9 @@ struct lm_model {
 struct lm_state {
     const lm_model *m;
     int max_ctx, pos;
-    float *k_cache, *v_cache;   /* (n_layers, max_ctx, kv_dim), keys after RoPE */
+    void *k_cache, *v_cache;    /* (n_layers, max_ctx, kv_dim), keys after RoPE; float32, or
+                                   uint16_t IEEE half when m->opts.kv_f16 */
+    size_t esz;                 /* bytes a cached value: 4 or 2 */
     uint32_t *counts;           /* (n_moe_layers, n_experts, LM_TOK_KINDS) */
     uint64_t rng;               /* xorshift64* state for moe_sampling */
     int32_t *routes;            /* (n_moe_layers, routes_n, 2) of the last call */
@@ -109,7 +112,7 @@ struct lm_state {
 };
 
 lm_opts lm_opts_default(void) {
-    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL, 0};
+    lm_opts o = {LM_QUANT_NONE, 0, 0x5eed5eedULL, 0, 0};
     return o;
 }
 
@@ -577,8 +580,9 @@ lm_state *lm_state_new(const lm_model *m, int max_ctx) {
     s->m = m;
     s->max_ctx = max_ctx;
     const size_t kv = (size_t)c->n_layers * max_ctx * m->kv_dim;
-    s->k_cache = malloc(kv * sizeof(float));
-    s->v_cache = malloc(kv * sizeof(float));
+    s->esz = m->opts.kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    s->k_cache = malloc(kv * s->esz);
+    s->v_cache = malloc(kv * s->esz);
     s->counts = calloc((size_t)(c->n_moe_layers ? c->n_moe_layers : 1) * (c->n_experts ? c->n_experts : 1) *
                        LM_TOK_KINDS, sizeof(uint32_t));
     if (!s->k_cache || !s->v_cache || !s->counts) goto oom;
@@ -601,6 +605,11 @@ void lm_state_free(lm_state *s) {
     free(s);
 }
 
+size_t lm_kv_bytes(const lm_model *m, int positions) {
+    const size_t esz = m->opts.kv_f16 ? sizeof(uint16_t) : sizeof(float);
+    return 2 * esz * (size_t)m->cfg.n_layers * (size_t)(positions > 0 ? positions : 0) * (size_t)m->kv_dim;
+}
+
 int lm_state_pos(const lm_state *s) { return s->pos; }
 
 void lm_state_truncate(lm_state *s, int n) {
@@ -615,10 +624,12 @@ int lm_state_copy(lm_state *dst, const lm_state *src) {
         return status_fail(ST_ARG, "lm_state_copy: states of different models, or %d positions into a context of %d",
                            src->pos, dst->max_ctx);
     const lm_model *m = src->m;
-    const size_t row = (size_t)m->kv_dim, sl = (size_t)src->max_ctx * row, dl = (size_t)dst->max_ctx * row;
+    /* same model, so the same element size (lm_opts.kv_f16 is the model's) */
+    const size_t row = (size_t)m->kv_dim * src->esz, sl = (size_t)src->max_ctx * row,
+                 dl = (size_t)dst->max_ctx * row;
     for (int l = 0; l < m->cfg.n_layers; l++) {
-        memcpy(dst->k_cache + l * dl, src->k_cache + l * sl, (size_t)src->pos * row * sizeof(float));
-        memcpy(dst->v_cache + l * dl, src->v_cache + l * sl, (size_t)src->pos * row * sizeof(float));
+        memcpy((char *)dst->k_cache + l * dl, (const char *)src->k_cache + l * sl, (size_t)src->pos * row);
+        memcpy((char *)dst->v_cache + l * dl, (const char *)src->v_cache + l * sl, (size_t)src->pos * row);
     }
     const lm_config *c = &m->cfg;
     memcpy(dst->counts, src->counts,
@@ -829,22 +840,33 @@ static int attention_layer(const lm_model *m, lm_state *s, const lm_layer *ly, i
         rope_apply(sc->qkv + m->q_dim, m->qkv_dim, n, c->n_kv_heads, c->head_dim, c->rope_dims, sc->cs);
     }
     const size_t kvd = (size_t)m->kv_dim, layer = (size_t)s->max_ctx * kvd;
-    float *kc = s->k_cache + l * layer, *vc = s->v_cache + l * layer;
+    const int f16 = s->esz == sizeof(uint16_t);
+    /* this layer's K and V: float32, or IEEE half rows that attention widens
+     * per head as it reads them (the new rows too, so a prompt split over
+     * calls reads the same values) */
+    float *kc = (float *)s->k_cache + l * layer, *vc = (float *)s->v_cache + l * layer;
+    uint16_t *kh = (uint16_t *)s->k_cache + l * layer, *vh = (uint16_t *)s->v_cache + l * layer;
     for (int i = 0; i < n; i++) {
-        memcpy(kc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, kvd * sizeof(float));
-        memcpy(vc + (size_t)(pos0 + i) * kvd, sc->qkv + (size_t)i * m->qkv_dim + m->q_dim + kvd,
-               kvd * sizeof(float));
+        const float *k = sc->qkv + (size_t)i * m->qkv_dim + m->q_dim, *v = k + kvd;
+        const size_t at = (size_t)(pos0 + i) * kvd;
+        if (f16) {
+            f32_to_f16_n(kh + at, k, kvd);
+            f32_to_f16_n(vh + at, v, kvd);
+        } else {
+            memcpy(kc + at, k, kvd * sizeof(float));
+            memcpy(vc + at, v, kvd * sizeof(float));
+        }
     }
     attention_shape as = {.Tq = n, .Tk = pos0 + n, .H = c->n_heads, .dh = c->head_dim, .ldq = m->qkv_dim,
                           .ldk = (int)kvd, .ldv = (int)kvd, .ldo = m->q_dim,
                           .scale = 1.0f / sqrtf((float)c->head_dim), .causal = 1};
-    if (c->n_kv_heads == c->n_heads) return attention_forward(&as, sc->att, sc->qkv, kc, vc);
     /* grouped-query: head h reads key/value head h / (n_heads / n_kv_heads) */
-    const int rep = c->n_heads / c->n_kv_heads;
-    as.H = 1;
-    for (int h = 0; h < c->n_heads && !st; h++) {
+    const int gqa = c->n_kv_heads != c->n_heads, rep = c->n_heads / c->n_kv_heads;
+    if (gqa) as.H = 1;
+    for (int h = 0; h < (gqa ? c->n_heads : 1) && !st; h++) {
         const size_t qo = (size_t)h * c->head_dim, ko = (size_t)(h / rep) * c->head_dim;
-        st = attention_forward(&as, sc->att + qo, sc->qkv + qo, kc + ko, vc + ko);
+        st = f16 ? attention_forward_f16kv(&as, sc->att + qo, sc->qkv + qo, kh + ko, vh + ko)
+                 : attention_forward(&as, sc->att + qo, sc->qkv + qo, kc + ko, vc + ko);
     }
     return st;
 }

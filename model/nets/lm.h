@@ -21,8 +21,9 @@
  * so a BF16 model's resident size is its checkpoint's; only norms, biases and
  * the MoE gates are float32 copies. With LM_QUANT_Q8 every projection and the
  * lm_head get Q8 copies (about 1.06 bytes/weight) and the stored pages are
- * released. An lm_state holds a float32 KV cache of 2·n_layers·max_ctx·kv_dim
- * floats plus scratch that grows with the largest n passed to lm_forward
+ * released. An lm_state holds a KV cache of 2·n_layers·max_ctx·kv_dim
+ * values, float32 (4 bytes) or, with lm_opts.kv_f16, IEEE half (2 bytes;
+ * lm_kv_bytes), plus scratch that grows with the largest n passed to lm_forward
  * (about n·(2·ffn + 8·hidden) floats).
  *
  * Routing (docs/model-spec.md §B5): e1 = argmax of the FP32 gate softmax; e2 = argmax
@@ -61,6 +62,10 @@ typedef struct {
     int      exact;        /* 1: BF16 weights always multiply float32 activations (the
                               float reference path); 0 (default): BF16 dot products
                               (x rounded to bfloat16) where the CPU has AVX512-BF16 */
+    int      kv_f16;       /* 1: the KV cache holds IEEE half rows (half the memory); keys and
+                              values are rounded to F16 when stored and widened to float32 head
+                              by head as attention reads them (attention_forward_f16kv). 0 (default): float32, exact
+                              against the references (docs/benchmarks.md "F16 KV cache") */
 } lm_opts;
 
 lm_opts lm_opts_default(void);
@@ -90,6 +95,9 @@ int  lm_hidden(const lm_model *m);
 int  lm_embed(const lm_model *m, const int32_t *ids, int n, float *out);
 
 lm_state *lm_state_new(const lm_model *m, int max_ctx);
+/* Bytes the KV cache of this model takes for `positions` positions (K and V,
+ * all layers; 2 or 4 bytes a value per lm_opts.kv_f16). */
+size_t lm_kv_bytes(const lm_model *m, int positions);
 void lm_state_free(lm_state *s);
 int  lm_state_pos(const lm_state *s);                  /* tokens in the KV cache */
 void lm_state_truncate(lm_state *s, int n);            /* keep the first n positions */

@@ -945,8 +945,7 @@ static int snapshot(chat_session *cs, const int32_t *ids, int n, chat_prepared *
             chat_prepared_release(p);
             return st;
         }
-        const lm_config *c = lm_get_config(cm->lm);
-        *bytes += (size_t)n * sizeof *ids + 2 * sizeof(float) * (size_t)c->n_layers * pos * c->n_kv_heads * c->head_dim;
+        *bytes += (size_t)n * sizeof *ids + lm_kv_bytes(cm->lm, pos);
     }
     return ST_OK;
 oom:
