@@ -327,8 +327,6 @@ TEST(kv_f16_truncate_and_copy) {
     const double ec = rel_err(b, a, V);
     printf("  qwen kv f16: one call vs 5 + %d chunks %.2e\n", P - 5, ec);
     CHECK_MSG(ec <= 2e-3, "chunked prefill rel err %.3g", ec);
-    CHECK(lm_state_copy(t, s) == 0);
-    CHECK(lm_state_pos(t) == P);
     lm_state_truncate(s, P - 4);
     int32_t other = 5;
     CHECK(lm_forward(m, s, &other, NULL, 1, NULL, b) == 0);
@@ -336,6 +334,10 @@ TEST(kv_f16_truncate_and_copy) {
     lm_state_truncate(s, P - 4);
     CHECK(lm_forward(m, s, r.prompt + P - 4, NULL, 4, NULL, b) == 0);
     CHECK(rel_err(b, a, V) <= 2e-3);
+    /* a copy answers exactly as its source (copied after the re-feed: the
+     * re-fed rows may round differently to F16 than the first ones did) */
+    CHECK(lm_state_copy(t, s) == 0);
+    CHECK(lm_state_pos(t) == P);
     int32_t next = argmax(a, V);
     CHECK(lm_forward(m, s, &next, NULL, 1, NULL, a) == 0);
     CHECK(lm_forward(m, t, &next, NULL, 1, NULL, b) == 0);
