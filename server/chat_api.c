@@ -539,42 +539,62 @@ static const chat_sink sse_sink = {sse_begin, sse_text, sse_end};
 
 /* ---------------------------------------------------------------- POST /api/chat */
 
-static int chat_post(server *s, struct mg_connection *c) {
-    double t_arrived = timer_now();
+/* A chat request's body, as chat_body_read leaves it. */
+typedef struct {
+    char       *body;
+    const char *pj, *img;   /* the JSON, the picture (NULL without one) */
+    size_t      pn, imgn;
+} chat_body;
+
+/* The body of a chat request (POST /api/chat, /api/chat/prepare): JSON, or
+ * multipart/form-data with a part "payload" (that JSON; when optional and
+ * absent, "{}") and a part "image" (the uploaded picture). usage is the 415
+ * message. 0 with *body (malloc'd; *pj and *img point into it, *img NULL for
+ * JSON); otherwise the error was sent, *body is NULL and *reply is the
+ * handler's return. */
+static int chat_body_read(server *s, struct mg_connection *c, const char *usage, int payload_optional, chat_body *b,
+                          int *reply) {
+    memset(b, 0, sizeof *b);
     const char *ct = mg_get_header(c, "Content-Type");
     int is_json = ct && !strncasecmp(ct, "application/json", 16);
     int is_multi = ct && !strncasecmp(ct, "multipart/form-data", 19);
-    if (!is_json && !is_multi)
-        return http_send_error(s, c, 415, NULL,
-                               "send application/json {\"image_id\", \"messages\", ...} or multipart/form-data with "
-                               "parts \"image\" (the file) and \"payload\" (that JSON without image_id)");
-    char *body;
+    if (!is_json && !is_multi) return *reply = http_send_error(s, c, 415, NULL, "%s", usage), -1;
     size_t n;
-    int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &body, &n);
-    if (rc) return http_send_body_error(s, c, rc);
-
-    const char *pj = body, *img = NULL;
-    size_t pn = n, imgn = 0;
-    if (is_multi) {
-        if (http_multipart_field(ct, body, n, "payload", &pj, &pn)) {
-            free(body);
-            return http_send_error(s, c, 400, NULL, "%s (the JSON request goes in a part named \"payload\")",
-                                   status_message());
-        }
-        if (http_multipart_field(ct, body, n, "image", &img, &imgn)) {
-            free(body);
-            return http_send_error(s, c, 400, NULL, "%s (the picture goes in a part named \"image\")", status_message());
-        }
-        if (imgn == 0) {
-            free(body);
-            return http_send_error(s, c, 400, NULL, "the \"image\" part is empty");
-        }
-        if (imgn > s->o.max_upload) {
-            free(body);
-            return http_send_error(s, c, 413, NULL, "upload of %zu bytes exceeds the limit of %zu bytes", imgn,
-                                   s->o.max_upload);
-        }
+    int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &b->body, &n);
+    if (rc) return *reply = http_send_body_error(s, c, rc), -1;
+    b->pj = b->body, b->pn = n;
+    if (!is_multi) return 0;
+    int status = 400;
+    char err[512] = "";
+    if (http_multipart_field(ct, b->body, n, "payload", &b->pj, &b->pn)) {
+        if (payload_optional) b->pj = "{}", b->pn = 2;
+        else snprintf(err, sizeof err, "%s (the JSON request goes in a part named \"payload\")", status_message());
     }
+    if (err[0]) {}
+    else if (http_multipart_field(ct, b->body, n, "image", &b->img, &b->imgn))
+        snprintf(err, sizeof err, "%s (the picture goes in a part named \"image\")", status_message());
+    else if (b->imgn == 0) snprintf(err, sizeof err, "the \"image\" part is empty");
+    else if (b->imgn > s->o.max_upload)
+        status = 413, snprintf(err, sizeof err, "upload of %zu bytes exceeds the limit of %zu bytes", b->imgn,
+                               s->o.max_upload);
+    if (!err[0]) return 0;
+    free(b->body);
+    memset(b, 0, sizeof *b);
+    return *reply = http_send_error(s, c, status, NULL, "%s", err), -1;
+}
+
+static int chat_post(server *s, struct mg_connection *c) {
+    double t_arrived = timer_now();
+    chat_body cb;
+    int reply;
+    if (chat_body_read(s, c,
+                       "send application/json {\"image_id\", \"messages\", ...} or multipart/form-data with "
+                       "parts \"image\" (the file) and \"payload\" (that JSON without image_id)",
+                       0, &cb, &reply))
+        return reply;
+    char *body = cb.body;
+    const char *pj = cb.pj, *img = cb.img;
+    size_t pn = cb.pn, imgn = cb.imgn;
     json_t *o;
     jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     char err[512] = "";
@@ -629,7 +649,7 @@ static int chat_post(server *s, struct mg_connection *c) {
     jp->go.num_beams = (int)beams;
     jp->q = ac.cv.q, jp->a = ac.cv.a, jp->n_hist = ac.cv.n_hist, jp->last = ac.cv.last;
     if (json_is_string(sys) && json_string_length(sys)) jp->system = json_string_value(sys);
-    rc = chat_api_submit(s, jp);
+    int rc = chat_api_submit(s, jp);
     conversation_free(&ac.cv);
     json_decref(o);
     free(body);
@@ -672,30 +692,18 @@ static void prepare_run(void *arg) {
 }
 
 static int chat_prepare_post(server *s, struct mg_connection *c) {
-    const char *ct = mg_get_header(c, "Content-Type");
-    int is_json = ct && !strncasecmp(ct, "application/json", 16);
-    int is_multi = ct && !strncasecmp(ct, "multipart/form-data", 19);
-    if (!is_json && !is_multi)
-        return http_send_error(s, c, 415, NULL,
-                               "send application/json {\"image_id\": N} or multipart/form-data with a part \"image\" "
-                               "(the file) and optionally \"payload\" ({\"system\": ...})");
-    char *body;
-    size_t n;
-    int rc = http_read_body(c, is_json ? CHAT_BODY_MAX : s->o.max_upload + CHAT_BODY_MAX, &body, &n);
-    if (rc) return http_send_body_error(s, c, rc);
-    const char *pj = body, *img = NULL;
-    size_t pn = n, imgn = 0;
+    chat_body cb;
+    int reply;
+    if (chat_body_read(s, c,
+                       "send application/json {\"image_id\": N} or multipart/form-data with a part \"image\" "
+                       "(the file) and optionally \"payload\" ({\"system\": ...})",
+                       1, &cb, &reply))
+        return reply;
+    char *body = cb.body;
+    const char *pj = cb.pj, *img = cb.img;
+    size_t pn = cb.pn, imgn = cb.imgn;
     char err[512] = "";
     int status = 400;
-    if (is_multi) {
-        if (http_multipart_field(ct, body, n, "image", &img, &imgn))
-            snprintf(err, sizeof err, "%s (the picture goes in a part named \"image\")", status_message());
-        else if (imgn == 0) snprintf(err, sizeof err, "the \"image\" part is empty");
-        else if (imgn > s->o.max_upload)
-            status = 413, snprintf(err, sizeof err, "upload of %zu bytes exceeds the limit of %zu bytes", imgn,
-                                   s->o.max_upload);
-        else if (http_multipart_field(ct, body, n, "payload", &pj, &pn)) pj = "{}", pn = 2;   /* optional */
-    }
     json_t *o = NULL;
     if (!err[0]) jsonx_loadb_limited(pj, pn, JSON_REJECT_DUPLICATES, JSONX_MAX_DEPTH, &o);
     prep_job *p = calloc(1, sizeof *p);
