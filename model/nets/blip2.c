@@ -10,6 +10,7 @@
 #include "log.h"
 #include "matmul.h"
 #include "norm.h"
+#include "rng.h"
 #include "status.h"
 
 #include <math.h>
@@ -563,23 +564,13 @@ typedef struct {
     int st;
 } rnd;
 
-static float rnd_normal(rnd *r) {
-    /* xorshift64* + Box-Muller */
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        r->s ^= r->s >> 12, r->s ^= r->s << 25, r->s ^= r->s >> 27;
-        u[i] = ((r->s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
-    }
-    return (float)(sqrt(-2.0 * log(u[0] + 1e-300)) * cos(6.283185307179586 * u[1]));
-}
-
 static float *rnd_take(rnd *r, size_t n, float mean, float std) {
     float *p = track(r->m, n * sizeof(float));
     if (!p) {
         r->st = status_fail(ST_NOMEM, "blip2: cannot allocate random weights");
         return NULL;
     }
-    for (size_t i = 0; i < n; i++) p[i] = mean + (std ? std * rnd_normal(r) : 0.0f);
+    for (size_t i = 0; i < n; i++) p[i] = mean + (std ? std * rng_normal(&r->s) : 0.0f);
     return p;
 }
 

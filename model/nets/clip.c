@@ -10,6 +10,7 @@
 #include "log.h"
 #include "matmul.h"
 #include "norm.h"
+#include "rng.h"
 #include "status.h"
 
 #include <math.h>
@@ -555,16 +556,6 @@ typedef struct {
     size_t used;
 } rnd;
 
-static float rnd_normal(rnd *r) {
-    /* xorshift64* + Box-Muller */
-    double u[2];
-    for (int i = 0; i < 2; i++) {
-        r->s ^= r->s >> 12, r->s ^= r->s << 25, r->s ^= r->s >> 27;
-        u[i] = ((r->s * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
-    }
-    return (float)(sqrt(-2.0 * log(u[0] + 1e-300)) * cos(6.283185307179586 * u[1]));
-}
-
 /* n floats from the arena (sizing pass when arena is NULL), set to
  * mean + std * N(0,1) (std 0 gives the constant mean). */
 static float *rnd_take(rnd *r, size_t n, float mean, float std) {
@@ -572,7 +563,7 @@ static float *rnd_take(rnd *r, size_t n, float mean, float std) {
     r->used = start + n;
     if (!r->arena) return NULL;
     float *p = r->arena + start;
-    for (size_t i = 0; i < n; i++) p[i] = mean + (std ? std * rnd_normal(r) : 0.0f);
+    for (size_t i = 0; i < n; i++) p[i] = mean + (std ? std * rng_normal(&r->s) : 0.0f);
     return p;
 }
 

@@ -1,5 +1,6 @@
 /* model/sampler.c — see sampler.h. */
 #include "sampler.h"
+#include "rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -37,13 +38,7 @@ void sampler_free(sampler *s) {
     free(s);
 }
 
-double sampler_uniform(sampler *s) {
-    /* xorshift64* */
-    s->rng ^= s->rng >> 12;
-    s->rng ^= s->rng << 25;
-    s->rng ^= s->rng >> 27;
-    return (double)((s->rng * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
-}
+double sampler_uniform(sampler *s) { return rng_uniform(&s->rng); }
 
 int32_t sampler_argmax(const float *logits, int n) {
     int32_t best = 0;
