@@ -735,8 +735,9 @@ static int mlp_forward(const lm_model *m, const lm_mlp *p, float *out, const flo
     return linear_forward(out, H, sc->ha, I, &p->out.w, p->out.b, M, accumulate);
 }
 
-static double rng_uniform(lm_state *s) {
-    /* xorshift64*: 53 random bits in (0, 1) */
+static double moe_uniform(lm_state *s) {
+    /* xorshift64* with its own multiplier and an open interval (0, 1) for
+     * log(-log(u)): not rng.h's [0, 1), which log(0) would break */
     uint64_t x = s->rng;
     x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
     s->rng = x;
@@ -768,7 +769,7 @@ static int moe_forward(const lm_model *m, lm_state *s, const lm_layer *ly, int n
             if (lg[e] > lg[e1]) e1 = e;
         for (int e = 0; e < E; e++) {
             double v = lg[e];
-            if (m->opts.moe_sampling) v -= log(-log(rng_uniform(s)));   /* Gumbel noise on every expert */
+            if (m->opts.moe_sampling) v -= log(-log(moe_uniform(s)));   /* Gumbel noise on every expert */
             if (e != e1 && (e2 < 0 || v > best)) best = v, e2 = e;
         }
         /* softmax in float32 */
