@@ -33,6 +33,7 @@
 #include "lm.h"
 #include "act.h"
 #include "attention.h"
+#include "bigmem.h"
 #include "checkpoint.h"
 #include "file.h"
 #include "half.h"
@@ -581,8 +582,8 @@ lm_state *lm_state_new(const lm_model *m, int max_ctx) {
     s->max_ctx = max_ctx;
     const size_t kv = (size_t)c->n_layers * max_ctx * m->kv_dim;
     s->esz = m->opts.kv_f16 ? sizeof(uint16_t) : sizeof(float);
-    s->k_cache = malloc(kv * s->esz);
-    s->v_cache = malloc(kv * s->esz);
+    s->k_cache = bigmem_alloc(kv * s->esz);   /* huge pages: streamed by every decoded token */
+    s->v_cache = bigmem_alloc(kv * s->esz);
     s->counts = calloc((size_t)(c->n_moe_layers ? c->n_moe_layers : 1) * (c->n_experts ? c->n_experts : 1) *
                        LM_TOK_KINDS, sizeof(uint32_t));
     if (!s->k_cache || !s->v_cache || !s->counts) goto oom;
