@@ -1,5 +1,6 @@
 /* kernels/attention.c — see attention.h. Per (sequence, head): S = q kᵀ·scale
- * (one small sgemm), masked softmax, out = S v (second sgemm). With F16 K/V
+ * (one small sgemm), masked softmax, out = S v (second sgemm); one query
+ * row (decode) is done all heads at once (attention_decode). With F16 K/V
  * the head's rows are first widened into a per-thread (Tk, dh) buffer. OpenBLAS runs
  * single-threaded inside our OpenMP region, so the two cores split heads. */
 #include "attention.h"
@@ -46,8 +47,85 @@ static void attention_head_f16(const attention_shape *s, int h, float *out, cons
     matmul_strided(out + off, s->ldo, S, s->Tk, vw, s->dh, s->Tq, s->dh, s->Tk, 1.0f, 0);
 }
 
+/* One query row (decode), all heads at once, cached rows outer: each
+ * thread takes a contiguous range of the Tk cached rows and reads them
+ * whole, K for the scores and then V for its share of the output, so each
+ * thread reads one sequential stream. (Head by head, each head's dh floats
+ * of every row were a strided walk that no prefetcher follows; splitting
+ * heads between threads, each reading half of every row, ran slower on two
+ * threads than on one.) Each thread's V share goes to its own partial row,
+ * summed at the end in thread order, so a result depends on the thread
+ * count but not on timing. F16 rows are widened row by row into a per-thread
+ * buffer, with per head the same arithmetic as float32 rows. Causal masking
+ * keeps every key for the last query, so none is applied. */
+static int attention_decode(const attention_shape *s, float *out, const float *q, const void *k, const void *v,
+                            int f16) {
+    const int H = s->H, dh = s->dh, Tk = s->Tk, D = H * dh;
+    const double work = (double)Tk * D;
+    int nthreads = (omp_in_parallel() || work < 1e6) ? 1 : omp_get_max_threads();
+    if (nthreads > Tk) nthreads = Tk;
+    const size_t wide = f16 ? (size_t)D : 0;  /* one widened row per thread */
+    /* S (H, Tk), then per thread: its partial output (D, thread 0 uses out) and widened row */
+    const size_t per = (size_t)D + wide;
+    float *S = malloc(((size_t)H * Tk + per * (size_t)nthreads) * sizeof(float));
+    if (!S) return status_fail(ST_NOMEM, "attention: cannot allocate %d x %d scores", H, Tk);
+    #pragma omp parallel num_threads(nthreads) if (nthreads > 1)
+    {
+        const int t = omp_get_thread_num(), T = omp_get_num_threads();
+        const int j0 = (int)((long)Tk * t / T), j1 = (int)((long)Tk * (t + 1) / T);
+        float *part = S + (size_t)H * Tk + per * (size_t)t, *buf = part + D;
+        for (int j = j0; j < j1; j++) {
+            const float *kj;
+            if (f16) {
+                f16_to_f32_n(buf, (const uint16_t *)k + (size_t)j * s->ldk, (size_t)D);
+                kj = buf;
+            } else {
+                kj = (const float *)k + (size_t)j * s->ldk;
+            }
+            for (int h = 0; h < H; h++) {
+                const float *qh = q + (size_t)h * dh, *kh = kj + (size_t)h * dh;
+                float a = 0.0f;
+                #pragma omp simd reduction(+ : a)
+                for (int d = 0; d < dh; d++) a += qh[d] * kh[d];
+                S[(size_t)h * Tk + j] = s->scale * a;
+            }
+        }
+        #pragma omp barrier
+        const int h0 = H * t / T, h1 = H * (t + 1) / T;
+        if (h1 > h0) softmax_rows(S + (size_t)h0 * Tk, h1 - h0, Tk, Tk, NULL);
+        #pragma omp barrier
+        float *o = t == 0 ? out : part;
+        for (int d = 0; d < D; d++) o[d] = 0.0f;
+        for (int j = j0; j < j1; j++) {
+            const float *vj;
+            if (f16) {
+                f16_to_f32_n(buf, (const uint16_t *)v + (size_t)j * s->ldv, (size_t)D);
+                vj = buf;
+            } else {
+                vj = (const float *)v + (size_t)j * s->ldv;
+            }
+            for (int h = 0; h < H; h++) {
+                const float p = S[(size_t)h * Tk + j], *vh = vj + (size_t)h * dh;
+                float *oh = o + (size_t)h * dh;
+                #pragma omp simd
+                for (int d = 0; d < dh; d++) oh[d] += p * vh[d];
+            }
+        }
+        #pragma omp barrier
+        /* out += the other threads' partial rows, in thread order */
+        const int d0 = (int)((long)D * t / T), d1 = (int)((long)D * (t + 1) / T);
+        for (int u = 1; u < T; u++) {
+            const float *pu = S + (size_t)H * Tk + per * (size_t)u;
+            for (int d = d0; d < d1; d++) out[d] += pu[d];
+        }
+    }
+    free(S);
+    return ST_OK;
+}
+
 static int attention_run(const attention_shape *s, int B, float *out, const float *q, const void *k, const void *v,
                          int f16) {
+    if (s->Tq == 1 && B == 1) return attention_decode(s, out, q, k, v, f16);
     /* Small problems (a text query) stay on one thread: a parallel region
      * costs more than the work, and far more when the cores are shared. */
     const double work = (double)B * s->H * s->Tq * s->Tk * s->dh;

@@ -5,6 +5,7 @@
  * F16 → F32 is F16C's vcvtph2ps (exact, subnormals included).
  */
 #include "linear.h"
+#include "bigmem.h"
 #include "qgemm.h"
 #include "quant.h"
 #include "status.h"
@@ -31,15 +32,12 @@ static size_t elem_size(linear_type t) {
 }
 
 linear_w linear_view(linear_type type, const void *data, int rows, int cols) {
-    linear_w w = {type, rows, cols, data, NULL, NULL, 0};
+    linear_w w = {type, rows, cols, data, NULL, 0};
     return w;
 }
 
 size_t linear_bytes(const linear_w *w) {
-    if (w->type == LINEAR_Q8) {
-        size_t rl = (size_t)quant_q8_row_len(w->cols);
-        return (size_t)w->rows * (rl + rl / QUANT_Q8_BLOCK * sizeof(float));
-    }
+    if (w->type == LINEAR_Q8) return qgemm_q8_packed_bytes(w->rows, quant_q8_row_len(w->cols));
     return (size_t)w->rows * w->cols * elem_size(w->type);
 }
 
@@ -52,10 +50,8 @@ void linear_release(linear_w *w) {
 void linear_rows_to_f32(float *dst, const linear_w *W, int r0, int n) {
     const size_t K = (size_t)W->cols;
     if (W->type == LINEAR_Q8) {
-        const size_t rl = (size_t)quant_q8_row_len(W->cols);
-        for (int r = 0; r < n; r++)
-            quant_q8_row_to_f32(dst + r * K, (const int8_t *)W->data + (size_t)(r0 + r) * rl,
-                                W->scales + (size_t)(r0 + r) * (rl / QUANT_Q8_BLOCK), W->cols);
+        const int rl = quant_q8_row_len(W->cols);
+        for (int r = 0; r < n; r++) qgemm_q8_row_to_f32(dst + r * K, W->data, rl, r0 + r, W->cols);
         return;
     }
     const uint8_t *src = (const uint8_t *)W->data + (size_t)r0 * K * elem_size(W->type);
@@ -66,34 +62,40 @@ void linear_rows_to_f32(float *dst, const linear_w *W, int r0, int n) {
 }
 
 int linear_quantize_q8(linear_w *dst, const linear_w *src) {
-    const int rl = quant_q8_row_len(src->cols);
-    const size_t nq = (size_t)src->rows * rl, ns = nq / QUANT_Q8_BLOCK;
-    /* scales first (float alignment), then the int8 blocks */
-    uint8_t *mem = malloc(ns * sizeof(float) + nq);
-    if (!mem) return status_fail(ST_NOMEM, "linear: cannot allocate %zu bytes for a Q8 copy", nq + ns * 4);
-    float *scales = (float *)mem;
-    int8_t *qs = (int8_t *)(mem + ns * sizeof(float));
+    const int rl = quant_q8_row_len(src->cols), nb = rl / QUANT_Q8_BLOCK, G = 16;
+    const size_t bytes = qgemm_q8_packed_bytes(src->rows, rl);
+    /* packed for kernels/qgemm.h; huge pages for the decode stream */
+    uint8_t *mem = bigmem_alloc(bytes);
+    if (!mem) return status_fail(ST_NOMEM, "linear: cannot allocate %zu bytes for a Q8 copy", bytes);
+    const int ngroups = (src->rows + G - 1) / G;
     int st = ST_OK;
     #pragma omp parallel
     {
+        /* one group of 16 rows at a time: float rows, then int8 + scales */
         float *row = malloc((size_t)src->cols * sizeof(float));
-        if (!row) {
+        int8_t *q = malloc((size_t)G * rl);
+        float *sc = malloc((size_t)G * nb * sizeof(float));
+        if (!row || !q || !sc) {
             #pragma omp atomic write
             st = ST_NOMEM;
         } else {
             #pragma omp for schedule(static)
-            for (int r = 0; r < src->rows; r++) {
-                linear_rows_to_f32(row, src, r, 1);
-                quant_q8_row(qs + (size_t)r * rl, scales + (size_t)r * (rl / QUANT_Q8_BLOCK), row, src->cols);
+            for (int g = 0; g < ngroups; g++) {
+                const int r0 = g * G, n = src->rows - r0 < G ? src->rows - r0 : G;
+                for (int r = 0; r < n; r++) {
+                    linear_rows_to_f32(row, src, r0 + r, 1);
+                    quant_q8_row(q + (size_t)r * rl, sc + (size_t)r * nb, row, src->cols);
+                }
+                qgemm_q8_pack_rows(mem, src->rows, rl, r0, n, q, sc);
             }
         }
-        free(row);
+        free(row), free(q), free(sc);
     }
     if (st) {
         free(mem);
         return status_fail(ST_NOMEM, "linear: out of memory while quantising");
     }
-    *dst = (linear_w){LINEAR_Q8, src->rows, src->cols, qs, scales, mem, 0};
+    *dst = (linear_w){LINEAR_Q8, src->rows, src->cols, mem, mem, 0};
     return ST_OK;
 }
 
@@ -253,10 +255,10 @@ static int q8_forward(float *y, int ldy, const float *x, int ldx, const linear_w
     }
     #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
     for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
-    qgemm_q8(qgemm_q8_best(), y, ldy, xq, xs, W->data, W->scales, b, M, W->rows, rl, accumulate);
+    const int st = qgemm_q8(qgemm_q8_best(), y, ldy, xq, xs, W->data, b, M, W->rows, rl, accumulate);
     free(xq);
     free(xs);
-    return ST_OK;
+    return st;
 }
 
 /* BF16 weights on a CPU with AVX512-BF16, every M: x rounded to bfloat16,

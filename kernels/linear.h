@@ -6,7 +6,8 @@
  * and y are float32.
  *
  * Paths:
- *   Q8 (every M)      x is quantised per block of 32 like W and the product
+ *   Q8 (every M)      W is kept packed in groups of 16 rows (qgemm.h); x is
+ *                     quantised per block of 32 like W and the product
  *                     runs as integer dot products (kernels/qgemm.h: AVX512-
  *                     VNNI, AVX2 or scalar, picked at run time).
  *   BF16 on a CPU with AVX512-BF16 (every M)
@@ -47,9 +48,10 @@ typedef struct {
     linear_type type;
     int rows, cols;         /* out, in */
     const void *data;       /* F32/F16/BF16: (rows, cols) elements, any alignment;
-                               Q8: int8 (rows, quant_q8_row_len(cols)) */
-    const float *scales;    /* Q8: (rows, quant_q8_row_len(cols) / 32); else NULL */
-    void *owned;            /* Q8: the allocation behind data and scales */
+                               Q8: int8 blocks and their scales packed for
+                               kernels/qgemm.h (qgemm_q8_packed_bytes(rows,
+                               quant_q8_row_len(cols)) bytes) */
+    void *owned;            /* Q8: the allocation behind data */
     int f32_x;              /* BF16: 1 = always the float32 paths (x not rounded to
                                bfloat16): the exact mode for checks against float
                                references; 0 = BF16 dot products where the CPU has them */

@@ -1008,6 +1008,8 @@ TEST(attention) {
             attention_case(&t, 1, H, dh, 2 + c % 5, 9 + c % 7, 0, 0); /* cross lengths, no mask */
         }
     attention_case(&t, 2, 4, 64, 50, 50, 1, 1); /* work > 1e6: heads split over threads */
+    attention_case(&t, 1, 16, 64, 1, 1031, 1, 0); /* decode, Tk·D > 1e6: cached rows split over threads */
+    attention_case(&t, 1, 3, 64, 1, 1, 1, 0);     /* decode on a single cached row */
     report(&t);
 }
 
@@ -1018,7 +1020,7 @@ TEST(attention_f16kv) {
     seed(12);
     tally t = {.name = "attention_f16kv"};
     const int cases[][5] = {{1, 8, 1, 9, 1}, {3, 17, 1, 20, 1}, {2, 64, 5, 5, 1}, {4, 64, 3, 40, 1},
-                            {2, 9, 4, 6, 0},  {8, 64, 60, 60, 1}};
+                            {2, 9, 4, 6, 0},  {8, 64, 60, 60, 1}, {16, 64, 1, 1031, 1}};
     for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
         const int H = cases[ci][0], dh = cases[ci][1], Tq = cases[ci][2], Tk = cases[ci][3], D = H * dh;
         CASE("attention_f16kv H=%d dh=%d Tq=%d Tk=%d", H, dh, Tq, Tk);
