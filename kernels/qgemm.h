@@ -14,13 +14,16 @@
  * Paths (qgemm_isa), picked once from cpuid by qgemm_best and capped by the
  * environment variable SEER_ISA (scalar | avx2 | avx512) for tests and
  * comparisons:
- *   QGEMM_AVX512  Q8: AVX512-VNNI vpdpbusd (weights offset by +128 into u8,
- *                 the offset's 128·Σx taken back per lane), 2 blocks per zmm,
- *                 4×4 register tiles. BF16: AVX512-BF16 vdpbf16ps on the
- *                 stored weights (any alignment), 4×4 tiles.
+ *   QGEMM_AVX512  Q8: AVX512-VNNI vpdpbusd on packed weights (below): one
+ *                 zmm lane per weight row, the activation's four bytes
+ *                 broadcast (weights offset by +128 into u8, the offset's
+ *                 128·Σx taken back per block), tiles of 4 activation rows ×
+ *                 32 weight rows. BF16: AVX512-BF16 vdpbf16ps on the stored
+ *                 weights (any alignment), 4×4 tiles; M = 1 one weight row at
+ *                 a time (one sequential stream per thread).
  *   QGEMM_AVX2    Q8 only: vpmaddubsw with the sign moved onto the weights,
- *                 then vpmaddwd; 2×4 tiles. (BF16 has no AVX2 path: the
- *                 caller widens to float32, kernels/linear.c.)
+ *                 then vpmaddwd, on the same packed weights. (BF16 has no
+ *                 AVX2 path: the caller widens to float32, kernels/linear.c.)
  *   QGEMM_SCALAR  plain C for both; the reference the tests check the SIMD
  *                 paths against, and what a SEER_SIMD=OFF build runs.
  * The AVX-512 code is compiled with target attributes into every x86-64
@@ -48,12 +51,33 @@ qgemm_isa qgemm_bf16_best(void);
 int qgemm_supported(qgemm_isa isa, int bf16);
 const char *qgemm_isa_name(qgemm_isa isa);
 
-/* y (M, N; row stride ldy) = xq (M, kp) · wq (N, kp)ᵀ with block scales as
- * above, + b (N; may be NULL); accumulate != 0: y += instead. kp is a
- * multiple of 32; xs is (M, kp/32), ws (N, kp/32). isa must be supported
- * (qgemm_supported); an unsupported one falls back to QGEMM_SCALAR. */
-void qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs, const int8_t *wq,
-              const float *ws, const float *b, int M, int N, int kp, int accumulate);
+/* Packed Q8 weights. The rows are taken in groups of 16 (the last group
+ * padded with zero rows); group g's blocks follow each other, and the
+ * record of (g, blk), 576 bytes, holds for t < 8 at byte 64·t + 4·r the
+ * four weights w[16g + r][32·blk + 4t .. + 3] (r < 16), then the 16 rows'
+ * float scales of the block at byte 512. So one 64-byte load gives 16 rows
+ * four weights each, and a decoded token reads each matrix as one
+ * sequential stream per thread, scales included. */
+size_t qgemm_q8_packed_bytes(int N, int kp);
+/* Rows [r0, r0 + n) of an (N, kp) matrix into wp (qgemm_q8_packed_bytes(N, kp)
+ * bytes): wq (n, kp) int8 and ws (n, kp/32) scales, row-major. The call
+ * that ends at row N also zeroes the padding rows. Disjoint row ranges may
+ * be packed by different threads, except that rows of one group of 16 share
+ * cache lines (correct, only slower). */
+void qgemm_q8_pack_rows(void *wp, int N, int kp, int r0, int n, const int8_t *wq, const float *ws);
+/* Row r of packed weights back into q (kp) and scales (kp/32). */
+void qgemm_q8_unpack_row(const void *wp, int kp, int r, int8_t *q, float *scales);
+/* Row r dequantised: dst[k] = q·scale for k < cols (as quant_q8_row_to_f32). */
+void qgemm_q8_row_to_f32(float *dst, const void *wp, int kp, int r, int cols);
+
+/* y (M, N; row stride ldy) = xq (M, kp) · Wᵀ with block scales as above,
+ * W packed (qgemm_q8_pack_rows), + b (N; may be NULL); accumulate != 0:
+ * y += instead. kp is a multiple of 32; xs is (M, kp/32). isa must be
+ * supported (qgemm_supported); an unsupported one falls back to
+ * QGEMM_SCALAR. Returns ST_NOMEM when the VNNI path's block sums of x
+ * (M·kp/32 ints) cannot be had, else ST_OK. */
+int qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs, const void *wp, const float *b,
+             int M, int N, int kp, int accumulate);
 
 /* y (M, N; ldy) = x (M, K; row stride ldx elements) · w (N, K)ᵀ + b, x and w
  * bfloat16 (w at any byte alignment, rows contiguous). As qgemm_q8 otherwise. */

@@ -582,22 +582,27 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
     }
     linear_w W = linear_view(stored, w, N, K), Q = {0};
     const linear_w *use = &W;
+    int8_t *q8_rows = NULL;     /* Q8: the packed weights unpacked, (N, rl) */
+    float *q8_scales = NULL;    /* and their scales (N, rl / 32) */
     if (type == LINEAR_Q8) {
         CHECK(linear_quantize_q8(&Q, &W) == 0);
         use = &Q;
         const int rl = quant_q8_row_len(K);
-        const int8_t *qs = Q.data;
+        q8_rows = xmalloc((size_t)N * rl), q8_scales = fmalloc((size_t)N * (rl / 32));
+        for (int n = 0; n < N; n++) qgemm_q8_unpack_row(Q.data, rl, n, q8_rows + (size_t)n * rl, q8_scales + (size_t)n * (rl / 32));
+        const int8_t *qs = q8_rows;
         for (int n = 0; n < N; n++) /* Q8 must be the row-wise quantisation of W */
             for (int k = 0; k < K; k++) {
-                const float ws = Q.scales[(size_t)n * (rl / 32) + k / 32];
+                const float ws = q8_scales[(size_t)n * (rl / 32) + k / 32];
                 const double err = fabs((double)qs[(size_t)n * rl + k] * ws - Wd[(size_t)n * K + k]);
                 tc->n++;
                 if (err > 0.5001 * ws) fail_at(tc, "Q8 weight [%d,%d] off by %.3g (scale %.3g)", n, k, err, ws);
             }
         for (size_t i = 0; i < nk; i++)
-            Wd[i] = (double)((float)qs[(i / K) * rl + i % K] * Q.scales[(i / K) * (rl / 32) + (i % K) / 32]);
+            Wd[i] = (double)((float)qs[(i / K) * rl + i % K] * q8_scales[(i / K) * (rl / 32) + (i % K) / 32]);
     }
-    CHECK(linear_bytes(use) == (type == LINEAR_Q8 ? (size_t)N * quant_q8_row_len(K) * (1 + 4 / 32.0)
+    /* Q8 is packed in groups of 16 rows, the last one padded */
+    CHECK(linear_bytes(use) == (type == LINEAR_Q8 ? (size_t)(N + 15) / 16 * 16 * quant_q8_row_len(K) * (1 + 4 / 32.0)
                                                   : nk * es));
 
     /* linear_rows_to_f32 over a few row ranges: exactly the stored values */
@@ -623,7 +628,7 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
     CHECK(linear_forward(y, ldy, x, ldx, use, hasb ? b : NULL, M, acc) == 0);
     if (type == LINEAR_Q8) { /* decode and prefill both quantise x per block */
         const int rl = quant_q8_row_len(K), nb = rl / 32;
-        const int8_t *qs = Q.data;
+        const int8_t *qs = q8_rows;
         int8_t *xq = xmalloc((size_t)rl);
         float *xs = fmalloc(nb);
         for (int m = 0; m < M; m++) {
@@ -636,7 +641,7 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
                         const int p = qs[(size_t)n * rl + i] * xq[i];
                         d += p, ad += abs(p);
                     }
-                    const double s = (double)Q.scales[(size_t)n * nb + k] * xs[k];
+                    const double s = (double)q8_scales[(size_t)n * nb + k] * xs[k];
                     ref += s * d, mag += fabs(s) * ad;
                 }
                 int extra = 0;
@@ -657,6 +662,7 @@ static void linear_case(tally *t, tally *tc, linear_type type, int M, int N, int
         check_gemm(t, y, ldy, Wd, x, ldx, hasb ? b : NULL, acc ? y0 : NULL, M, N, K);
     }
     linear_release(&Q);
+    free(q8_rows), free(q8_scales);
     free(raw), free(Wd), free(x), free(b), free(y), free(y0);
 }
 
@@ -1203,10 +1209,12 @@ static double now(void) {
  * Q8, exact: block scales that are powers of two, integer biases and
  * accumulators, and |y| < 2^24, so every float sum is exact whatever its
  * order: each path must give the reference's bits. Q8, bounded: random
- * scales; the integer dots are exact, but a SIMD path scales each lane's
- * partial dot (up to 8 per block) on its own, so the float sum has up to
- * 8·nb terms plus the rounding of sx·sw, bias and accumulator: within
- * gamma(8·nb + 4)·(Σ_blk |sx·sw|·Σ_i |x_i·w_i| + |b| + |y|). BF16:
+ * scales; the integer dots are exact and each block's is scaled whole, so
+ * the float sum has nb terms plus the rounding of sx·sw, bias and
+ * accumulator (the bound allows 8·nb, as a path scaling lane partials
+ * would need): within gamma(8·nb + 4)·(Σ_blk |sx·sw|·Σ_i |x_i·w_i| + |b| +
+ * |y|). The weights go through qgemm_q8_pack_rows in two calls, and
+ * unpacking gives them back. BF16:
  * products of bfloat16 values are exact in float32, the sum of K of them
  * plus bias and accumulator is within gamma(K + 3)·Σ|terms|. Rows of y past
  * N (ldy > N) are poisoned and must stay so. */
@@ -1227,7 +1235,30 @@ static void qgemm_case(tally *t, qgemm_isa isa, int M, int N, int kp, int exact,
         for (int n = 0; n < N; n++) y[(size_t)m * ldy + n] = exact ? (float)(irand(2001) - 1000) : frand(-1, 1);
     memcpy(y0, y, (size_t)M * ldy * sizeof(float));
     CASE("qgemm_q8 %s M=%d N=%d kp=%d exact=%d acc=%d bias=%d", qgemm_isa_name(isa), M, N, kp, exact, acc, bias);
-    qgemm_q8(isa, y, ldy, xq, xs, wq, ws, bias ? b : NULL, M, N, kp, acc);
+    /* packed in two calls (rows [0, h) and [h, N)), as threads may; poisoned
+     * first, so the padding rows must be written by the pack */
+    const size_t pb = qgemm_q8_packed_bytes(N, kp);
+    uint8_t *wp = xmalloc(pb);
+    memset(wp, 0xA5, pb);
+    const int h = N / 2;
+    qgemm_q8_pack_rows(wp, N, kp, 0, h, wq, ws);
+    qgemm_q8_pack_rows(wp, N, kp, h, N - h, wq + (size_t)h * kp, ws + (size_t)h * nb);
+    {
+        int8_t *q = xmalloc((size_t)kp);
+        float *sc = fmalloc(nb), *rf = fmalloc(kp);
+        for (int n = 0; n < N; n++) { /* unpack and dequantise give the rows back */
+            qgemm_q8_unpack_row(wp, kp, n, q, sc);
+            qgemm_q8_row_to_f32(rf, wp, kp, n, kp);
+            for (int k = 0; k < kp; k++) {
+                t->n++;
+                if (q[k] != wq[(size_t)n * kp + k]) fail_at(t, "unpacked weight [%d,%d]", n, k);
+                same_bits(t, rf[k], (float)wq[(size_t)n * kp + k] * ws[(size_t)n * nb + k / 32], k);
+            }
+            for (int k = 0; k < nb; k++) same_bits(t, sc[k], ws[(size_t)n * nb + k], k);
+        }
+        free(q), free(sc), free(rf);
+    }
+    CHECK(qgemm_q8(isa, y, ldy, xq, xs, wp, bias ? b : NULL, M, N, kp, acc) == 0);
     for (int m = 0; m < M; m++) {
         for (int n = 0; n < N; n++) {
             double ref = 0, mag = 0;
@@ -1248,7 +1279,7 @@ static void qgemm_case(tally *t, qgemm_isa isa, int M, int N, int kp, int exact,
         }
         for (int n = N; n < ldy; n++) untouched(t, y[(size_t)m * ldy + n], (long)m * ldy + n);
     }
-    free(xq), free(wq), free(xs), free(ws), free(b), free(y), free(y0);
+    free(xq), free(wq), free(wp), free(xs), free(ws), free(b), free(y), free(y0);
 }
 
 static void qgemm_bf16_case(tally *t, qgemm_isa isa, int M, int N, int K, int acc, int bias) {
