@@ -414,10 +414,13 @@ static lm_work model_work(const lm_model *m, int T) {
     return w;
 }
 
-static void print_model(const lm_args *a, const lm_work *w, const limits *L, double t_load) {
+static void print_model(const lm_args *a, const lm_work *w, const limits *L, double t_load, size_t copied) {
     const lm_config *cf = w->cf;
+    char how[96];
+    if (a->o.quant == LM_QUANT_Q8) snprintf(how, sizeof how, "Q8 (quantised at load)");
+    else snprintf(how, sizeof how, "BF16 (%.2f GB copied into huge pages, the rest mmap)", copied / 1e9);
     printf("model: %s random weights (%s), %s, KV cache %s; %d layers, hidden %d, ffn %d, %d MoE layers x %d experts "
-           "top-%d, vocab %d\n", a->g->name, a->dir, a->o.quant == LM_QUANT_Q8 ? "Q8 (quantised at load)" : "BF16 (mmap)",
+           "top-%d, vocab %d\n", a->g->name, a->dir, how,
            a->o.kv_f16 ? "F16" : "F32", cf->n_layers, cf->hidden, cf->ffn, cf->n_moe_layers, cf->n_experts, cf->top_k, cf->vocab_rows);
     printf("       weights %.2f GB in all, %.2f GB streamed per decoded token; %.2f G active matmul params/token "
            "(+%.2f G lm_head); loaded in %.1f s\n", w->total_b / 1e9, w->tok_b / 1e9, w->act_p / 1e9, w->head_p / 1e9,
@@ -551,7 +554,7 @@ int cmd_bench_lm(int argc, char **argv) {
     const double t_load = timer_now() - t0;
     const int T = (int)a.prompt;
     lm_work w = model_work(m, T);
-    print_model(&a, &w, &L, t_load);
+    print_model(&a, &w, &L, t_load, lm_weights_copied(m));
 
     lm_state *s = lm_state_new(m, T + (int)a.decode + 16);
     float *logits = malloc((size_t)lm_vocab(m) * sizeof(float));

@@ -25,10 +25,16 @@
  * result. Tokens are grouped by expert: each expert runs its MLP once over
  * its rows.
  *
- * Weights stay in the checkpoint's mmap in their stored dtype (linear_w
- * views); only norms, biases and the gates (tiny) are converted to float32
- * copies. LM_QUANT_Q8 makes Q8 copies of every projection, lm_head included
- * (not the embedding table, read a row at a time, nor the gates).
+ * Weights keep their stored dtype. Projections are copied out of the
+ * checkpoint's mmap into huge-page memory (common/bigmem.h) while the
+ * copies fit in half of MemAvailable at load, and read from the mmap after
+ * that: a decoded token streams every projection, and from the mapped file
+ * (4 KiB page-cache pages) it read them 30-40 % slower (docs/benchmarks.md).
+ * The copied file pages are dropped from the process (MADV_DONTNEED), so
+ * the resident size stays the weights' size. Norms, biases and the gates
+ * (tiny) are float32 copies. LM_QUANT_Q8 makes Q8 copies of every
+ * projection, lm_head included (not the embedding table, read a row at a
+ * time, nor the gates).
  */
 #include "lm.h"
 #include "act.h"
@@ -95,6 +101,8 @@ struct lm_model {
     int *moe_layers;       /* (n_moe_layers) */
     void **allocs;         /* float32 copies and Q8 arrays to free */
     size_t n_allocs, cap_allocs;
+    size_t copy_budget;    /* bytes of projections still to copy out of the mmap */
+    size_t copied;         /* bytes copied (reported by lm_weights_copied) */
 };
 
 struct lm_state {
@@ -148,7 +156,30 @@ static int load_vec(lm_model *m, const char *name, int n, int req, float **dst) 
     return st;
 }
 
-/* A (rows, cols) weight as a view into the checkpoint (or its Q8 copy). */
+/* Drop the process's pages of [p, p + n) of the mmap'd checkpoint (clean,
+ * file-backed: the kernel reads them again if ever touched). Advisory. */
+static void drop_mapped(const void *p, size_t n) {
+    const long pg = sysconf(_SC_PAGESIZE);
+    if (pg <= 0) return;
+    uintptr_t a = ((uintptr_t)p + pg - 1) & ~(uintptr_t)(pg - 1);
+    uintptr_t e = ((uintptr_t)p + n) & ~(uintptr_t)(pg - 1);
+    if (e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+}
+
+/* Half of MemAvailable (/proc/meminfo), or 0 when it cannot be read. */
+static size_t copy_budget(void) {
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (!f) return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) break;
+    fclose(f);
+    return (size_t)(kb * 1024 / 2);
+}
+
+/* A (rows, cols) weight: a huge-page copy, its Q8 copy, or a view into the
+ * checkpoint. */
 static int load_mat(lm_model *m, const char *name, int rows, int cols, int quant, linear_w *dst) {
     const tensor *t;
     int st = checkpoint_get(m->ck, name, 2, (int64_t[]){rows, cols}, &t);
@@ -170,12 +201,17 @@ static int load_mat(lm_model *m, const char *name, int rows, int cols, int quant
         if (!model_track(m, q.owned)) return status_fail(ST_NOMEM, "%s: out of memory", m->dir);
         q.owned = NULL;   /* the model frees it */
         *dst = q;
-        /* The stored copy is never read again: let the kernel drop its
-         * (clean, file-backed) pages so Q8 RSS is the Q8 size. Advisory. */
-        const long pg = sysconf(_SC_PAGESIZE);
-        uintptr_t a = ((uintptr_t)t->data + pg - 1) & ~(uintptr_t)(pg - 1);
-        uintptr_t e = ((uintptr_t)t->data + t->nbytes) & ~(uintptr_t)(pg - 1);
-        if (pg > 0 && e > a) (void)madvise((void *)a, e - a, MADV_DONTNEED);
+        /* the stored copy is never read again: Q8 RSS is the Q8 size */
+        drop_mapped(t->data, t->nbytes);
+    } else if (quant && t->nbytes <= m->copy_budget) {
+        void *c = bigmem_alloc(t->nbytes);
+        if (c) {   /* no memory for the copy: the view serves */
+            memcpy(c, t->data, t->nbytes);
+            if (!model_track(m, c)) return status_fail(ST_NOMEM, "%s: out of memory", m->dir);
+            dst->data = c;
+            m->copy_budget -= t->nbytes, m->copied += t->nbytes;
+            drop_mapped(t->data, t->nbytes);
+        }
     }
     return ST_OK;
 }
@@ -504,6 +540,7 @@ int lm_load(const char *dir, const lm_opts *o, lm_model **out) {
                                              "qwen, phi, llama)", dir, mt);
     }
     if (!st) st = checkpoint_open(dir, &m->ck);
+    m->copy_budget = copy_budget();
     if (!st) st = load_config(m, cfg);
     if (!st) st = load_weights(m, cfg);
     json_decref(cfg);
@@ -526,6 +563,7 @@ void lm_free(lm_model *m) {
 
 const lm_config *lm_get_config(const lm_model *m) { return &m->cfg; }
 int lm_vocab(const lm_model *m) { return m->cfg.vocab_rows; }
+size_t lm_weights_copied(const lm_model *m) { return m->copied; }
 int lm_hidden(const lm_model *m) { return m->cfg.hidden; }
 
 size_t lm_weight_bytes(const lm_model *m, size_t *total) {

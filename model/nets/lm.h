@@ -90,6 +90,9 @@ void lm_free(lm_model *m);
 const lm_config *lm_get_config(const lm_model *m);
 int  lm_vocab(const lm_model *m);         /* logits length = vocab_rows (callers cut to len(tokenizer)) */
 int  lm_hidden(const lm_model *m);
+/* Bytes of projections lm_load copied out of the checkpoint's mmap into
+ * huge-page memory (the rest is read from the mapped file; see lm.c). */
+size_t lm_weights_copied(const lm_model *m);
 
 /* Embedding rows for ids: out (n, hidden) float32 (for splicing image features). */
 int  lm_embed(const lm_model *m, const int32_t *ids, int n, float *out);
