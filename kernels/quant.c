@@ -8,9 +8,40 @@
 #include <immintrin.h>
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__)
+/* One full block of 32 with AVX2: the same numbers as the scalar loop below
+ * (max with the running value second ignores NaNs as fmaxf does; vcvtps2dq
+ * rounds to nearest even as lrintf does, and gives INT_MIN for NaN, which
+ * the clamp turns into -127 as it does lrintf's LONG_MIN). */
+static void q8_block_avx2(int8_t *q, float *scale, const float *x) {
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < QUANT_Q8_BLOCK; i += 8) m = _mm256_max_ps(_mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)), m);
+    __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+    h = _mm_max_ps(_mm_movehl_ps(h, h), h);
+    h = _mm_max_ss(_mm_movehdup_ps(h), h);
+    const float amax = _mm_cvtss_f32(h), d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    *scale = d;
+    const __m256 vid = _mm256_set1_ps(id);
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
+    __m256i v[4];
+    for (int k = 0; k < 4; k++)
+        v[k] = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * k), vid)), lo),
+                                hi);
+    /* pack to int8 (no saturation reached: already clamped), undo the lane interleave */
+    const __m256i w = _mm256_packs_epi16(_mm256_packs_epi32(v[0], v[1]), _mm256_packs_epi32(v[2], v[3]));
+    const __m256i r = _mm256_permutevar8x32_epi32(w, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256((__m256i *)(void *)q, r);
+}
+#endif
+
 void quant_q8_row(int8_t *q, float *scales, const float *x, int n) {
     const int np = quant_q8_row_len(n);
-    for (int b = 0; b < np / QUANT_Q8_BLOCK; b++) {
+    int b0 = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    for (; (b0 + 1) * QUANT_Q8_BLOCK <= n; b0++) q8_block_avx2(q + b0 * QUANT_Q8_BLOCK, scales + b0, x + b0 * QUANT_Q8_BLOCK);
+#endif
+    for (int b = b0; b < np / QUANT_Q8_BLOCK; b++) {
         const int s = b * QUANT_Q8_BLOCK;
         const int e = s + QUANT_Q8_BLOCK < n ? s + QUANT_Q8_BLOCK : n;
         float amax = 0.0f;
