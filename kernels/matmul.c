@@ -1,8 +1,27 @@
-/* kernels/matmul.c — see matmul.h. GEMMs go to OpenBLAS (OpenMP build). */
+/* kernels/matmul.c — see matmul.h. GEMMs go to oneDNN's sgemm (AVX-512
+ * CPUs) or OpenBLAS (OpenMP build). */
 #include "matmul.h"
 
 #include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* oneDNN for matmul_linear: an x86 CPU with AVX-512, unless SEER_ISA caps
+ * the build's paths below it (as for kernels/qgemm.h). Decided once. */
+static int use_dnnl(void) {
+    static int use = -1;
+    if (use < 0) {
+        int u = 0;
+#if defined(__x86_64__)
+        __builtin_cpu_init();
+        const char *e = getenv("SEER_ISA");
+        u = __builtin_cpu_supports("avx512f") && !(e && (!strcmp(e, "avx2") || !strcmp(e, "scalar")));
+#endif
+        use = u;   /* a benign race: every thread computes the same value */
+    }
+    return use;
+}
 
 void matmul_linear(float *y, const float *x, const float *W, const float *b,
                    int M, int N, int K, int accumulate) {
@@ -24,6 +43,7 @@ void matmul_linear(float *y, const float *x, const float *W, const float *b,
     } else if (accumulate) {
         beta = 1.0f;
     }
+    if (use_dnnl() && dnnl_sgemm('N', 'T', M, N, K, 1.0f, x, K, W, K, beta, y, N) == dnnl_success) return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x, K, W, K, beta, y, N);
 }
 

@@ -1,7 +1,15 @@
 /* kernels/matmul.h — dense products in the nn.Linear convention.
  *
- * All matrices are row-major float32. W is stored [out, in] as in PyTorch
- * checkpoints, so y = x · Wᵀ + b. Threads: OpenBLAS's OpenMP pool.
+ * All matrices are row-major float32, and every product is float32 (no
+ * reduced-precision arithmetic). W is stored [out, in] as in PyTorch
+ * checkpoints, so y = x · Wᵀ + b.
+ *
+ * matmul_linear (the vision and text towers' projections) runs oneDNN's
+ * sgemm on a CPU with AVX-512 (its JIT kernels pick AVX-512 at run time;
+ * 1.3-1.5x OpenBLAS as Debian ships it and as OPENBLAS_CORETYPE may pin it,
+ * docs/benchmarks.md), OpenBLAS elsewhere or with SEER_ISA=avx2 / scalar.
+ * matmul_strided (attention blocks, called inside OpenMP regions) is
+ * OpenBLAS. Threads: the OpenMP pool (both libraries use libgomp).
  */
 #ifndef SEER_MATMUL_H
 #define SEER_MATMUL_H

@@ -16,6 +16,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 pkgs=(
   build-essential cmake pkg-config git ca-certificates dpkg-dev python3
   libopenblas-openmp-dev            # BLAS (OpenMP variant: see docs/install.md)
+  libdnnl-dev                       # oneDNN: the towers' float32 GEMMs on AVX-512 CPUs
   libfaiss-dev                      # FAISS (headers + static C++ library)
   liblmdb-dev                       # the store
   libcivetweb-dev civetweb          # HTTP server (civetweb's CMake config needs /usr/bin/civetweb)
