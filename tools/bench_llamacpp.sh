@@ -12,9 +12,12 @@
 #   2. tools/bench_gguf.py writes it as $DIR/bf16.gguf (llama.cpp's gguf-py),
 #      llama-quantize makes $DIR/q8_0.gguf from it;
 #   3. each round runs, one after another, llama-bench (-p 512 -n 64, one
-#      repetition) and `seer bench lm --prompt 512 --decode 64 --runs 1` for
-#      BF16 and then for Q8 (llama.cpp Q8_0; seer quantises the BF16 weights
-#      to its Q8 at load), all with $THREADS threads (default 2).
+#      repetition) and seer bench lm for BF16 and then for Q8 (llama.cpp
+#      Q8_0; seer quantises the BF16 weights to its Q8 at load), all with
+#      $THREADS threads (default 2). llama-bench times its 64 generated
+#      tokens on an empty context, so seer's decode figure is taken the same
+#      way (--prompt 1 --decode 64) and its prefill from --prompt 512
+#      --decode 0.
 # The machine is shared: interleaving puts both engines under the same load;
 # each seer line also carries its ratio to the limits measured just before.
 # Environment: SEER_BIN (default build/seer), DIR, THREADS; AVX2=1 adds seer
@@ -46,8 +49,12 @@ print("llama.cpp %-5s prefill 512: %7.2f tokens/s   decode 64: %6.2f tokens/s" %
 ' "$2"
 }
 seer() { # $1 quant (none|q8), $2 label
-    env ${ISA:+SEER_ISA=$ISA} "$SEER" bench lm --geometry stablelm2-1.6b-dense --dir "$DIR" --prompt 512 --decode 64 --runs 1 --quant "$1" |
-        sed -n "s/^run 1: /seer      $2 /p"
+    local p d
+    p=$(env ${ISA:+SEER_ISA=$ISA} "$SEER" bench lm --geometry stablelm2-1.6b-dense --dir "$DIR" --prompt 512 --decode 0 --runs 1 --quant "$1" |
+        sed -n 's/^run 1: \(prefill[^|]*\)|.*/\1/p')
+    d=$(env ${ISA:+SEER_ISA=$ISA} "$SEER" bench lm --geometry stablelm2-1.6b-dense --dir "$DIR" --prompt 1 --decode 64 --runs 1 --quant "$1" |
+        sed -n 's/^run 1: [^|]*| //p')
+    echo "seer      $2 $p| $d"
 }
 
 echo "# $(date -u +%FT%TZ) $(nproc) cores, $T threads, load $(cut -d' ' -f1-3 /proc/loadavg); $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2)"
