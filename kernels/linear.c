@@ -274,6 +274,45 @@ static int bf16_forward(float *y, int ldy, const float *x, int ldx, const linear
     return ST_OK;
 }
 
+int linear_forward_n(int n, float *const *y, const int *ldy, const float *x, int ldx, const linear_w *const *W,
+                     const float *const *b, int M) {
+    if (M <= 0 || n <= 0) return ST_OK;
+    int same = n <= QGEMM_MAX_N, N[QGEMM_MAX_N];
+    const void *wd[QGEMM_MAX_N];
+    for (int i = 0; i < n && same; i++) {
+        same = W[i]->type == W[0]->type && W[i]->cols == W[0]->cols && W[i]->f32_x == W[0]->f32_x;
+        N[i] = W[i]->rows, wd[i] = W[i]->data;
+    }
+    const int K = W[0]->cols;
+    if (same && W[0]->type == LINEAR_Q8) {
+        const int rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
+        int8_t *xq = malloc((size_t)M * rl);
+        float *xs = malloc((size_t)M * nb * sizeof(float));
+        int st = xq && xs ? ST_OK : status_fail(ST_NOMEM, "linear: cannot allocate %d quantised activation rows", M);
+        if (!st) {
+            #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
+            for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
+            st = qgemm_q8_n(qgemm_q8_best(), n, y, ldy, xq, xs, wd, b, N, M, rl, 0);
+        }
+        free(xq);
+        free(xs);
+        return st;
+    }
+    if (same && W[0]->type == LINEAR_BF16 && !W[0]->f32_x && qgemm_bf16_best() == QGEMM_AVX512) {
+        uint16_t *xb = malloc((size_t)M * K * sizeof(uint16_t));
+        if (!xb) return status_fail(ST_NOMEM, "linear: cannot allocate %d bfloat16 activation rows", M);
+        for (int m = 0; m < M; m++) qgemm_f32_to_bf16(xb + (size_t)m * K, x + (size_t)m * ldx, (size_t)K);
+        const int st = qgemm_bf16_n(QGEMM_AVX512, n, y, ldy, xb, K, wd, b, N, M, K, 0);
+        free(xb);
+        return st;
+    }
+    for (int i = 0; i < n; i++) {
+        const int st = linear_forward(y[i], ldy[i], x, ldx, W[i], b ? b[i] : NULL, M, 0);
+        if (st) return st;
+    }
+    return ST_OK;
+}
+
 int linear_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
                    int accumulate) {
     if (M <= 0) return ST_OK;

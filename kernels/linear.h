@@ -73,6 +73,14 @@ size_t linear_bytes(const linear_w *w);
 int linear_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
                    int accumulate);
 
+/* n ≤ QGEMM_MAX_N (4) products of the same x, y[i] (M, W[i]->rows; ldy[i])
+ * = x · W[i]ᵀ + b[i] (b may be NULL, or b[i]), no accumulate: q, k and v,
+ * or gate and up. Weights of one type and width on the Q8 or BF16-dot path
+ * share one quantised / rounded x and one OpenMP region (qgemm_*_n); else
+ * n linear_forward calls. The same results as n linear_forward calls. */
+int linear_forward_n(int n, float *const *y, const int *ldy, const float *x, int ldx, const linear_w *const *W,
+                     const float *const *b, int M);
+
 /* Rows [r0, r0 + n) of W as float32 into dst (n, cols). */
 void linear_rows_to_f32(float *dst, const linear_w *W, int r0, int n);
 

@@ -402,22 +402,41 @@ static void qg_chunk(const qg_args *a, qg_tile tile, qg_rows rows, int c) {
     }
 }
 
-static void qg_drive(const qg_args *a, qg_tile tile, qg_rows rows) {
-    if (a->M <= 0 || a->N <= 0) return;
-    const int nchunks = (a->N + QG_NC - 1) / QG_NC;
-    const int par = !omp_in_parallel() && (long)a->M * a->N * a->K >= QG_PAR_MIN && nchunks > 1;
-    if (a->M < 4) {
+typedef void (*qg_chunkfn)(const qg_args *a, qg_tile tile, qg_rows rows, int c);
+
+/* n products (all with the same M and x) in one OpenMP region: the chunks of
+ * all of them are one list, so a decoded token wakes the threads once for
+ * q, k and v, not three times. */
+static void qg_run(const qg_args *a, int n, qg_chunkfn chunk, qg_tile tile, qg_rows rows) {
+    int first[QGEMM_MAX_N + 1];
+    long work = 0;
+    first[0] = 0;
+    for (int i = 0; i < n; i++) {
+        first[i + 1] = first[i] + (a[i].M > 0 && a[i].N > 0 ? (a[i].N + QG_NC - 1) / QG_NC : 0);
+        work += (long)a[i].M * a[i].N * a[i].K;
+    }
+    const int total = first[n];
+    const int par = !omp_in_parallel() && work >= QG_PAR_MIN && total > 1;
+    #define QG_ONE(c)                                                                              \
+        do {                                                                                       \
+            int i_ = 0;                                                                            \
+            while ((c) >= first[i_ + 1]) i_++;                                                     \
+            chunk(&a[i_], tile, rows, (c) - first[i_]);                                            \
+        } while (0)
+    if (a[0].M < 4) {
         #pragma omp parallel for schedule(static) if (par)
-        for (int c = 0; c < nchunks; c++) qg_chunk(a, tile, rows, c);
+        for (int c = 0; c < total; c++) QG_ONE(c);
     } else {
         #pragma omp parallel for schedule(dynamic, 1) if (par)
-        for (int c = 0; c < nchunks; c++) qg_chunk(a, tile, rows, c);
+        for (int c = 0; c < total; c++) QG_ONE(c);
     }
+    #undef QG_ONE
 }
 
 /* Q8: chunks of QG_NC / QG_G groups; inside, tiles of QG_MR activation rows
  * × 2 groups, so a chunk's records stay in L2 while all of x passes. */
-static void q8_chunk(const qg_args *a, qg_tile tile, int c) {
+static void q8_chunk(const qg_args *a, qg_tile tile, qg_rows rows, int c) {
+    (void)rows;
     const int per = QG_NC / QG_G, ngr = (a->N + QG_G - 1) / QG_G;
     const int g0 = c * per, g1 = g0 + per < ngr ? g0 + per : ngr;
     for (int m0 = 0; m0 < a->M; m0 += QG_MR) {
@@ -477,12 +496,15 @@ void qgemm_q8_row_to_f32(float *dst, const void *wp, int kp, int r, int cols) {
     }
 }
 
-int qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs, const void *wp,
-             const float *b, int M, int N, int kp, int accumulate) {
-    if (M <= 0 || N <= 0) return ST_OK;
+int qgemm_q8_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const int8_t *xq, const float *xs,
+               const void *const *wp, const float *const *b, const int *N, int M, int kp, int accumulate) {
+    if (M <= 0 || n <= 0) return ST_OK;
+    if (n > QGEMM_MAX_N) return status_fail(ST_ARG, "qgemm: %d products in one call (at most %d)", n, QGEMM_MAX_N);
     const int nb = kp / 32;
-    qg_args a = {.y = y, .ldy = ldy, .xq = xq, .xs = xs, .wp = wp, .b = b, .M = M, .N = N, .K = kp,
-                 .acc = accumulate};
+    qg_args a[QGEMM_MAX_N];
+    for (int i = 0; i < n; i++)
+        a[i] = (qg_args){.y = y[i], .ldy = ldy[i], .xq = xq, .xs = xs, .wp = wp[i], .b = b ? b[i] : NULL, .M = M,
+                         .N = N[i], .K = kp, .acc = accumulate};
     qg_tile tile = q8_tile_scalar;
     int32_t *xsum = NULL;
 #ifdef QG_X86
@@ -495,34 +517,41 @@ int qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs
             for (int k = 0; k < 32; k++) s += xq[i * 32 + k];
             xsum[i] = s;
         }
-        a.xsum = xsum;
+        for (int i = 0; i < n; i++) a[i].xsum = xsum;
     } else if (isa >= QGEMM_AVX2) {
         tile = q8_tile_avx2;
     }
 #endif
-    const int nchunks = (N + QG_NC - 1) / QG_NC;
-    const int par = !omp_in_parallel() && (long)M * N * kp >= QG_PAR_MIN && nchunks > 1;
-    if (M < 4) {
-        #pragma omp parallel for schedule(static) if (par)
-        for (int c = 0; c < nchunks; c++) q8_chunk(&a, tile, c);
-    } else {
-        #pragma omp parallel for schedule(dynamic, 1) if (par)
-        for (int c = 0; c < nchunks; c++) q8_chunk(&a, tile, c);
-    }
+    qg_run(a, n, q8_chunk, tile, NULL);
     free(xsum);
     return ST_OK;
 }
 
-void qgemm_bf16(qgemm_isa isa, float *y, int ldy, const uint16_t *x, int ldx, const void *w, const float *b,
-                int M, int N, int K, int accumulate) {
-    qg_args a = {.y = y, .ldy = ldy, .xb = x, .ldx = ldx, .wb = w, .b = b, .M = M, .N = N, .K = K,
-                 .acc = accumulate};
+int qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs, const void *wp, const float *b,
+             int M, int N, int kp, int accumulate) {
+    return qgemm_q8_n(isa, 1, &y, &ldy, xq, xs, &wp, &b, &N, M, kp, accumulate);
+}
+
+int qgemm_bf16_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const uint16_t *x, int ldx,
+                 const void *const *w, const float *const *b, const int *N, int M, int K, int accumulate) {
+    if (M <= 0 || n <= 0) return ST_OK;
+    if (n > QGEMM_MAX_N) return status_fail(ST_ARG, "qgemm: %d products in one call (at most %d)", n, QGEMM_MAX_N);
+    qg_args a[QGEMM_MAX_N];
+    for (int i = 0; i < n; i++)
+        a[i] = (qg_args){.y = y[i], .ldy = ldy[i], .xb = x, .ldx = ldx, .wb = w[i], .b = b ? b[i] : NULL, .M = M,
+                         .N = N[i], .K = K, .acc = accumulate};
     qg_tile tile = bf16_tile_scalar;
     qg_rows rows = NULL;
 #ifdef QG_X86
     if (isa == QGEMM_AVX512 && qgemm_supported(QGEMM_AVX512, 1)) tile = bf16_tile_512, rows = bf16_rows_512;
 #endif
-    qg_drive(&a, tile, rows);
+    qg_run(a, n, qg_chunk, tile, rows);
+    return ST_OK;
+}
+
+void qgemm_bf16(qgemm_isa isa, float *y, int ldy, const uint16_t *x, int ldx, const void *w, const float *b,
+                int M, int N, int K, int accumulate) {
+    qgemm_bf16_n(isa, 1, &y, &ldy, x, ldx, &w, &b, &N, M, K, accumulate);
 }
 
 void qgemm_f32_to_bf16(uint16_t *dst, const float *src, size_t n) {

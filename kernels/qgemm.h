@@ -79,6 +79,19 @@ void qgemm_q8_row_to_f32(float *dst, const void *wp, int kp, int r, int cols);
 int qgemm_q8(qgemm_isa isa, float *y, int ldy, const int8_t *xq, const float *xs, const void *wp, const float *b,
              int M, int N, int kp, int accumulate);
 
+/* At most this many products per qgemm_*_n call. */
+#define QGEMM_MAX_N 4
+
+/* n ≤ QGEMM_MAX_N products of the same x (q, k and v; gate and up), each
+ * y[i] (M, N[i]; ldy[i]) = x · W[i]ᵀ + b[i] (b may be NULL, or b[i]), in one
+ * OpenMP region over the chunks of all of them: each region start wakes the
+ * worker threads, which a decoded token otherwise pays per product. Same
+ * results as n single calls. ST_ARG when n > QGEMM_MAX_N. */
+int qgemm_q8_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const int8_t *xq, const float *xs,
+               const void *const *wp, const float *const *b, const int *N, int M, int kp, int accumulate);
+int qgemm_bf16_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const uint16_t *x, int ldx,
+                 const void *const *w, const float *const *b, const int *N, int M, int K, int accumulate);
+
 /* y (M, N; ldy) = x (M, K; row stride ldx elements) · w (N, K)ᵀ + b, x and w
  * bfloat16 (w at any byte alignment, rows contiguous). As qgemm_q8 otherwise. */
 void qgemm_bf16(qgemm_isa isa, float *y, int ldy, const uint16_t *x, int ldx, const void *w, const float *b,

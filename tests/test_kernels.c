@@ -1353,6 +1353,68 @@ TEST(qgemm) {
             printf("  %-22s not run: %s\n", nbf, isa == QGEMM_AVX2 ? "no such path" : "this CPU or build lacks it");
         }
     }
+    /* several products in one call (qgemm_*_n, linear_forward_n): the bits of
+     * one call each, for every path, M = 1 (decode) and M = 6 (prefill) */
+    tally tn = {.name = "qgemm_*_n / linear_forward_n"};
+    for (int isa = QGEMM_SCALAR; isa <= QGEMM_AVX512; isa++)
+        for (int M = 1; M <= 6; M += 5) {
+            const int K = 96, Ns[3] = {70, 16, 33}, ld = 130;
+            float *x = fmalloc((size_t)M * K), *y1 = fmalloc((size_t)M * ld), *y2 = fmalloc((size_t)M * ld);
+            float *b[3];
+            linear_w W[3], Q[3];
+            const linear_w *qw[3];
+            uint16_t *wb[3];
+            fill(x, (size_t)M * K, -1, 1);
+            for (int i = 0; i < 3; i++) {
+                float *wf = fmalloc((size_t)Ns[i] * K);
+                fill(wf, (size_t)Ns[i] * K, -1, 1);
+                wb[i] = xmalloc((size_t)Ns[i] * K * 2);
+                for (size_t j = 0; j < (size_t)Ns[i] * K; j++) wb[i][j] = f32_to_bf16(wf[j]);
+                W[i] = linear_view(LINEAR_BF16, wb[i], Ns[i], K);
+                CHECK(linear_quantize_q8(&Q[i], &W[i]) == 0);
+                qw[i] = &Q[i];
+                b[i] = fmalloc(Ns[i]);
+                fill(b[i], Ns[i], -1, 1);
+                free(wf);
+            }
+            float *ys2[3] = {y2, y2 + 70, y2 + 86};
+            const int lds[3] = {ld, ld, ld};
+            const float *bs[3] = {b[0], NULL, b[2]};
+            for (int bf = 0; bf < 2; bf++) {
+                if (!qgemm_supported((qgemm_isa)isa, bf)) continue;
+                CASE("%s_n %s M=%d", bf ? "qgemm_bf16" : "qgemm_q8", qgemm_isa_name(isa), M);
+                poison(y1, (size_t)M * ld), poison(y2, (size_t)M * ld);
+                if (bf) {
+                    uint16_t *xb = xmalloc((size_t)M * K * 2);
+                    qgemm_f32_to_bf16(xb, x, (size_t)M * K);
+                    const void *ws[3] = {wb[0], wb[1], wb[2]};
+                    for (int i = 0; i < 3; i++) qgemm_bf16((qgemm_isa)isa, ys2[i] - y2 + y1, ld, xb, K, ws[i], bs[i], M, Ns[i], K, 0);
+                    CHECK(qgemm_bf16_n((qgemm_isa)isa, 3, ys2, lds, xb, K, ws, bs, Ns, M, K, 0) == 0);
+                    free(xb);
+                } else {
+                    const int rl = quant_q8_row_len(K);
+                    int8_t *xq = xmalloc((size_t)M * rl);
+                    float *xs = fmalloc((size_t)M * rl / 32);
+                    for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * rl / 32, x + (size_t)m * K, K);
+                    const void *ws[3] = {Q[0].data, Q[1].data, Q[2].data};
+                    for (int i = 0; i < 3; i++)
+                        CHECK(qgemm_q8((qgemm_isa)isa, ys2[i] - y2 + y1, ld, xq, xs, ws[i], bs[i], M, Ns[i], rl, 0) == 0);
+                    CHECK(qgemm_q8_n((qgemm_isa)isa, 3, ys2, lds, xq, xs, ws, bs, Ns, M, rl, 0) == 0);
+                    free(xq), free(xs);
+                }
+                for (size_t j = 0; j < (size_t)M * ld; j++) same_bits(&tn, y2[j], y1[j], (long)j);
+            }
+            if (isa == QGEMM_SCALAR) { /* linear_forward_n against linear_forward, Q8 weights */
+                CASE("linear_forward_n Q8 M=%d", M);
+                poison(y1, (size_t)M * ld), poison(y2, (size_t)M * ld);
+                for (int i = 0; i < 3; i++) CHECK(linear_forward(ys2[i] - y2 + y1, ld, x, K, qw[i], bs[i], M, 0) == 0);
+                CHECK(linear_forward_n(3, ys2, lds, x, K, qw, bs, M) == 0);
+                for (size_t j = 0; j < (size_t)M * ld; j++) same_bits(&tn, y2[j], y1[j], (long)j);
+            }
+            for (int i = 0; i < 3; i++) linear_release(&Q[i]), free(wb[i]), free(b[i]);
+            free(x), free(y1), free(y2);
+        }
+    report(&tn);
     /* activations to bfloat16: the scalar f32_to_bf16's bits, NaN and ties included */
     tally tc = {.name = "qgemm_f32_to_bf16"};
     float src[203];

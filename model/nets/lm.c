@@ -764,8 +764,16 @@ static void norm_rows(const lm_model *m, float *y, const float *x, const float *
 static int mlp_forward(const lm_model *m, const lm_mlp *p, float *out, const float *x, int M, int accumulate,
                        scratch_t *sc) {
     const int H = m->cfg.hidden, I = m->cfg.ffn;
-    int st = linear_forward(sc->ha, I, x, H, &p->a.w, p->a.b, M, 0);
-    if (!st && m->gated) st = linear_forward(sc->hb, I, x, H, &p->b.w, p->b.b, M, 0);
+    int st;
+    if (m->gated) {   /* gate and up in one pass over x */
+        float *ys[2] = {sc->ha, sc->hb};
+        const int ld[2] = {I, I};
+        const linear_w *ws[2] = {&p->a.w, &p->b.w};
+        const float *bs[2] = {p->a.b, p->b.b};
+        st = linear_forward_n(2, ys, ld, x, H, ws, bs, M);
+    } else {
+        st = linear_forward(sc->ha, I, x, H, &p->a.w, p->a.b, M, 0);
+    }
     if (st) return st;
     if (m->gated)
         act_swiglu(sc->ha, sc->ha, sc->hb, (size_t)M * I);  /* silu(a) * b */
@@ -867,12 +875,12 @@ static int attention_layer(const lm_model *m, lm_state *s, const lm_layer *ly, i
     int st;
     if (m->fused_qkv) {
         st = linear_forward(sc->qkv, m->qkv_dim, sc->xn, H, &ly->qkv[0].w, ly->qkv[0].b, n, 0);
-    } else {
-        st = linear_forward(sc->qkv, m->qkv_dim, sc->xn, H, &ly->qkv[0].w, ly->qkv[0].b, n, 0);
-        if (!st) st = linear_forward(sc->qkv + m->q_dim, m->qkv_dim, sc->xn, H, &ly->qkv[1].w, ly->qkv[1].b, n, 0);
-        if (!st)
-            st = linear_forward(sc->qkv + m->q_dim + m->kv_dim, m->qkv_dim, sc->xn, H, &ly->qkv[2].w, ly->qkv[2].b,
-                                n, 0);
+    } else {   /* q, k and v in one pass over xn */
+        float *ys[3] = {sc->qkv, sc->qkv + m->q_dim, sc->qkv + m->q_dim + m->kv_dim};
+        const int ld[3] = {m->qkv_dim, m->qkv_dim, m->qkv_dim};
+        const linear_w *ws[3] = {&ly->qkv[0].w, &ly->qkv[1].w, &ly->qkv[2].w};
+        const float *bs[3] = {ly->qkv[0].b, ly->qkv[1].b, ly->qkv[2].b};
+        st = linear_forward_n(3, ys, ld, sc->xn, H, ws, bs, n);
     }
     if (st) return st;
     if (c->rope_dims > 0) {
