@@ -58,6 +58,14 @@ static void attention_head_f16(const attention_shape *s, int h, float *out, cons
  * count but not on timing. F16 rows are widened row by row into a per-thread
  * buffer, with per head the same arithmetic as float32 rows. Causal masking
  * keeps every key for the last query, so none is applied. */
+/* Cached row j of K or V (row stride ld) as float32: in place for float32
+ * rows, widened into buf for F16 ones. */
+static const float *cached_row(const void *base, int j, int ld, int D, int f16, float *buf) {
+    if (!f16) return (const float *)base + (size_t)j * ld;
+    f16_to_f32_n(buf, (const uint16_t *)base + (size_t)j * ld, (size_t)D);
+    return buf;
+}
+
 static int attention_decode(const attention_shape *s, float *out, const float *q, const void *k, const void *v,
                             int f16) {
     const int H = s->H, dh = s->dh, Tk = s->Tk, D = H * dh;
@@ -75,13 +83,7 @@ static int attention_decode(const attention_shape *s, float *out, const float *q
         const int j0 = (int)((long)Tk * t / T), j1 = (int)((long)Tk * (t + 1) / T);
         float *part = S + (size_t)H * Tk + per * (size_t)t, *buf = part + D;
         for (int j = j0; j < j1; j++) {
-            const float *kj;
-            if (f16) {
-                f16_to_f32_n(buf, (const uint16_t *)k + (size_t)j * s->ldk, (size_t)D);
-                kj = buf;
-            } else {
-                kj = (const float *)k + (size_t)j * s->ldk;
-            }
+            const float *kj = cached_row(k, j, s->ldk, D, f16, buf);
             for (int h = 0; h < H; h++) {
                 const float *qh = q + (size_t)h * dh, *kh = kj + (size_t)h * dh;
                 float a = 0.0f;
@@ -97,13 +99,7 @@ static int attention_decode(const attention_shape *s, float *out, const float *q
         float *o = t == 0 ? out : part;
         for (int d = 0; d < D; d++) o[d] = 0.0f;
         for (int j = j0; j < j1; j++) {
-            const float *vj;
-            if (f16) {
-                f16_to_f32_n(buf, (const uint16_t *)v + (size_t)j * s->ldv, (size_t)D);
-                vj = buf;
-            } else {
-                vj = (const float *)v + (size_t)j * s->ldv;
-            }
+            const float *vj = cached_row(v, j, s->ldv, D, f16, buf);
             for (int h = 0; h < H; h++) {
                 const float p = S[(size_t)h * Tk + j], *vh = vj + (size_t)h * dh;
                 float *oh = o + (size_t)h * dh;
