@@ -165,13 +165,6 @@ static void bf16_tile_scalar(const qg_args *a, int m0, int mr, int n0, int nr) {
 /* ------------------------------------------------------------------ AVX2 */
 
 #ifdef QG_X86
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 /* MR activation rows × one group of 16 weight rows. A record's 64-byte
  * step t holds rows 0-7 in its low 32 bytes and rows 8-15 in its high 32,
  * four consecutive k each, so the four bytes x[32·blk + 4t ..] broadcast
