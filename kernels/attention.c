@@ -12,10 +12,11 @@
 #include <omp.h>
 #include <stdlib.h>
 
-static void attention_head(const attention_shape *s, int h, float *out, const float *q, const float *k,
-                           const float *v, float *S, int *len) {
-    const int off = h * s->dh;
-    matmul_strided(S, s->Tk, q + off, s->ldq, k + off, s->ldk, s->Tq, s->Tk, s->dh, s->scale, 1);
+/* One head: S = q kᵀ·scale, masked softmax, out = S v, with q, k, v, out
+ * already at the head's columns (k and v with row strides ldk, ldv). */
+static void head_core(const attention_shape *s, float *out, const float *q, const float *k, int ldk, const float *v,
+                      int ldv, float *S, int *len) {
+    matmul_strided(S, s->Tk, q, s->ldq, k, ldk, s->Tq, s->Tk, s->dh, s->scale, 1);
     if (s->causal) {
         int shift = s->Tk - s->Tq;
         for (int i = 0; i < s->Tq; i++) len[i] = i + shift + 1 < s->Tk ? i + shift + 1 : s->Tk;
@@ -23,7 +24,13 @@ static void attention_head(const attention_shape *s, int h, float *out, const fl
     } else {
         softmax_rows(S, s->Tq, s->Tk, s->Tk, NULL);
     }
-    matmul_strided(out + off, s->ldo, S, s->Tk, v + off, s->ldv, s->Tq, s->dh, s->Tk, 1.0f, 0);
+    matmul_strided(out, s->ldo, S, s->Tk, v, ldv, s->Tq, s->dh, s->Tk, 1.0f, 0);
+}
+
+static void attention_head(const attention_shape *s, int h, float *out, const float *q, const float *k,
+                           const float *v, float *S, int *len) {
+    const size_t off = (size_t)h * s->dh;
+    head_core(s, out + off, q + off, k + off, s->ldk, v + off, s->ldv, S, len);
 }
 
 /* k and v IEEE half (ldk, ldv in halves): head h's dh columns of the Tk
@@ -36,15 +43,7 @@ static void attention_head_f16(const attention_shape *s, int h, float *out, cons
         f16_to_f32_n(kw + (size_t)j * s->dh, k + (size_t)j * s->ldk + off, (size_t)s->dh);
         f16_to_f32_n(vw + (size_t)j * s->dh, v + (size_t)j * s->ldv + off, (size_t)s->dh);
     }
-    matmul_strided(S, s->Tk, q + off, s->ldq, kw, s->dh, s->Tq, s->Tk, s->dh, s->scale, 1);
-    if (s->causal) {
-        int shift = s->Tk - s->Tq;
-        for (int i = 0; i < s->Tq; i++) len[i] = i + shift + 1 < s->Tk ? i + shift + 1 : s->Tk;
-        softmax_rows(S, s->Tq, s->Tk, s->Tk, len);
-    } else {
-        softmax_rows(S, s->Tq, s->Tk, s->Tk, NULL);
-    }
-    matmul_strided(out + off, s->ldo, S, s->Tk, vw, s->dh, s->Tq, s->dh, s->Tk, 1.0f, 0);
+    head_core(s, out + off, q + off, kw, s->dh, vw, s->dh, S, len);
 }
 
 /* One query row (decode), all heads at once, cached rows outer: each
