@@ -242,36 +242,40 @@ static int gemm_tiled(float *y, int ldy, const float *x, int ldx, const linear_w
 /* ------------------------------------------------------------------ int8 / BF16 */
 
 /* Q8, every M: x quantised per block of 32 like the weights, then integer
- * dot products (kernels/qgemm.h picks VNNI, AVX2 or scalar). */
-static int q8_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
-                      int accumulate) {
-    const int K = W->cols, rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
+ * dot products (kernels/qgemm.h picks VNNI, AVX2 or scalar) for the n
+ * weights wd (N[i] rows each, K columns) that share x. */
+static int q8_forward(int n, float *const *y, const int *ldy, const float *x, int ldx, const void *const *wd,
+                      const float *const *b, const int *N, int K, int M, int accumulate) {
+    const int rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
     int8_t *xq = malloc((size_t)M * rl);
     float *xs = malloc((size_t)M * nb * sizeof(float));
-    if (!xq || !xs) {
-        free(xq);
-        free(xs);
-        return status_fail(ST_NOMEM, "linear: cannot allocate %d quantised activation rows", M);
+    int st = xq && xs ? ST_OK : status_fail(ST_NOMEM, "linear: cannot allocate %d quantised activation rows", M);
+    if (!st) {
+        #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
+        for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
+        st = qgemm_q8_n(qgemm_q8_best(), n, y, ldy, xq, xs, wd, b, N, M, rl, accumulate);
     }
-    #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
-    for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
-    const int st = qgemm_q8(qgemm_q8_best(), y, ldy, xq, xs, W->data, b, M, W->rows, rl, accumulate);
     free(xq);
     free(xs);
     return st;
 }
 
 /* BF16 weights on a CPU with AVX512-BF16, every M: x rounded to bfloat16,
- * then vdpbf16ps on the stored weights (no float32 copy of W). */
-static int bf16_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
-                        int accumulate) {
-    const int K = W->cols;
+ * then vdpbf16ps on the stored weights (no float32 copy of W); n weights
+ * sharing x as q8_forward. */
+static int bf16_forward(int n, float *const *y, const int *ldy, const float *x, int ldx, const void *const *wd,
+                        const float *const *b, const int *N, int K, int M, int accumulate) {
     uint16_t *xb = malloc((size_t)M * K * sizeof(uint16_t));
     if (!xb) return status_fail(ST_NOMEM, "linear: cannot allocate %d bfloat16 activation rows", M);
     for (int m = 0; m < M; m++) qgemm_f32_to_bf16(xb + (size_t)m * K, x + (size_t)m * ldx, (size_t)K);
-    qgemm_bf16(QGEMM_AVX512, y, ldy, xb, K, W->data, b, M, W->rows, K, accumulate);
+    const int st = qgemm_bf16_n(QGEMM_AVX512, n, y, ldy, xb, K, wd, b, N, M, K, accumulate);
     free(xb);
-    return ST_OK;
+    return st;
+}
+
+/* W takes the BF16 dot-product path (else the float paths below). */
+static int bf16_dots(const linear_w *W) {
+    return W->type == LINEAR_BF16 && !W->f32_x && qgemm_bf16_best() == QGEMM_AVX512;
 }
 
 int linear_forward_n(int n, float *const *y, const int *ldy, const float *x, int ldx, const linear_w *const *W,
@@ -283,29 +287,8 @@ int linear_forward_n(int n, float *const *y, const int *ldy, const float *x, int
         same = W[i]->type == W[0]->type && W[i]->cols == W[0]->cols && W[i]->f32_x == W[0]->f32_x;
         N[i] = W[i]->rows, wd[i] = W[i]->data;
     }
-    const int K = W[0]->cols;
-    if (same && W[0]->type == LINEAR_Q8) {
-        const int rl = quant_q8_row_len(K), nb = rl / QUANT_Q8_BLOCK;
-        int8_t *xq = malloc((size_t)M * rl);
-        float *xs = malloc((size_t)M * nb * sizeof(float));
-        int st = xq && xs ? ST_OK : status_fail(ST_NOMEM, "linear: cannot allocate %d quantised activation rows", M);
-        if (!st) {
-            #pragma omp parallel for schedule(static) if (M >= 16 && !omp_in_parallel())
-            for (int m = 0; m < M; m++) quant_q8_row(xq + (size_t)m * rl, xs + (size_t)m * nb, x + (size_t)m * ldx, K);
-            st = qgemm_q8_n(qgemm_q8_best(), n, y, ldy, xq, xs, wd, b, N, M, rl, 0);
-        }
-        free(xq);
-        free(xs);
-        return st;
-    }
-    if (same && W[0]->type == LINEAR_BF16 && !W[0]->f32_x && qgemm_bf16_best() == QGEMM_AVX512) {
-        uint16_t *xb = malloc((size_t)M * K * sizeof(uint16_t));
-        if (!xb) return status_fail(ST_NOMEM, "linear: cannot allocate %d bfloat16 activation rows", M);
-        for (int m = 0; m < M; m++) qgemm_f32_to_bf16(xb + (size_t)m * K, x + (size_t)m * ldx, (size_t)K);
-        const int st = qgemm_bf16_n(QGEMM_AVX512, n, y, ldy, xb, K, wd, b, N, M, K, 0);
-        free(xb);
-        return st;
-    }
+    if (same && W[0]->type == LINEAR_Q8) return q8_forward(n, y, ldy, x, ldx, wd, b, N, W[0]->cols, M, 0);
+    if (same && bf16_dots(W[0])) return bf16_forward(n, y, ldy, x, ldx, wd, b, N, W[0]->cols, M, 0);
     for (int i = 0; i < n; i++) {
         const int st = linear_forward(y[i], ldy[i], x, ldx, W[i], b ? b[i] : NULL, M, 0);
         if (st) return st;
@@ -316,9 +299,8 @@ int linear_forward_n(int n, float *const *y, const int *ldy, const float *x, int
 int linear_forward(float *y, int ldy, const float *x, int ldx, const linear_w *W, const float *b, int M,
                    int accumulate) {
     if (M <= 0) return ST_OK;
-    if (W->type == LINEAR_Q8) return q8_forward(y, ldy, x, ldx, W, b, M, accumulate);
-    if (W->type == LINEAR_BF16 && !W->f32_x && qgemm_bf16_best() == QGEMM_AVX512)
-        return bf16_forward(y, ldy, x, ldx, W, b, M, accumulate);
+    if (W->type == LINEAR_Q8) return q8_forward(1, &y, &ldy, x, ldx, &W->data, &b, &W->rows, W->cols, M, accumulate);
+    if (bf16_dots(W)) return bf16_forward(1, &y, &ldy, x, ldx, &W->data, &b, &W->rows, W->cols, M, accumulate);
     if (M < LINEAR_GEMV_MAX_M) return gemv(y, ldy, x, ldx, W, b, M, accumulate);
     return gemm_tiled(y, ldy, x, ldx, W, b, M, accumulate);
 }
