@@ -493,7 +493,6 @@ int qgemm_q8_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const int8
                const void *const *wp, const float *const *b, const int *N, int M, int kp, int accumulate) {
     if (M <= 0 || n <= 0) return ST_OK;
     if (n > QGEMM_MAX_N) return status_fail(ST_ARG, "qgemm: %d products in one call (at most %d)", n, QGEMM_MAX_N);
-    const int nb = kp / 32;
     qg_args a[QGEMM_MAX_N];
     for (int i = 0; i < n; i++)
         a[i] = (qg_args){.y = y[i], .ldy = ldy[i], .xq = xq, .xs = xs, .wp = wp[i], .b = b ? b[i] : NULL, .M = M,
@@ -503,6 +502,7 @@ int qgemm_q8_n(qgemm_isa isa, int n, float *const *y, const int *ldy, const int8
 #ifdef QG_X86
     if (isa == QGEMM_AVX512 && qgemm_supported(QGEMM_AVX512, 0)) {
         tile = q8_tile_512;
+        const int nb = kp / 32;   /* the VNNI path's block sums of x */
         xsum = malloc((size_t)M * nb * sizeof(int32_t));
         if (!xsum) return status_fail(ST_NOMEM, "qgemm: cannot allocate %d x %d block sums", M, nb);
         for (size_t i = 0; i < (size_t)M * nb; i++) {
